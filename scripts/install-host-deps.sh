@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install, idempotently, every host tool the rig needs: kernel build deps, the
+# Rust-for-Linux toolchain (Debian rustc-web 1.96 + rust-web-src, clang/lld 19,
+# bindgen-cli from crates.io), QEMU from bookworm-backports, ccache, makepkg.
+# Safe to rerun: each step is skipped when its result is already present.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Dir::Cache::Archives=/var/cache/fresnel/host-debs -y --no-install-recommends)
+mkdir -p /var/cache/fresnel/host-debs/partial
+
+bpo=/etc/apt/sources.list.d/fresnel-bookworm-backports.list
+if [ ! -f "$bpo" ]; then
+	step "adding bookworm-backports (QEMU 10) to apt sources"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$bpo"
+	rm -f /var/cache/fresnel/host-apt-updated
+fi
+if [ ! -f /var/cache/fresnel/host-apt-updated ]; then
+	step "apt-get update"
+	with_timeout 600 "apt-get update" apt-get -o DPkg::Lock::Timeout=600 update -q
+	touch /var/cache/fresnel/host-apt-updated
+fi
+
+pkgs=(build-essential bc flex bison libelf-dev libssl-dev cpio kmod rsync python3
+	ccache clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
+	busybox-static gcc-aarch64-linux-gnu shellcheck makepkg pacman-package-manager
+	zstd xz-utils file)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	step "apt-get install ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive with_timeout 1800 "apt-get install" \
+		apt-get "${APT_OPTS[@]}" install "${missing[@]}"
+fi
+# bookworm's QEMU 7.2 conflicts with the preinstalled qemu-utils 10 from
+# backports, so QEMU and its data/firmware come from backports as a set.
+if ! dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q '^1:10'; then
+	step "apt-get install -t bookworm-backports qemu-system-x86"
+	DEBIAN_FRONTEND=noninteractive with_timeout 1800 "apt-get install qemu" \
+		apt-get "${APT_OPTS[@]}" -t bookworm-backports install qemu-system-x86
+fi
+
+bindgen_version=$(manifest_get ci_base bindgen_cli)
+if ! "$HOME/.cargo/bin/bindgen" --version 2>/dev/null | grep -qF "$bindgen_version"; then
+	step "cargo install bindgen-cli $bindgen_version (~2 min)"
+	with_timeout 900 "cargo install bindgen-cli" \
+		cargo install --locked --quiet bindgen-cli --version "=$bindgen_version"
+fi
+
+/usr/bin/rustc --version | grep -q '^rustc 1\.9[6-9]' ||
+	die "/usr/bin/rustc is $(/usr/bin/rustc --version); CONFIG_RUST needs Debian rustc-web >= 1.96"
+ok "host tools ready: $(/usr/bin/rustc --version), clang-19, bindgen $bindgen_version, $(qemu-system-x86_64 --version | head -1)"
