@@ -39,3 +39,54 @@ except KeyError:
     sys.exit(f"error: manifest.toml has no [{sys.argv[2]}] {sys.argv[3]}")
 PY
 }
+
+# Kernel make invocation shared by every kernel and module build. Debian's
+# rustc-web (/usr/bin/rustc) ships the library source CONFIG_RUST needs; the
+# rustup rustc in PATH does not.
+KMAKE=(make LLVM=-19 RUSTC=/usr/bin/rustc "BINDGEN=$HOME/.cargo/bin/bindgen"
+	"CC=ccache clang-19")
+export CCACHE_DIR=${CCACHE_DIR:-$FRESNEL_CACHE/ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+
+ci_base_version() { manifest_get ci_base version; }
+kernel_dir() { printf '%s/kernel/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)"; }
+
+# private_apt_setup: define APT (apt-get/apt-cache options) for a private
+# configuration that sees Debian sid and trixie-backports. The system's
+# sources never name them, and nothing from them is ever installed: their
+# packages are only downloaded and unpacked. Sets aptdir.
+private_apt_setup() {
+	aptdir=$FRESNEL_CACHE/apt
+	mkdir -p "$aptdir"/{lists/partial,cache/archives/partial,etc} "$aptdir/debs"
+	cat >"$aptdir/etc/sources.list" <<LIST
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
+LIST
+	touch "$aptdir/status"
+	APT=(-o "Dir::Etc::SourceList=$aptdir/etc/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+		-o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache"
+		-o "Dir::State::Status=$aptdir/status" -o Debug::NoLocking=1 -o APT::Architecture=amd64 -o APT::Sandbox::User=root)
+	private_apt_updated=${private_apt_updated:-0}
+}
+
+# private_apt_update: refresh the private lists once per process.
+private_apt_update() {
+	if [ "$private_apt_updated" = 0 ]; then
+		step "apt-get update (private sid + trixie-backports lists)"
+		with_timeout 600 "apt-get update (private)" apt-get "${APT[@]}" update -q
+		private_apt_updated=1
+	fi
+}
+
+# manifest_table TABLE: print "key=value" for every scalar of a table.
+manifest_table() {
+	python3 - "$REPO_ROOT/manifest.toml" "$1" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    doc = tomllib.load(f)
+if sys.argv[2] not in doc:
+    sys.exit(f"error: manifest.toml has no [{sys.argv[2]}] table")
+for k, v in doc[sys.argv[2]].items():
+    print(f"{k}={v}")
+PY
+}

@@ -1,0 +1,84 @@
+//! Finds kernel reports that fail a run however the tests went: WARN, BUG,
+//! Oops, panic, lockdep and kmemleak reports, hung tasks. Each finding carries
+//! the excerpt a developer needs to start reading.
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub what: &'static str,
+    pub excerpt: String,
+}
+
+/// Line patterns and what they mean. Lockdep's reports all start with a
+/// banner of `=` lines followed by one of these titles.
+const PATTERNS: &[(&str, &str)] = &[
+    ("WARNING: CPU:", "WARN"),
+    ("BUG:", "BUG"),
+    ("kernel BUG at", "BUG"),
+    ("Oops:", "Oops"),
+    ("Kernel panic", "panic"),
+    ("WARNING: possible circular locking dependency", "lockdep"),
+    ("WARNING: possible recursive locking", "lockdep"),
+    ("WARNING: inconsistent lock state", "lockdep"),
+    ("WARNING: suspicious RCU usage", "lockdep"),
+    ("WARNING: bad unlock balance", "lockdep"),
+    ("WARNING: lock held when returning to user space", "lockdep"),
+    ("INFO: possible irq lock inversion", "lockdep"),
+    ("possible deadlock", "lockdep"),
+    ("unreferenced object 0x", "kmemleak"),
+    ("blocked for more than", "hung task"),
+    ("UBSAN:", "UBSAN"),
+];
+
+const EXCERPT_LINES: usize = 30;
+
+/// Scan kernel log text; one finding per report (its first matching line).
+pub fn scan(text: &str) -> Vec<Finding> {
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let mut findings = Vec::new();
+    let mut skip_until = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if i < skip_until {
+            continue;
+        }
+        if let Some((_, what)) = PATTERNS.iter().find(|(p, _)| line.contains(p)) {
+            let end = (i + EXCERPT_LINES).min(lines.len());
+            findings.push(Finding {
+                what,
+                excerpt: lines[i..end].join("\n"),
+            });
+            skip_until = end;
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_log_has_no_findings() {
+        assert!(scan("[    0.0] Linux version 7.2\n[    1.0] vim2m: loaded\n").is_empty());
+    }
+
+    #[test]
+    fn lockdep_and_kmemleak_are_found_with_excerpts() {
+        let log = "ok\n======================================================\nWARNING: possible circular locking dependency detected\n7.2.13 #1 Not tainted\nmore\nunreferenced object 0xffff888003 (size 64):\n  comm \"insmod\"\n";
+        let f = scan(log);
+        assert_eq!(
+            f.len(),
+            1,
+            "the kmemleak line falls inside the lockdep excerpt"
+        );
+        assert_eq!(f[0].what, "lockdep");
+        assert!(f[0].excerpt.contains("Not tainted"));
+        let f = scan("unreferenced object 0xffff888003 (size 64):\n");
+        assert_eq!(f[0].what, "kmemleak");
+    }
+
+    #[test]
+    fn warn_is_found() {
+        let f = scan("[ 3.1] WARNING: CPU: 0 PID: 1 at drivers/media/common/videobuf2/videobuf2-core.c:1 x\n");
+        assert_eq!(f[0].what, "WARN");
+    }
+}

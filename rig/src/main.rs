@@ -1,0 +1,167 @@
+//! fresnel-rig: the host side of the VM test rig. The shell scripts build and
+//! boot; every decision about what the guest's output means is made here.
+
+mod compliance;
+mod config_verify;
+mod judge;
+mod kernel_log;
+mod results_log;
+mod suite_output;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use judge::{KernelRun, Outcome};
+use results_log::GuestRun;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(about = "Host side of the linux-fresnel-fourier VM rig")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Fail naming every fragment option that did not survive olddefconfig.
+    ConfigVerify {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long = "fragment", required = true)]
+        fragments: Vec<PathBuf>,
+    },
+    /// Judge the VM runs; prints one line per check and the summary line.
+    Judge {
+        /// Directory of the control kernel's run (results.log, console.log).
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// Directory of the patched kernel's run.
+        #[arg(long)]
+        patched: Option<PathBuf>,
+        #[arg(long)]
+        expected_failures: PathBuf,
+    },
+    /// Print the landing maps the guests printed, control first.
+    LandingMap {
+        #[arg(long)]
+        control: Option<PathBuf>,
+        #[arg(long)]
+        patched: Option<PathBuf>,
+    },
+}
+
+fn read(path: &Path) -> Result<String> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn load_run(kind: &'static str, dir: &Path) -> Result<KernelRun> {
+    Ok(KernelRun {
+        kind,
+        guest: GuestRun::parse(&read(&dir.join("results.log"))?),
+        console: read(&dir.join("console.log"))?,
+    })
+}
+
+fn config_verify(config: &Path, fragments: &[PathBuf]) -> Result<()> {
+    let cfg = config_verify::parse_config(&read(config)?);
+    let mut lost = Vec::new();
+    for f in fragments {
+        lost.extend(config_verify::verify(
+            &f.display().to_string(),
+            &read(f)?,
+            &cfg,
+        ));
+    }
+    for l in &lost {
+        eprintln!(
+            "error: {}:{}: {}={} did not survive olddefconfig (got {}); check its dependencies with `make menuconfig` (search for {})",
+            l.fragment, l.line, l.option, l.wanted, l.got, l.option
+        );
+    }
+    if !lost.is_empty() {
+        bail!(
+            "{} config option(s) lost in {}",
+            lost.len(),
+            config.display()
+        );
+    }
+    println!(
+        "ok: all {} fragment(s) survived olddefconfig",
+        fragments.len()
+    );
+    Ok(())
+}
+
+fn judge_cmd(control: Option<&Path>, patched: Option<&Path>, expected: &Path) -> Result<bool> {
+    let expected: BTreeSet<String> = suite_output::parse_name_list(&read(expected)?)
+        .into_iter()
+        .collect();
+    let control = control.map(|d| load_run("control", d)).transpose()?;
+    let patched = patched.map(|d| load_run("patched", d)).transpose()?;
+    if control.is_none() && patched.is_none() {
+        bail!("nothing to judge: give --control and/or --patched");
+    }
+    for run in [&control, &patched].into_iter().flatten() {
+        for line in judge::compliance_summary(&run.guest) {
+            println!("info: {} compliance: {line}", run.kind);
+        }
+    }
+    let checks = judge::judge(control.as_ref(), patched.as_ref(), &expected);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for c in &checks {
+        match &c.outcome {
+            Outcome::Pass => {
+                passed += 1;
+                println!("PASS {}", c.name);
+            }
+            Outcome::Skip(why) => {
+                skipped += 1;
+                println!("SKIP {}: {why}", c.name);
+            }
+            Outcome::Fail(why) => {
+                failed += 1;
+                println!("FAIL {}: {why}", c.name);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    Ok(failed == 0)
+}
+
+fn landing_map(control: Option<&Path>, patched: Option<&Path>) -> Result<()> {
+    for (kind, dir) in [("control", control), ("patched", patched)] {
+        let Some(dir) = dir else { continue };
+        let run = GuestRun::parse(&read(&dir.join("results.log"))?);
+        println!(
+            "=== landing map, {kind} kernel ({})",
+            run.kind.as_deref().unwrap_or("?")
+        );
+        match run.stage("landing-map") {
+            Some(s) => print!("{}", s.output),
+            None => println!("(the guest printed no landing map)"),
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::ConfigVerify { config, fragments } => config_verify(&config, &fragments),
+        Cmd::Judge {
+            control,
+            patched,
+            expected_failures,
+        } => {
+            if judge_cmd(control.as_deref(), patched.as_deref(), &expected_failures)? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
+        Cmd::LandingMap { control, patched } => landing_map(control.as_deref(), patched.as_deref()),
+    }
+}

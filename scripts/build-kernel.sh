@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# build-kernel.sh control|patched: build the VM kernel from the CI base
+# (control) or the CI base plus the series (patched) and collect bzImage and
+# modules in $kdir/artifacts/KIND. One source tree and one build tree serve
+# both: the tree is moved between the two commits with `git checkout`, which
+# rewrites only the files that differ, so make (and ccache) rebuild only what
+# the series touches. The control artifacts are cached by their inputs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+kind=${1:?usage: build-kernel.sh control|patched}
+case "$kind" in control | patched) ;; *) die "unknown kernel kind '$kind' (control or patched)" ;; esac
+kdir=$(kernel_dir)
+src=$kdir/src
+obj=$kdir/out
+art=$kdir/artifacts/$kind
+fragments=("$src/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config")
+[ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
+
+config_key=$(cat "${fragments[@]}" | sha256sum | cut -c1-16)
+toolchain_key=$( (/usr/bin/rustc --version && clang-19 --version | head -1) | sha256sum | cut -c1-16)
+
+if [ "$kind" = control ]; then
+	target=$(git -C "$src" rev-parse ci-base)
+else
+	target=$("$here/apply-series.sh" "$src")
+fi
+key="$(git -C "$src" rev-parse "$target^{tree}")-$config_key-$toolchain_key"
+# The patched kernel always goes through make (a no-op rebuild takes seconds
+# and catches edits and touches in the tree); the control one is reused.
+if [ "$kind" = control ] && [ "$(cat "$art/.key" 2>/dev/null)" = "$key" ]; then
+	ok "control kernel is up to date ($art)"
+	exit 0
+fi
+
+if [ "$(git -C "$src" rev-parse HEAD^{tree})" != "$(git -C "$src" rev-parse "$target^{tree}")" ]; then
+	if ! git -C "$src" diff --quiet HEAD; then
+		[ -n "${FRESNEL_KEEP_TREE:-}" ] ||
+			die "$src has uncommitted edits ($(git -C "$src" diff --stat HEAD | tail -1)); commit them, export the series, or rerun with FRESNEL_KEEP_TREE=1 to build the tree as it is"
+	else
+		step "checking out the $kind tree ($(git -C "$src" log -1 --format=%s "$target"))"
+		git -C "$src" checkout -q --detach "$target"
+	fi
+fi
+
+mkdir -p "$obj" "$CCACHE_DIR"
+if [ "$(cat "$obj/.fresnel-config-key" 2>/dev/null)" != "$config_key-$toolchain_key" ]; then
+	step "configuring: tinyconfig + ${fragments[*]##*/}"
+	with_timeout 600 "kernel config" "${KMAKE[@]}" -C "$src" O="$obj" tinyconfig >/dev/null
+	with_timeout 600 "merge config fragments" "$src/scripts/kconfig/merge_config.sh" \
+		-m -O "$obj" "$obj/.config" "${fragments[@]}" >/dev/null
+	with_timeout 600 "olddefconfig" "${KMAKE[@]}" -C "$src" O="$obj" olddefconfig >/dev/null
+	"$here/rig.sh" config-verify --config "$obj/.config" "${fragments[@]/#/--fragment=}"
+	echo "$config_key-$toolchain_key" >"$obj/.fresnel-config-key"
+fi
+
+log=$kdir/build-$kind.log
+step "building the $kind kernel (cold: ~20 min on 2 cores; incremental: seconds); log: $log"
+start=$SECONDS
+(
+	while sleep 60; do
+		printf '    ... %d min, %s\n' $(((SECONDS - start) / 60)) "$(tail -n1 "$log" 2>/dev/null | cut -c1-80)"
+	done
+) &
+ticker=$!
+rc=0
+timeout 5400 "${KMAKE[@]}" -C "$src" O="$obj" -j"$(nproc)" bzImage modules >"$log" 2>&1 || rc=$?
+kill "$ticker" 2>/dev/null || true
+if [ "$rc" -ne 0 ]; then
+	grep -E 'error|Error' "$log" | head -n 20 >&2 || true
+	die "building the $kind kernel failed (exit $rc); full log: $log"
+fi
+
+step "collecting the $kind kernel into $art"
+rm -rf "$art.tmp"
+mkdir -p "$art.tmp/modules"
+cp "$obj/arch/x86/boot/bzImage" "$obj/System.map" "$obj/.config" "$art.tmp/"
+"${KMAKE[@]}" -C "$src" O="$obj" INSTALL_MOD_PATH="$art.tmp/modules" INSTALL_MOD_STRIP=1 \
+	modules_install >/dev/null
+echo "$key" >"$art.tmp/.key"
+rm -rf "$art"
+mv "$art.tmp" "$art"
+ok "$kind kernel built in $((SECONDS - start)) s: $art/bzImage"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Download the pinned Debian linux-source package (manifest.toml [ci_base])
+# through a private apt configuration (sid + trixie-backports are never added
+# to the system's sources), verify it, and unpack it into a git tree tagged
+# `ci-base` under $FRESNEL_CACHE/kernel/<version>/src. Idempotent.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+pkg=$(manifest_get ci_base package)
+ver=$(ci_base_version)
+want_sha=$(manifest_get ci_base deb_sha256)
+kdir=$(kernel_dir)
+src=$kdir/src
+
+if git -C "$src" rev-parse -q --verify ci-base >/dev/null 2>&1; then
+	ok "kernel source $pkg $ver already at $src"
+	exit 0
+fi
+
+private_apt_setup
+
+deb=$aptdir/debs/${pkg}_${ver}_all.deb
+if [ ! -f "$deb" ] || ! echo "$want_sha  $deb" | sha256sum -c --quiet - 2>/dev/null; then
+	private_apt_update
+	if ! apt-cache "${APT[@]}" show "$pkg=$ver" >/dev/null 2>&1; then
+		avail=$(apt-cache "${APT[@]}" madison "$pkg" | awk '{print $3}' | paste -sd' ')
+		die "pinned kernel source $pkg=$ver (manifest.toml [ci_base]) is no longer served; available: ${avail:-none}. Pick one, set [ci_base] version and deb_sha256, and rerun."
+	fi
+	step "downloading $pkg $ver (~164 MB)"
+	(cd "$aptdir/debs" && with_timeout 1200 "download $pkg" apt-get "${APT[@]}" download "$pkg=$ver")
+	got=$(sha256sum "$deb" | cut -d' ' -f1)
+	[ "$got" = "$want_sha" ] ||
+		die "$deb has sha256 $got, manifest.toml [ci_base] deb_sha256 pins $want_sha; if the archive rebuilt the package on purpose, update the pin"
+fi
+
+step "unpacking $pkg $ver into $src"
+tmp=$(mktemp -d "$kdir.unpack.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/src/
+tarball=$(manifest_get ci_base tarball)
+mkdir -p "$tmp/tree"
+with_timeout 900 "untar kernel source" tar -xJf "$tmp/usr/src/$tarball" -C "$tmp/tree" --strip-components=1
+rm -rf "$tmp/usr"
+step "committing the pristine tree (git, tag ci-base)"
+git -C "$tmp/tree" init -q -b base
+# Debian's top-level .gitignore ignores everything at the top level: -f.
+git -C "$tmp/tree" add -f .
+git -C "$tmp/tree" -c user.name=fresnel-rig -c user.email=rig@fresnel-fourier.invalid \
+	commit -q -m "Debian $pkg $ver"
+git -C "$tmp/tree" tag ci-base
+mkdir -p "$kdir"
+rm -rf "$src"
+mv "$tmp/tree" "$src"
+ok "kernel source ready at $src"

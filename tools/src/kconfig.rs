@@ -1,0 +1,76 @@
+//! Verifies that a config fragment survived `make olddefconfig`: Kconfig
+//! silently drops or changes a symbol whose dependencies are not met, so a
+//! merged fragment proves nothing until the resulting .config is compared.
+
+use crate::diag::Diagnostic;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// `Some(value)` for `CONFIG_X=value`, `None` for `# CONFIG_X is not set`.
+fn parse_line(line: &str) -> Option<(String, Option<String>)> {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("# ") {
+        let sym = rest.strip_suffix(" is not set")?;
+        return sym.starts_with("CONFIG_").then(|| (sym.to_string(), None));
+    }
+    let (k, v) = line.split_once('=')?;
+    k.starts_with("CONFIG_")
+        .then(|| (k.to_string(), Some(v.to_string())))
+}
+
+pub fn parse(text: &str) -> HashMap<String, Option<String>> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// One diagnostic (at the fragment's line) per symbol whose value differs.
+pub fn check(fragment: &Path, fragment_text: &str, config_text: &str) -> Vec<Diagnostic> {
+    let config = parse(config_text);
+    let mut out = Vec::new();
+    for (i, line) in fragment_text.lines().enumerate() {
+        let Some((sym, want)) = parse_line(line) else {
+            continue;
+        };
+        let got = config.get(&sym).cloned().flatten();
+        if got == want {
+            continue;
+        }
+        let show = |v: &Option<String>| match v {
+            Some(v) => format!("{sym}={v}"),
+            None => format!("{sym} unset"),
+        };
+        out.push(Diagnostic::new(
+            fragment,
+            i + 1,
+            format!(
+                "wanted {} but the final .config has {}: a dependency is missing or the symbol \
+                 was renamed; look it up with `make ARCH=arm64 menuconfig` (/ to search) and add \
+                 what it depends on to the fragment",
+                show(&want),
+                show(&got)
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_dropped_and_changed_symbols() {
+        let frag = "CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x\"\n# comment\n";
+        let cfg = "CONFIG_A=y\nCONFIG_B=y\nCONFIG_C=y\n";
+        let d = check(Path::new("f"), frag, cfg);
+        let lines: Vec<_> = d.iter().map(|d| d.line).collect();
+        assert_eq!(lines, vec![2, 3, 4]);
+        assert!(d[0].message.contains("wanted CONFIG_B=m but the final .config has CONFIG_B=y"));
+    }
+
+    #[test]
+    fn clean_when_all_kept() {
+        let frag = "CONFIG_A=y\n# CONFIG_C is not set\n";
+        let cfg = "CONFIG_A=y\n# CONFIG_C is not set\n";
+        assert!(check(Path::new("f"), frag, cfg).is_empty());
+    }
+}

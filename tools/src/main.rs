@@ -1,0 +1,280 @@
+//! `fresnel-tools`: command-line entry point. Exit status: 0 clean,
+//! 1 problems found (each printed as `file:line: error: ...`), 2 the tool
+//! could not do its job (bad arguments, unreadable files, git missing).
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use fresnel_tools::{apply, kconfig, manifest, pkgbuild, rfc};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "fresnel-tools", version, about = "Series manifest, strict apply, PKGBUILD and RFC tools for linux-fresnel-fourier")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct Paths {
+    /// manifest.toml (default: found in the current directory or above)
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Directory the manifest's patch paths are relative to (default: patches/ beside the manifest)
+    #[arg(long)]
+    patches: Option<PathBuf>,
+}
+
+impl Paths {
+    fn resolve(&self) -> Result<(PathBuf, PathBuf)> {
+        let m = match &self.manifest {
+            Some(m) => m.clone(),
+            None => find_manifest()?,
+        };
+        let root = m.parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        let p = self.patches.clone().unwrap_or_else(|| root.join("patches"));
+        Ok((m, p))
+    }
+}
+
+fn find_manifest() -> Result<PathBuf> {
+    let mut dir = std::env::current_dir().context("current directory")?;
+    loop {
+        let c = dir.join("manifest.toml");
+        if c.is_file() {
+            return Ok(c);
+        }
+        if !dir.pop() {
+            anyhow::bail!("no manifest.toml in the current directory or above; pass --manifest");
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Validate manifest.toml and the patch files it lists.
+    Manifest {
+        #[command(subcommand)]
+        cmd: ManifestCmd,
+    },
+    /// Apply the included series strictly (no fuzz, offsets = needs rebase) onto a tree.
+    Apply {
+        /// Kernel tree: a clean git work tree (patches become commits) or a plain directory.
+        #[arg(long)]
+        tree: PathBuf,
+        #[command(flatten)]
+        paths: Paths,
+        /// Keep a series whose patches needed offsets (still reported as "needs rebase").
+        #[arg(long)]
+        allow_offsets: bool,
+    },
+    /// Keep PKGBUILD's generated sources block in step with the manifest.
+    Pkgbuild {
+        #[command(subcommand)]
+        cmd: PkgbuildCmd,
+    },
+    /// Kernel config checks.
+    Kconfig {
+        #[command(subcommand)]
+        cmd: KconfigCmd,
+    },
+    /// Upstream RFC posting.
+    Rfc {
+        #[command(subcommand)]
+        cmd: RfcCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManifestCmd {
+    /// Report every schema, file, scope and mbox problem.
+    Check {
+        #[command(flatten)]
+        paths: Paths,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkgbuildCmd {
+    /// PKGBUILD and manifest agree (series, order, checksums, pkgver/pkgrel).
+    Check {
+        #[command(flatten)]
+        paths: Paths,
+        /// PKGBUILD (default: beside the manifest)
+        #[arg(long)]
+        pkgbuild: Option<PathBuf>,
+        /// Also check makepkg's view: output of `makepkg --printsrcinfo`.
+        #[arg(long)]
+        srcinfo: Option<PathBuf>,
+    },
+    /// Regenerate the sources block from the manifest and the files.
+    Update {
+        #[command(flatten)]
+        paths: Paths,
+        #[arg(long)]
+        pkgbuild: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KconfigCmd {
+    /// Every symbol of the fragment has its value in the final .config.
+    Check {
+        #[arg(long)]
+        fragment: PathBuf,
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RfcCmd {
+    /// Apply the series on the CI base in a throw-away worktree and write the posting.
+    Export {
+        #[command(flatten)]
+        paths: Paths,
+        /// Output directory (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Reroll count (vN).
+        #[arg(short = 'v', long = "reroll", default_value_t = 2)]
+        version: u32,
+        /// Git repository of the CI base kernel (default: /var/cache/fresnel/kernel/<ci_base.version>/src).
+        #[arg(long)]
+        src: Option<PathBuf>,
+        #[arg(long, default_value = "ci-base")]
+        base: String,
+        /// Cover letter template (default: rfc/cover-letter.txt beside the manifest).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// File whose text fills {{tested}} (e.g. the rig's summary).
+        #[arg(long)]
+        tested: Option<PathBuf>,
+    },
+}
+
+fn print_diags(diags: &[fresnel_tools::diag::Diagnostic]) -> ExitCode {
+    for d in diags {
+        eprintln!("{d}");
+    }
+    if diags.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} problem(s)", diags.len());
+        ExitCode::from(1)
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Manifest { cmd: ManifestCmd::Check { paths } } => {
+            let (m, p) = paths.resolve()?;
+            let (man, diags) = manifest::check(&m, &p)?;
+            if diags.is_empty() {
+                if let Some(man) = man {
+                    println!(
+                        "ok: {} is valid: {} patch(es), {} included, {}-{}",
+                        m.display(),
+                        man.patches.len(),
+                        man.included().count(),
+                        man.pkgver,
+                        man.pkgrel
+                    );
+                }
+            }
+            Ok(print_diags(&diags))
+        }
+        Cmd::Apply { tree, paths, allow_offsets } => {
+            let (m, p) = paths.resolve()?;
+            let man = manifest::Manifest::load(&m, &p)?;
+            let report = apply::apply_series(&man, &tree, apply::Options { allow_offsets })?;
+            print!("{report}");
+            Ok(if report.success() || (report.tree_applied && allow_offsets) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Pkgbuild { cmd } => {
+            let (paths, pkgbuild_arg) = match &cmd {
+                PkgbuildCmd::Check { paths, pkgbuild, .. } | PkgbuildCmd::Update { paths, pkgbuild } => {
+                    (paths.clone(), pkgbuild.clone())
+                }
+            };
+            let (m, p) = paths.resolve()?;
+            let root = m.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+            let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+            let pb = pkgbuild_arg.unwrap_or_else(|| root.join("PKGBUILD"));
+            let man = manifest::Manifest::load(&m, &p)?;
+            match cmd {
+                PkgbuildCmd::Update { .. } => {
+                    let changed = pkgbuild::update(&pb, &man, &root)?;
+                    println!("{} {}", if changed { "updated" } else { "unchanged:" }, pb.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                PkgbuildCmd::Check { srcinfo, .. } => {
+                    let mut diags = pkgbuild::check(&pb, &man, &root)?;
+                    if let Some(si) = srcinfo {
+                        let text = std::fs::read_to_string(&si).with_context(|| format!("reading {}", si.display()))?;
+                        diags.extend(pkgbuild::check_srcinfo(&text, &man, &root, &si)?);
+                    }
+                    if diags.is_empty() {
+                        println!("ok: {} matches {} ({} patch(es) in order, checksums match)", pb.display(), m.display(), man.included().count());
+                    }
+                    Ok(print_diags(&diags))
+                }
+            }
+        }
+        Cmd::Kconfig { cmd: KconfigCmd::Check { fragment, config } } => {
+            let f = std::fs::read_to_string(&fragment).with_context(|| format!("reading {}", fragment.display()))?;
+            let c = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
+            let diags = kconfig::check(&fragment, &f, &c);
+            if diags.is_empty() {
+                println!("ok: every symbol of {} is in {}", fragment.display(), config.display());
+            }
+            Ok(print_diags(&diags))
+        }
+        Cmd::Rfc { cmd: RfcCmd::Export { paths, out, version, src, base, template, tested } } => {
+            let (m, p) = paths.resolve()?;
+            let root = m.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+            let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+            let man = manifest::Manifest::load(&m, &p)?;
+            let src = match src {
+                Some(s) => s,
+                None => PathBuf::from(format!(
+                    "/var/cache/fresnel/kernel/{}/src",
+                    man.ci_base.get("version").map(String::as_str).unwrap_or("?")
+                )),
+            };
+            let tested = match tested {
+                Some(t) => std::fs::read_to_string(&t).with_context(|| format!("reading {}", t.display()))?,
+                None => "  (no test summary given: pass --tested FILE with the rig's summary)".into(),
+            };
+            let args = rfc::ExportArgs {
+                src,
+                base,
+                out,
+                version,
+                template: template.unwrap_or_else(|| root.join("rfc/cover-letter.txt")),
+                tested,
+            };
+            let files = rfc::export(&man, &args)?;
+            for f in &files {
+                println!("{}", f.display());
+            }
+            println!("ok: {} file(s), checkpatch --strict clean", files.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

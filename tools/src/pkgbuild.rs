@@ -1,0 +1,304 @@
+//! Keeps PKGBUILD in step with manifest.toml.
+//!
+//! makepkg only takes local sources from the PKGBUILD's own directory, so
+//! the series (patches/<scope>/...) and the helper files (package/...) are
+//! listed as `NAME::file://${startdir}/PATH` sources. That list and its
+//! sha256 sums live in one generated block of the PKGBUILD, written by
+//! `fresnel-tools pkgbuild update` and verified by `pkgbuild check`, so the
+//! PKGBUILD can never apply a different series, order or file content than
+//! the manifest says.
+
+use crate::diag::Diagnostic;
+use crate::manifest::{Manifest, PatchEntry};
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const BEGIN: &str = "# BEGIN fresnel-tools generated sources";
+pub const END: &str = "# END fresnel-tools generated sources";
+
+/// Helper files the PKGBUILD ships, relative to the repository root.
+pub const HELPERS: &[&str] = &[
+    "package/config.fragment",
+    "package/linux.preset",
+    "package/extlinux-entry.sh",
+    "package/91-linux-fresnel-fourier-extlinux.hook",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkgbuildError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} has no `{BEGIN}` ... `{END}` block (exactly one is needed)")]
+    NoBlock { path: PathBuf },
+}
+
+/// Name of the n-th (1-based) included patch in makepkg's $srcdir.
+pub fn source_name(n: usize, p: &PatchEntry) -> String {
+    let base = p.path.rsplit('/').next().unwrap_or(&p.path);
+    format!("fresnel-{n:02}-{base}")
+}
+
+fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
+    let bytes = fs::read(path).map_err(|source| PkgbuildError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
+}
+
+/// (source entry, sha256) pairs, series first, in manifest order.
+pub fn expected_sources(
+    manifest: &Manifest,
+    repo_root: &Path,
+) -> Result<Vec<(String, String, PathBuf)>, PkgbuildError> {
+    let mut out = Vec::new();
+    for (i, p) in manifest.included().enumerate() {
+        let file = manifest.patch_file(p);
+        let rel = file
+            .strip_prefix(repo_root)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| format!("patches/{}", p.path));
+        out.push((
+            format!("{}::file://${{startdir}}/{rel}", source_name(i + 1, p)),
+            sha256_file(&file)?,
+            file,
+        ));
+    }
+    for h in HELPERS {
+        let file = repo_root.join(h);
+        let name = h.rsplit('/').next().unwrap_or(h);
+        out.push((
+            format!("{name}::file://${{startdir}}/{h}"),
+            sha256_file(&file)?,
+            file,
+        ));
+    }
+    Ok(out)
+}
+
+/// The generated block, markers included.
+pub fn generate(manifest: &Manifest, repo_root: &Path) -> Result<String, PkgbuildError> {
+    let src = expected_sources(manifest, repo_root)?;
+    let mut s = String::new();
+    let _ = writeln!(s, "{BEGIN} (from manifest.toml by `fresnel-tools pkgbuild update`; do not edit)");
+    s.push_str("_fresnel_series=(\n");
+    for p in manifest.included() {
+        let _ = writeln!(s, "  '{}'", p.path);
+    }
+    s.push_str(")\n_fresnel_sources=(\n");
+    for (entry, _, _) in &src {
+        let _ = writeln!(s, "  \"{entry}\"");
+    }
+    s.push_str(")\n_fresnel_sha256sums=(\n");
+    for (_, sum, _) in &src {
+        let _ = writeln!(s, "  '{sum}'");
+    }
+    let _ = writeln!(s, ")\n{END}");
+    Ok(s)
+}
+
+/// Byte range of the block (from BEGIN line start to END line end).
+fn find_block(text: &str) -> Option<(usize, usize)> {
+    let start = text.find(BEGIN)?;
+    if text[start + 1..].contains(BEGIN) {
+        return None;
+    }
+    let end_rel = text[start..].find(END)?;
+    let mut end = start + end_rel + END.len();
+    if text[end..].starts_with('\n') {
+        end += 1;
+    }
+    Some((start, end))
+}
+
+/// Rewrites the block; returns true if the file changed.
+pub fn update(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<bool, PkgbuildError> {
+    let text = fs::read_to_string(pkgbuild).map_err(|source| PkgbuildError::Read {
+        path: pkgbuild.to_path_buf(),
+        source,
+    })?;
+    let (a, b) = find_block(&text).ok_or_else(|| PkgbuildError::NoBlock {
+        path: pkgbuild.to_path_buf(),
+    })?;
+    let new = format!("{}{}{}", &text[..a], generate(manifest, repo_root)?, &text[b..]);
+    if new == text {
+        return Ok(false);
+    }
+    fs::write(pkgbuild, new).map_err(|source| PkgbuildError::Write {
+        path: pkgbuild.to_path_buf(),
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Items of a bash array `name=( ... )` inside `block` (one per line,
+/// quotes stripped), with their 1-based line in the whole file.
+fn array_items(block: &str, first_line: usize, name: &str) -> Option<Vec<(String, usize)>> {
+    let mut items = None;
+    for (i, line) in block.lines().enumerate() {
+        let t = line.trim();
+        if t == format!("{name}=(") {
+            items = Some(Vec::new());
+            continue;
+        }
+        if let Some(v) = items.as_mut() {
+            if t == ")" {
+                return items;
+            }
+            let unq = t.trim_matches(|c| c == '\'' || c == '"').to_string();
+            v.push((unq, first_line + i));
+        }
+    }
+    None
+}
+
+/// Reads a simple `key=value` assignment at the start of a line.
+fn scalar(text: &str, key: &str) -> Option<(String, usize)> {
+    text.lines().enumerate().find_map(|(i, l)| {
+        l.strip_prefix(key)
+            .and_then(|r| r.strip_prefix('='))
+            .map(|v| (v.trim().trim_matches(|c| c == '\'' || c == '"').to_string(), i + 1))
+    })
+}
+
+/// Every way PKGBUILD disagrees with the manifest and the files.
+pub fn check(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<Vec<Diagnostic>, PkgbuildError> {
+    let text = fs::read_to_string(pkgbuild).map_err(|source| PkgbuildError::Read {
+        path: pkgbuild.to_path_buf(),
+        source,
+    })?;
+    let mut d = Vec::new();
+    let mut err = |line: usize, m: String| d.push(Diagnostic::new(pkgbuild, line, m));
+    let fix = "run `fresnel-tools pkgbuild update` and review the diff";
+
+    for (key, want) in [
+        ("pkgbase", manifest.name.clone()),
+        ("pkgver", manifest.pkgver.clone()),
+        ("pkgrel", manifest.pkgrel.to_string()),
+    ] {
+        match scalar(&text, key) {
+            Some((v, l)) if v == want => {
+                let _ = l;
+            }
+            Some((v, l)) => err(l, format!("{key}={v} but manifest.toml says {want:?}")),
+            None => err(0, format!("no `{key}=` line")),
+        }
+    }
+
+    let Some((a, b)) = find_block(&text) else {
+        err(0, format!("no single `{BEGIN}` ... `{END}` block; {fix}"));
+        return Ok(d);
+    };
+    let first_line = text[..a].lines().count() + 1;
+    let block = &text[a..b];
+    let expected = expected_sources(manifest, repo_root)?;
+    let want_series: Vec<&str> = manifest.included().map(|p| p.path.as_str()).collect();
+
+    match array_items(block, first_line, "_fresnel_series") {
+        None => err(first_line, format!("generated block has no _fresnel_series array; {fix}")),
+        Some(have) => {
+            for i in 0..have.len().max(want_series.len()) {
+                match (have.get(i), want_series.get(i)) {
+                    (Some((h, l)), Some(w)) if h != w => err(
+                        *l,
+                        format!("series entry #{} is {h} but manifest.toml has {w} there (different patch or order); {fix}", i + 1),
+                    ),
+                    (Some((h, l)), None) => err(*l, format!("series entry #{} {h} is not an included patch in manifest.toml; {fix}", i + 1)),
+                    (None, Some(w)) => err(first_line, format!("included patch {w} (#{}) is missing from the PKGBUILD series; {fix}", i + 1)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let sources = array_items(block, first_line, "_fresnel_sources");
+    let sums = array_items(block, first_line, "_fresnel_sha256sums");
+    match (sources, sums) {
+        (Some(src), Some(sums)) => {
+            if src.len() != sums.len() {
+                err(first_line, format!("{} sources but {} sha256sums; {fix}", src.len(), sums.len()));
+            }
+            for (i, (entry, sum, file)) in expected.iter().enumerate() {
+                match src.get(i) {
+                    Some((s, l)) if s != entry => {
+                        err(*l, format!("source #{} is {s:?}, expected {entry:?}; {fix}", i + 1))
+                    }
+                    None => err(first_line, format!("source {entry:?} is missing; {fix}")),
+                    _ => {}
+                }
+                match sums.get(i) {
+                    Some((s, l)) if s != sum => err(
+                        *l,
+                        format!("sha256 #{} is {s} but {} has {sum}; {fix}", i + 1, file.display()),
+                    ),
+                    None => err(first_line, format!("no sha256 for {}; {fix}", file.display())),
+                    _ => {}
+                }
+            }
+            for (s, l) in src.iter().skip(expected.len()) {
+                err(*l, format!("unexpected source {s:?}; {fix}"));
+            }
+        }
+        _ => err(first_line, format!("generated block lacks _fresnel_sources or _fresnel_sha256sums; {fix}")),
+    }
+    Ok(d)
+}
+
+/// Checks makepkg's own view (`makepkg --printsrcinfo`): the series must
+/// appear as sources in manifest order with the expected sums.
+pub fn check_srcinfo(srcinfo: &str, manifest: &Manifest, repo_root: &Path, label: &Path) -> Result<Vec<Diagnostic>, PkgbuildError> {
+    let mut sources = Vec::new();
+    let mut sums = Vec::new();
+    for l in srcinfo.lines() {
+        if let Some(v) = l.trim().strip_prefix("source = ") {
+            sources.push(v.to_string());
+        } else if let Some(v) = l.trim().strip_prefix("sha256sums = ") {
+            sums.push(v.to_string());
+        }
+    }
+    let mut d = Vec::new();
+    if sources.len() != sums.len() {
+        d.push(Diagnostic::new(label, 0, format!("{} sources but {} sha256sums", sources.len(), sums.len())));
+    }
+    for (entry, sum, _) in expected_sources(manifest, repo_root)? {
+        let name = entry.split("::").next().unwrap_or(&entry).to_string();
+        match sources.iter().position(|s| s.starts_with(&format!("{name}::"))) {
+            None => d.push(Diagnostic::new(label, 0, format!("makepkg does not list source {name}"))),
+            Some(i) if sums.get(i) != Some(&sum) => d.push(Diagnostic::new(
+                label,
+                0,
+                format!("makepkg has sha256 {:?} for {name}, file has {sum}", sums.get(i)),
+            )),
+            _ => {}
+        }
+    }
+    // Order of the series as makepkg sees it.
+    let order: Vec<&String> = sources.iter().filter(|s| s.starts_with("fresnel-")).collect();
+    let want: Vec<String> = manifest
+        .included()
+        .enumerate()
+        .map(|(i, p)| source_name(i + 1, p))
+        .collect();
+    let have: Vec<String> = order
+        .iter()
+        .map(|s| s.split("::").next().unwrap_or(s).to_string())
+        .collect();
+    if have != want {
+        d.push(Diagnostic::new(label, 0, format!("series order in makepkg's view {have:?} differs from manifest {want:?}")));
+    }
+    Ok(d)
+}

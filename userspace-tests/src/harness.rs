@@ -1,0 +1,277 @@
+//! The suite's own test harness: PASS/FAIL/SKIP lines in the format the rig
+//! parses (docs/interfaces.md), a name filter and `--list`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::paths::{self, CapSource, End, Env, ExportWhen, FencePlan};
+
+/// Result of one test.
+pub enum Outcome {
+    Pass,
+    Skip(String),
+    Fail(anyhow::Error),
+}
+
+type TestFn = Box<dyn Fn(&Env, &str) -> Outcome>;
+
+pub struct Test {
+    pub name: String,
+    /// True for tests that must fail on the unpatched (control) kernel.
+    pub fence: bool,
+    run: TestFn,
+}
+
+fn from_result(r: anyhow::Result<()>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Pass,
+        Err(e) => match e.downcast_ref::<NoDevice>() {
+            Some(nd) => Outcome::Skip(nd.0.clone()),
+            None => Outcome::Fail(e),
+        },
+    }
+}
+
+/// A missing device or kernel feature: a skip, never a pass or a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoDevice(pub String);
+
+fn need_vim2m() -> Result<(), Outcome> {
+    paths::open_vim2m().map(drop).map_err(Outcome::Skip)
+}
+
+fn need_path(p: &str, what: &str) -> Result<(), Outcome> {
+    if std::path::Path::new(p).exists() {
+        Ok(())
+    } else {
+        Err(Outcome::Skip(format!("{p} absent ({what})")))
+    }
+}
+
+fn need_vivid() -> Result<(), Outcome> {
+    crate::v4l2::find_device("vivid", |d| d.is_capture() && !d.is_m2m())
+        .map(drop)
+        .map_err(|e| Outcome::Skip(format!("{e}; load vivid allocators=1")))
+}
+
+fn fence_test(name: &str, plan: FencePlan) -> Test {
+    let full = format!("vim2m/{name}");
+    Test {
+        name: full,
+        fence: true,
+        run: Box::new(move |env, n| {
+            if let Err(o) = need_vim2m() {
+                return o;
+            }
+            let pre = match plan.src {
+                CapSource::Heap => need_path("/dev/dma_heap/system", "CONFIG_DMABUF_HEAPS_SYSTEM"),
+                CapSource::Udmabuf => need_path("/dev/udmabuf", "CONFIG_UDMABUF"),
+                CapSource::Vivid => need_vivid(),
+                CapSource::Mmap => Ok(()),
+            };
+            if let Err(o) = pre {
+                return o;
+            }
+            from_result(paths::fence_path(env, n, &plan).1)
+        }),
+    }
+}
+
+fn plain_test(name: &str, f: fn(&Env, &str) -> anyhow::Result<()>) -> Test {
+    Test {
+        name: format!("vim2m/{name}"),
+        fence: false,
+        run: Box::new(move |env, n| {
+            if let Err(o) = need_vim2m() {
+                return o;
+            }
+            from_result(f(env, n))
+        }),
+    }
+}
+
+fn skip_test(name: &str, reason: &'static str) -> Test {
+    Test {
+        name: name.to_string(),
+        fence: false,
+        run: Box::new(move |_, _| Outcome::Skip(reason.to_string())),
+    }
+}
+
+fn device_absent_or(driver: &'static str, what: &'static str) -> TestFn {
+    Box::new(
+        move |_, _| match crate::v4l2::find_device(driver, |_| true) {
+            Err(e) => Outcome::Skip(e),
+            Ok(_) => Outcome::Skip(format!("{driver} present, but {what}")),
+        },
+    )
+}
+
+fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: End) -> FencePlan {
+    FencePlan {
+        src,
+        cap_exports,
+        when,
+        watch_output: out,
+        end,
+    }
+}
+
+/// Every test, in run order.
+pub fn all_tests() -> Vec<Test> {
+    use CapSource::*;
+    use ExportWhen::*;
+    let mut t = vec![
+        // Oracle availability: visible skips when one is missing.
+        Test {
+            name: "oracle/bufinfo".into(),
+            fence: false,
+            run: Box::new(|env, _| match &env.oracles.bufinfo {
+                Ok(()) => Outcome::Pass,
+                Err(e) => Outcome::Skip(e.clone()),
+            }),
+        },
+        Test {
+            name: "oracle/vb2_fence_probe".into(),
+            fence: false,
+            run: Box::new(|env, _| match &env.oracles.kmod {
+                Ok(_) => Outcome::Pass,
+                Err(e) => Outcome::Skip(e.clone()),
+            }),
+        },
+        plain_test("mmap_without_export", paths::mmap_without_export),
+        fence_test(
+            "expbuf_before_qbuf",
+            plan(Mmap, 1, BeforeQbuf, false, End::Done),
+        ),
+        fence_test(
+            "expbuf_while_running",
+            plan(Mmap, 1, WhileRunning, false, End::Done),
+        ),
+        fence_test(
+            "several_exports",
+            plan(Mmap, 3, BeforeQbuf, false, End::Done),
+        ),
+        fence_test(
+            "capture_write_usage",
+            plan(Mmap, 1, BeforeQbuf, true, End::Done),
+        ),
+        fence_test(
+            "output_read_usage",
+            plan(Mmap, 0, BeforeQbuf, true, End::Done),
+        ),
+        fence_test(
+            "import_dma_heap",
+            plan(Heap, 0, BeforeQbuf, false, End::Done),
+        ),
+        fence_test(
+            "import_udmabuf",
+            plan(Udmabuf, 0, BeforeQbuf, false, End::Done),
+        ),
+        fence_test(
+            "import_v4l2_vivid",
+            plan(Vivid, 0, BeforeQbuf, false, End::Done),
+        ),
+        plain_test("no_fence_without_job", paths::no_fence_without_job),
+        fence_test(
+            "streamoff_mid_job",
+            plan(Mmap, 1, BeforeQbuf, true, End::StreamOff),
+        ),
+        fence_test("close_mid_job", plan(Mmap, 1, BeforeQbuf, true, End::Close)),
+        fence_test(
+            "reqbufs0_live_exports",
+            plan(Mmap, 1, BeforeQbuf, false, End::ReqBufs0),
+        ),
+        Test {
+            name: "vim2m/sigkill_owner".into(),
+            fence: true,
+            run: Box::new(|env, n| {
+                if let Err(o) = need_vim2m() {
+                    return o;
+                }
+                from_result(paths::sigkill_path(env, n).1)
+            }),
+        },
+        skip_test(
+            "vim2m/error_completion",
+            "vim2m completes every job it ran with DONE; its only ERROR path \
+             (stop_streaming) returns buffers whose job never ran, which are never armed",
+        ),
+        plain_test("readback_rgb24", |e, n| paths::readback(e, n, b"RGB3")),
+        plain_test("readback_yuyv", |e, n| paths::readback(e, n, b"YUYV")),
+    ];
+    for (drv, what) in [
+        (
+            "visl",
+            "the suite does not drive visl (stateless, needs requests) yet",
+        ),
+        ("vicodec", "the suite does not drive vicodec yet"),
+        ("rkvdec", "the suite does not drive rkvdec yet"),
+        ("hantro-vpu", "the suite does not drive hantro yet"),
+        ("rockchip-rga", "the suite does not drive rga yet"),
+    ] {
+        t.push(Test {
+            name: format!("{drv}/fence_paths"),
+            fence: false,
+            run: device_absent_or(drv, what),
+        });
+    }
+    t
+}
+
+/// Run the suite; `args` are the command-line arguments after argv[0].
+pub fn run_main(args: &[String]) -> ExitCode {
+    let mut list = false;
+    let mut filters = Vec::new();
+    for a in args {
+        match a.as_str() {
+            "--list" => list = true,
+            // cargo test / libtest flags the rig or a human may pass.
+            s if s.starts_with('-') => {}
+            s => filters.push(s.to_string()),
+        }
+    }
+    let tests: Vec<Test> = all_tests()
+        .into_iter()
+        .filter(|t| filters.is_empty() || filters.iter().any(|f| t.name.contains(f.as_str())))
+        .collect();
+    if list {
+        for t in &tests {
+            println!("{}", t.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let env = Env::new();
+    let (mut pass, mut fail, mut skip) = (0u32, 0u32, 0u32);
+    let mut out = std::io::stdout();
+    for t in &tests {
+        let outcome = (t.run)(&env, &t.name);
+        let line = match outcome {
+            Outcome::Pass => {
+                pass += 1;
+                format!("PASS {}", t.name)
+            }
+            Outcome::Skip(r) => {
+                skip += 1;
+                format!("SKIP {}: {}", t.name, one_line(&r))
+            }
+            Outcome::Fail(e) => {
+                fail += 1;
+                format!("FAIL {}: {}", t.name, one_line(&format!("{e:#}")))
+            }
+        };
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    let _ = writeln!(out, "{pass} passed, {fail} failed, {skip} skipped");
+    if fail > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " | ")
+}

@@ -1,0 +1,9 @@
+//! Userspace suite for linux-fresnel-fourier: where do videobuf2 producer
+//! fences land, seen through three independent oracles.
+
+pub mod harness;
+pub mod oracle;
+pub mod parse;
+pub mod paths;
+pub mod sys;
+pub mod v4l2;

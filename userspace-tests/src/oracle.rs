@@ -1,0 +1,426 @@
+//! The three oracles: debugfs bufinfo, poll()+sync_file, rust-kmod.
+//! Each one alone can say "pending fence of usage U on this dma-buf"; the
+//! checks below require every available oracle to agree.
+
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+use crate::parse::{parse_bufinfo, BufinfoFence, BufinfoObject, Usage};
+use crate::sys;
+
+pub const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
+pub const KMOD_DEV: &str = "/dev/vb2_fence_probe";
+/// Driver name of fences published by the series (docs/interfaces.md).
+pub const VB2_DRIVER: &str = "vb2";
+
+/// Which oracles this run can use, with the reason when one cannot.
+pub struct Oracles {
+    pub bufinfo: std::result::Result<(), String>,
+    pub kmod: std::result::Result<File, String>,
+}
+
+impl Oracles {
+    pub fn probe() -> Self {
+        let bufinfo = match std::fs::read_to_string(BUFINFO) {
+            Ok(t) => parse_bufinfo(&t)
+                .map(drop)
+                .map_err(|e| format!("{BUFINFO} does not parse: {e}")),
+            Err(e) => Err(format!(
+                "{BUFINFO} unreadable ({e}); mount debugfs at /sys/kernel/debug as root"
+            )),
+        };
+        let kmod = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(KMOD_DEV)
+            .map_err(|e| format!("{KMOD_DEV} unavailable ({e}); load rust-kmod to enable it"));
+        Self { bufinfo, kmod }
+    }
+}
+
+/// What a sync_file exported from the dma-buf says.
+#[derive(Clone, Debug)]
+pub struct SyncView {
+    pub status: i32,
+    pub fences: Vec<sys::SyncFenceInfo>,
+}
+
+impl SyncView {
+    pub fn pending_vb2(&self) -> bool {
+        self.status == 0
+            && self
+                .fences
+                .iter()
+                .any(|f| f.status == 0 && f.driver_name == VB2_DRIVER)
+    }
+
+    pub fn describe(&self) -> String {
+        let f: Vec<String> = self
+            .fences
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}/{} status={} ts={}",
+                    f.driver_name, f.obj_name, f.status, f.timestamp_ns
+                )
+            })
+            .collect();
+        format!("status={} [{}]", self.status, f.join(", "))
+    }
+}
+
+/// Export a sync_file with `flags` (DMA_BUF_SYNC_READ: the write fences;
+/// DMA_BUF_SYNC_WRITE: all fences) and read it back.
+pub fn sync_view(buf: BorrowedFd<'_>, flags: u32) -> Result<(OwnedFd, SyncView)> {
+    let sf = sys::dma_buf_export_sync_file(buf, flags)
+        .context("DMA_BUF_IOCTL_EXPORT_SYNC_FILE (kernel needs CONFIG_SYNC_FILE, >= 6.0)")?;
+    let (status, fences) = sys::sync_file_info(sf.as_fd()).context("SYNC_IOC_FILE_INFO")?;
+    Ok((sf, SyncView { status, fences }))
+}
+
+/// poll() with a zero timeout: (POLLIN ready, POLLOUT ready).
+/// dma_buf_poll: POLLIN waits for WRITE fences, POLLOUT for all fences.
+pub fn poll_now(buf: BorrowedFd<'_>) -> Result<(bool, bool)> {
+    let mut fds = [PollFd::new(buf, PollFlags::POLLIN | PollFlags::POLLOUT)];
+    nix::poll::poll(&mut fds, PollTimeout::ZERO).context("poll(dma-buf)")?;
+    let r = fds[0].revents().unwrap_or(PollFlags::empty());
+    Ok((
+        r.contains(PollFlags::POLLIN),
+        r.contains(PollFlags::POLLOUT),
+    ))
+}
+
+/// Wait until `fd` reports `ev` (bounded).
+pub fn poll_wait(fd: BorrowedFd<'_>, ev: PollFlags, timeout: Duration) -> Result<bool> {
+    let start = std::time::Instant::now();
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        let mut fds = [PollFd::new(fd, ev)];
+        let t = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match nix::poll::poll(&mut fds, t) {
+            Ok(0) => return Ok(false),
+            Ok(_) => {
+                let r = fds[0].revents().unwrap_or(PollFlags::empty());
+                if r.intersects(ev) {
+                    return Ok(true);
+                }
+                if r.intersects(PollFlags::POLLERR | PollFlags::POLLNVAL) {
+                    bail!("poll reported {r:?}");
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll"),
+        }
+        if start.elapsed() >= timeout {
+            return Ok(false);
+        }
+    }
+}
+
+/// The bufinfo entry of the dma-buf `buf` (matched by inode).
+pub fn bufinfo_entry(buf: BorrowedFd<'_>) -> Result<Option<BufinfoObject>> {
+    let ino = sys::inode_of(buf).context("fstat(dma-buf)")?;
+    let text = std::fs::read_to_string(BUFINFO).with_context(|| format!("read {BUFINFO}"))?;
+    let objs = parse_bufinfo(&text)?;
+    Ok(objs.into_iter().find(|o| o.ino == ino))
+}
+
+/// One look at a dma-buf through every available oracle.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub ino: u64,
+    pub poll_in: bool,
+    pub poll_out: bool,
+    /// Write fences (export with SYNC_READ).
+    pub sync_writers: SyncView,
+    /// All fences (export with SYNC_WRITE).
+    pub sync_all: SyncView,
+    pub bufinfo: Option<BufinfoObject>,
+    pub bufinfo_used: bool,
+    pub kmod: Option<Vec<sys::KmodFence>>,
+    pub at_ns: u64,
+}
+
+/// Sync files kept from an observation so their fences can be followed to
+/// signalled later.
+pub struct HeldSync {
+    pub writers: OwnedFd,
+    pub all: OwnedFd,
+}
+
+pub fn observe(or: &Oracles, buf: BorrowedFd<'_>) -> Result<(Observation, HeldSync)> {
+    let at_ns = sys::monotonic_ns();
+    let ino = sys::inode_of(buf).context("fstat(dma-buf)")?;
+    let (poll_in, poll_out) = poll_now(buf)?;
+    let (w_fd, sync_writers) = sync_view(buf, sys::DMA_BUF_SYNC_READ as u32)?;
+    let (a_fd, sync_all) = sync_view(buf, sys::DMA_BUF_SYNC_WRITE as u32)?;
+    let (bufinfo, bufinfo_used) = match &or.bufinfo {
+        Ok(()) => (bufinfo_entry(buf)?, true),
+        Err(_) => (None, false),
+    };
+    let kmod = match &or.kmod {
+        Ok(f) => Some(sys::vb2fp_query(f.as_fd(), buf).context("VB2FP_IOC_QUERY")?),
+        Err(_) => None,
+    };
+    Ok((
+        Observation {
+            ino,
+            poll_in,
+            poll_out,
+            sync_writers,
+            sync_all,
+            bufinfo,
+            bufinfo_used,
+            kmod,
+            at_ns,
+        },
+        HeldSync {
+            writers: w_fd,
+            all: a_fd,
+        },
+    ))
+}
+
+impl Observation {
+    fn bufinfo_pending(&self) -> Vec<&BufinfoFence> {
+        self.bufinfo
+            .as_ref()
+            .map(|o| o.fences.iter().filter(|f| !f.signalled).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn summary(&self) -> String {
+        let bi = if !self.bufinfo_used {
+            "bufinfo=n/a".to_string()
+        } else {
+            match &self.bufinfo {
+                None => "bufinfo=no entry".into(),
+                Some(o) => format!(
+                    "bufinfo=[{}]",
+                    o.fences
+                        .iter()
+                        .map(|f| format!(
+                            "{} {}:{} {}/{} {}",
+                            f.usage.name(),
+                            f.context,
+                            f.seqno,
+                            f.driver,
+                            f.timeline,
+                            if f.signalled {
+                                "signalled"
+                            } else {
+                                "unsignalled"
+                            }
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        };
+        let km = match &self.kmod {
+            None => "kmod=n/a".into(),
+            Some(v) => format!(
+                "kmod=[{}]",
+                v.iter()
+                    .map(|f| format!(
+                        "u{} {}:{} {} sig={} err={}",
+                        f.usage, f.context, f.seqno, f.driver, f.signaled, f.error
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        format!(
+            "ino={} poll(in={},out={}) sync_writers {} sync_all {} {} {}",
+            self.ino,
+            self.poll_in,
+            self.poll_out,
+            self.sync_writers.describe(),
+            self.sync_all.describe(),
+            bi,
+            km
+        )
+    }
+
+    /// Every available oracle sees an unsignalled vb2 fence of `usage` on
+    /// this buffer, and they agree on which fence it is. Returns the
+    /// (context, seqno) when an oracle that knows it is available.
+    pub fn expect_pending(&self, usage: Usage) -> Result<Option<(u64, u64)>> {
+        let ctx = || self.summary();
+        // poll + sync_file oracle.
+        match usage {
+            Usage::Write => {
+                if self.poll_in || self.poll_out {
+                    bail!("poll says idle for a pending WRITE fence: {}", ctx());
+                }
+                if !self.sync_writers.pending_vb2() {
+                    bail!("EXPORT_SYNC_FILE(READ) has no pending vb2 fence: {}", ctx());
+                }
+            }
+            Usage::Read => {
+                if !self.poll_in {
+                    bail!(
+                        "POLLIN busy: a WRITE fence where a READ fence was expected: {}",
+                        ctx()
+                    );
+                }
+                if self.poll_out {
+                    bail!("POLLOUT ready: no pending READ fence: {}", ctx());
+                }
+                if self.sync_writers.pending_vb2() {
+                    bail!("EXPORT_SYNC_FILE(READ) shows a pending writer: {}", ctx());
+                }
+                if !self.sync_all.pending_vb2() {
+                    bail!(
+                        "EXPORT_SYNC_FILE(WRITE) has no pending vb2 fence: {}",
+                        ctx()
+                    );
+                }
+            }
+            _ => bail!("unexpected usage {usage:?} asked"),
+        }
+        let mut id = None;
+        // bufinfo oracle.
+        if self.bufinfo_used {
+            let Some(obj) = &self.bufinfo else {
+                bail!("bufinfo has no entry for inode {}: {}", self.ino, ctx());
+            };
+            let hit: Vec<_> = obj
+                .fences
+                .iter()
+                .filter(|f| !f.signalled && f.usage == usage && f.driver == VB2_DRIVER)
+                .collect();
+            if hit.len() != 1 {
+                bail!(
+                    "bufinfo: expected exactly one unsignalled {} vb2 fence, found {}: {}",
+                    usage.name(),
+                    hit.len(),
+                    ctx()
+                );
+            }
+            id = Some((hit[0].context, hit[0].seqno));
+        }
+        // rust-kmod oracle.
+        if let Some(k) = &self.kmod {
+            let hit: Vec<_> = k
+                .iter()
+                .filter(|f| {
+                    !f.signaled
+                        && Usage::from_kmod(f.usage) == Some(usage)
+                        && f.driver == VB2_DRIVER
+                })
+                .collect();
+            if hit.len() != 1 {
+                bail!(
+                    "kmod: expected exactly one unsignalled {} vb2 fence, found {}: {}",
+                    usage.name(),
+                    hit.len(),
+                    ctx()
+                );
+            }
+            let kid = (hit[0].context, hit[0].seqno);
+            if let Some(bid) = id {
+                if bid != kid {
+                    bail!("oracles disagree: bufinfo fence {bid:?} vs kmod {kid:?}");
+                }
+            }
+            id = Some(kid);
+        }
+        Ok(id)
+    }
+
+    /// Nothing pending on this buffer, by every available oracle.
+    pub fn expect_idle(&self) -> Result<()> {
+        let ctx = || self.summary();
+        if !(self.poll_in && self.poll_out) {
+            bail!("poll says busy: {}", ctx());
+        }
+        if self.sync_all.status == 0 {
+            bail!("EXPORT_SYNC_FILE(WRITE) is not signalled: {}", ctx());
+        }
+        if !self.bufinfo_pending().is_empty() {
+            bail!("bufinfo lists an unsignalled fence: {}", ctx());
+        }
+        if let Some(k) = &self.kmod {
+            if k.iter().any(|f| !f.signaled) {
+                bail!("kmod lists an unsignalled fence: {}", ctx());
+            }
+        }
+        Ok(())
+    }
+
+    /// The fence `id` seen pending earlier is now signalled (bufinfo keeps
+    /// signalled fences on the resv until replaced) with the expected error
+    /// class, and nothing is pending.
+    pub fn expect_signalled(&self, id: Option<(u64, u64)>, want_error: bool) -> Result<()> {
+        self.expect_idle()?;
+        let Some((c, s)) = id else { return Ok(()) };
+        if self.bufinfo_used {
+            let found = self
+                .bufinfo
+                .as_ref()
+                .map(|o| {
+                    o.fences
+                        .iter()
+                        .any(|f| f.context == c && f.seqno == s && f.signalled)
+                })
+                .unwrap_or(false);
+            if !found {
+                bail!(
+                    "bufinfo lost fence {c}:{s} instead of showing it signalled: {}",
+                    self.summary()
+                );
+            }
+        }
+        if let Some(k) = &self.kmod {
+            match k.iter().find(|f| f.context == c && f.seqno == s) {
+                None => bail!("kmod lost fence {c}:{s}: {}", self.summary()),
+                Some(f) if want_error && f.error == 0 => {
+                    bail!("kmod: fence {c}:{s} signalled without error, expected one")
+                }
+                Some(f) if !want_error && f.error != 0 => {
+                    bail!("kmod: fence {c}:{s} signalled with error {}", f.error)
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A sync_file captured while its fence was pending: now it must be
+/// signalled, after `t0_ns`, with (or without) an error.
+pub fn expect_sync_signalled(
+    sf: BorrowedFd<'_>,
+    t0_ns: u64,
+    want_error: Option<bool>,
+    timeout: Duration,
+) -> Result<(i32, u64)> {
+    if !poll_wait(sf, PollFlags::POLLIN, timeout)? {
+        bail!(
+            "sync_file taken while the job ran did not signal within {} ms",
+            timeout.as_millis()
+        );
+    }
+    let (status, fences) = sys::sync_file_info(sf).context("SYNC_IOC_FILE_INFO")?;
+    let f = fences
+        .first()
+        .ok_or_else(|| anyhow!("signalled sync_file has no fence"))?;
+    if f.timestamp_ns < t0_ns {
+        bail!(
+            "fence timestamp {} precedes the job ({}): a stub, not the job's fence",
+            f.timestamp_ns,
+            t0_ns
+        );
+    }
+    match want_error {
+        None if status != 0 => Ok((status, f.timestamp_ns)),
+        Some(false) if status == 1 => Ok((status, f.timestamp_ns)),
+        Some(true) if status < 0 => Ok((status, f.timestamp_ns)),
+        _ => bail!("sync_file status {status}, expected {want_error:?} (true: < 0, false: 1)"),
+    }
+}

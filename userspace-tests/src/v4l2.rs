@@ -1,0 +1,389 @@
+//! A small V4L2 device handle on top of v4l2r's `ioctl` layer: discovery by
+//! driver name, format, buffers, export, queueing and bounded waits.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use thiserror::Error;
+use v4l2r::ioctl::{
+    self, Capabilities, Capability, ExpbufFlags, PlaneMapping, V4l2Buffer, V4l2PlanesWithBacking,
+    V4l2PlanesWithBackingMut,
+};
+use v4l2r::memory::MemoryType;
+use v4l2r::{Format, PixelFormat, QueueType};
+
+#[derive(Debug, Error)]
+pub enum V4l2Error {
+    #[error("{what} on {path}: {source}")]
+    Ioctl {
+        what: &'static str,
+        path: String,
+        source: Errno,
+    },
+    #[error("{what} on {path}: {detail}")]
+    Other {
+        what: &'static str,
+        path: String,
+        detail: String,
+    },
+    #[error("timed out after {ms} ms waiting for {what} on {path}")]
+    Timeout {
+        what: String,
+        path: String,
+        ms: u128,
+    },
+}
+
+/// Which memory backs a queue's buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mem {
+    Mmap,
+    DmaBuf,
+}
+
+impl Mem {
+    fn v4l2(self) -> MemoryType {
+        match self {
+            Mem::Mmap => MemoryType::Mmap,
+            Mem::DmaBuf => MemoryType::DmaBuf,
+        }
+    }
+}
+
+/// A buffer returned by DQBUF.
+#[derive(Clone, Copy, Debug)]
+pub struct Dequeued {
+    pub index: u32,
+    pub error: bool,
+    pub bytesused: u32,
+}
+
+pub struct VideoDev {
+    pub path: PathBuf,
+    pub file: File,
+    pub cap: Capability,
+    pub mplane: bool,
+}
+
+/// Every /dev/videoN node, sorted by number.
+pub fn video_nodes() -> Vec<PathBuf> {
+    let mut v: Vec<(u32, PathBuf)> = std::fs::read_dir("/dev")
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let n = name.strip_prefix("video")?.parse::<u32>().ok()?;
+                    Some((n, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+fn dev_caps(c: &Capability) -> Capabilities {
+    c.device_caps.unwrap_or(c.capabilities)
+}
+
+impl VideoDev {
+    pub fn open(path: &Path) -> Result<Self, V4l2Error> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| V4l2Error::Other {
+                what: "open",
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            })?;
+        let cap: Capability = ioctl::querycap(&file).map_err(|e| V4l2Error::Other {
+            what: "VIDIOC_QUERYCAP",
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let caps = dev_caps(&cap);
+        let mplane = caps.intersects(
+            Capabilities::VIDEO_M2M_MPLANE
+                | Capabilities::VIDEO_CAPTURE_MPLANE
+                | Capabilities::VIDEO_OUTPUT_MPLANE,
+        );
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            cap,
+            mplane,
+        })
+    }
+
+    /// Reopen the same node (a new file handle: a new m2m context).
+    pub fn reopen(&self) -> Result<Self, V4l2Error> {
+        Self::open(&self.path)
+    }
+
+    pub fn driver(&self) -> &str {
+        &self.cap.driver
+    }
+
+    pub fn caps(&self) -> Capabilities {
+        dev_caps(&self.cap)
+    }
+
+    pub fn is_m2m(&self) -> bool {
+        self.caps()
+            .intersects(Capabilities::VIDEO_M2M | Capabilities::VIDEO_M2M_MPLANE)
+    }
+
+    pub fn is_capture(&self) -> bool {
+        self.caps()
+            .intersects(Capabilities::VIDEO_CAPTURE | Capabilities::VIDEO_CAPTURE_MPLANE)
+    }
+
+    fn p(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn ioerr(&self, what: &'static str) -> impl Fn(Errno) -> V4l2Error + '_ {
+        move |source| V4l2Error::Ioctl {
+            what,
+            path: self.p(),
+            source,
+        }
+    }
+
+    pub fn out_q(&self) -> QueueType {
+        if self.mplane {
+            QueueType::VideoOutputMplane
+        } else {
+            QueueType::VideoOutput
+        }
+    }
+
+    pub fn cap_q(&self) -> QueueType {
+        if self.mplane {
+            QueueType::VideoCaptureMplane
+        } else {
+            QueueType::VideoCapture
+        }
+    }
+
+    /// S_FMT with one plane of `fourcc` at `w`x`h`; returns what the driver
+    /// chose (it may adjust).
+    pub fn set_format(
+        &mut self,
+        q: QueueType,
+        fourcc: &[u8; 4],
+        w: u32,
+        h: u32,
+    ) -> Result<Format, V4l2Error> {
+        let fmt = Format {
+            width: w,
+            height: h,
+            pixelformat: PixelFormat::from(fourcc),
+            plane_fmt: vec![],
+        };
+        let path = self.p();
+        let got: Format =
+            ioctl::s_fmt(&mut self.file, (q, &fmt)).map_err(|e| V4l2Error::Other {
+                what: "VIDIOC_S_FMT",
+                path,
+                detail: e.to_string(),
+            })?;
+        if got.pixelformat != fmt.pixelformat {
+            return Err(V4l2Error::Other {
+                what: "VIDIOC_S_FMT",
+                path: self.p(),
+                detail: format!("asked {} got {}", fmt.pixelformat, got.pixelformat),
+            });
+        }
+        Ok(got)
+    }
+
+    pub fn g_format(&self, q: QueueType) -> Result<Format, V4l2Error> {
+        ioctl::g_fmt(&self.file, q).map_err(|e| V4l2Error::Other {
+            what: "VIDIOC_G_FMT",
+            path: self.p(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn s_ctrl(&self, id: u32, value: i32) -> Result<i32, V4l2Error> {
+        ioctl::s_ctrl(&self.file, id, value).map_err(|e| V4l2Error::Other {
+            what: "VIDIOC_S_CTRL",
+            path: self.p(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn reqbufs(&self, q: QueueType, mem: Mem, count: u32) -> Result<u32, V4l2Error> {
+        let r: v4l2r::bindings::v4l2_requestbuffers = ioctl::reqbufs(
+            &self.file,
+            q,
+            mem.v4l2(),
+            count,
+            ioctl::MemoryConsistency::empty(),
+        )
+        .map_err(|e| V4l2Error::Other {
+            what: "VIDIOC_REQBUFS",
+            path: self.p(),
+            detail: e.to_string(),
+        })?;
+        Ok(r.count)
+    }
+
+    /// (mem_offset, length) of plane 0 of MMAP buffer `index`.
+    pub fn query_mmap_plane(&self, q: QueueType, index: u32) -> Result<(u32, u32), V4l2Error> {
+        let b: V4l2Buffer =
+            ioctl::querybuf(&self.file, q, index as usize).map_err(|e| V4l2Error::Other {
+                what: "VIDIOC_QUERYBUF",
+                path: self.p(),
+                detail: e.to_string(),
+            })?;
+        let r = match b.planes_with_backing_iter() {
+            V4l2PlanesWithBacking::Mmap(mut it) => match it.next() {
+                Some(p) => Ok((p.mem_offset(), *p.length)),
+                None => Err(self.other("VIDIOC_QUERYBUF", "buffer has no plane")),
+            },
+            _ => Err(self.other("VIDIOC_QUERYBUF", "buffer is not MMAP")),
+        };
+        r
+    }
+
+    fn other(&self, what: &'static str, detail: &str) -> V4l2Error {
+        V4l2Error::Other {
+            what,
+            path: self.p(),
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn mmap_plane(&self, q: QueueType, index: u32) -> Result<PlaneMapping, V4l2Error> {
+        let (off, len) = self.query_mmap_plane(q, index)?;
+        ioctl::mmap(&self.file, off, len).map_err(|e| V4l2Error::Other {
+            what: "mmap",
+            path: self.p(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn expbuf(&self, q: QueueType, index: u32) -> Result<OwnedFd, V4l2Error> {
+        ioctl::expbuf::<OwnedFd>(
+            &self.file,
+            q,
+            index as usize,
+            0,
+            ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
+        )
+        .map_err(|e| self.ioerr("VIDIOC_EXPBUF")(e.into()))
+    }
+
+    pub fn qbuf_mmap(&self, q: QueueType, index: u32, bytesused: u32) -> Result<(), V4l2Error> {
+        let mut b = V4l2Buffer::new(q, index, MemoryType::Mmap);
+        b.set_num_planes(1)
+            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
+        *b.get_first_plane_mut().bytesused = bytesused;
+        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
+            .map(drop)
+            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+    }
+
+    pub fn qbuf_dmabuf(
+        &self,
+        q: QueueType,
+        index: u32,
+        fd: BorrowedFd<'_>,
+        length: u32,
+        bytesused: u32,
+    ) -> Result<(), V4l2Error> {
+        use std::os::fd::AsRawFd;
+        let mut b = V4l2Buffer::new(q, index, MemoryType::DmaBuf);
+        b.set_num_planes(1)
+            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
+        if let V4l2PlanesWithBackingMut::DmaBuf(mut it) = b.planes_with_backing_iter_mut() {
+            if let Some(mut p) = it.next() {
+                p.set_fd(fd.as_raw_fd());
+                *p.length = length;
+                *p.bytesused = bytesused;
+            }
+        }
+        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
+            .map(drop)
+            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+    }
+
+    pub fn streamon(&self, q: QueueType) -> Result<(), V4l2Error> {
+        ioctl::streamon(&self.file, q).map_err(|e| self.other("VIDIOC_STREAMON", &e.to_string()))
+    }
+
+    pub fn streamoff(&self, q: QueueType) -> Result<(), V4l2Error> {
+        ioctl::streamoff(&self.file, q).map_err(|e| self.other("VIDIOC_STREAMOFF", &e.to_string()))
+    }
+
+    /// Wait (poll, bounded) until a buffer of `q` can be dequeued, then DQBUF.
+    pub fn dqbuf_wait(&self, q: QueueType, timeout: Duration) -> Result<Dequeued, V4l2Error> {
+        let want = if matches!(q, QueueType::VideoOutput | QueueType::VideoOutputMplane) {
+            PollFlags::POLLOUT
+        } else {
+            PollFlags::POLLIN
+        };
+        let start = Instant::now();
+        loop {
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(V4l2Error::Timeout {
+                    what: format!("a {q:?} buffer to complete (DQBUF)"),
+                    path: self.p(),
+                    ms: timeout.as_millis(),
+                });
+            }
+            let mut fds = [PollFd::new(self.file.as_fd(), want)];
+            let t = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+            match nix::poll::poll(&mut fds, t) {
+                Ok(0) | Err(Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(self.ioerr("poll")(e)),
+            }
+            match ioctl::dqbuf::<V4l2Buffer>(&self.file, q) {
+                Ok(b) => {
+                    return Ok(Dequeued {
+                        index: b.index(),
+                        error: b.has_error(),
+                        bytesused: *b.get_first_plane().bytesused,
+                    })
+                }
+                // poll() on an m2m fd reports both queues; retry until ours.
+                Err(ioctl::IoctlConvertError::IoctlError(ioctl::DqBufIoctlError::NotReady)) => {
+                    // Avoid spinning if poll keeps reporting the other queue.
+                    let mut none: [PollFd; 0] = [];
+                    let _ = nix::poll::poll(&mut none, PollTimeout::from(5u8));
+                }
+                Err(e) => return Err(self.other("VIDIOC_DQBUF", &e.to_string())),
+            }
+        }
+    }
+}
+
+/// First /dev/video* node whose QUERYCAP driver is `driver` and whose
+/// capabilities satisfy `want`.
+pub fn find_device(driver: &str, want: impl Fn(&VideoDev) -> bool) -> Result<VideoDev, String> {
+    let nodes = video_nodes();
+    if nodes.is_empty() {
+        return Err("no /dev/video* nodes on this system".into());
+    }
+    let mut seen = Vec::new();
+    for n in nodes {
+        match VideoDev::open(&n) {
+            Ok(d) if d.driver() == driver && want(&d) => return Ok(d),
+            Ok(d) => seen.push(format!("{}={}", n.display(), d.driver())),
+            Err(e) => seen.push(format!("{}: {e}", n.display())),
+        }
+    }
+    Err(format!(
+        "no {driver} device among /dev/video* ({})",
+        seen.join(", ")
+    ))
+}
