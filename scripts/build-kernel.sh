@@ -35,7 +35,7 @@ if [ "$kind" = control ] && [ "$(cat "$art/.key" 2>/dev/null)" = "$key" ]; then
 	exit 0
 fi
 
-if [ "$(git -C "$src" rev-parse HEAD^{tree})" != "$(git -C "$src" rev-parse "$target^{tree}")" ]; then
+if [ "$(git -C "$src" rev-parse "HEAD^{tree}")" != "$(git -C "$src" rev-parse "$target^{tree}")" ]; then
 	if ! git -C "$src" diff --quiet HEAD; then
 		[ -n "${FRESNEL_KEEP_TREE:-}" ] ||
 			die "$src has uncommitted edits ($(git -C "$src" diff --stat HEAD | tail -1)); commit them, export the series, or rerun with FRESNEL_KEEP_TREE=1 to build the tree as it is"

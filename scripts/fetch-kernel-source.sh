@@ -42,7 +42,7 @@ dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/src/
 tarball=$(manifest_get ci_base tarball)
 mkdir -p "$tmp/tree"
 with_timeout 900 "untar kernel source" tar -xJf "$tmp/usr/src/$tarball" -C "$tmp/tree" --strip-components=1
-rm -rf "$tmp/usr"
+rm -rf "${tmp:?}/usr"
 step "committing the pristine tree (git, tag ci-base)"
 git -C "$tmp/tree" init -q -b base
 # Debian's top-level .gitignore ignores everything at the top level: -f.

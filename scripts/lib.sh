@@ -43,6 +43,7 @@ PY
 # Kernel make invocation shared by every kernel and module build. Debian's
 # rustc-web (/usr/bin/rustc) ships the library source CONFIG_RUST needs; the
 # rustup rustc in PATH does not.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 KMAKE=(make LLVM=-19 RUSTC=/usr/bin/rustc "BINDGEN=$HOME/.cargo/bin/bindgen"
 	"CC=ccache clang-19")
 export CCACHE_DIR=${CCACHE_DIR:-$FRESNEL_CACHE/ccache}
@@ -89,4 +90,12 @@ if sys.argv[2] not in doc:
 for k, v in doc[sys.argv[2]].items():
     print(f"{k}={v}")
 PY
+}
+
+# timed NAME CMD...: run CMD and append "NAME SECONDS" to $FRESNEL_TIMINGS.
+timed() {
+	local name=$1 t0=$SECONDS
+	shift
+	"$@"
+	printf '%-28s %5d s\n' "$name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
 }

@@ -237,6 +237,21 @@ fn judge_compliance(control: &KernelRun, patched: &KernelRun, checks: &mut Vec<C
     }
 }
 
+/// Host-side checks recorded by scripts/test-all.sh in the suite's format.
+pub fn host_checks(text: &str) -> Vec<Check> {
+    suite_output::parse(text)
+        .into_iter()
+        .map(|r| {
+            let outcome = match r.status {
+                Status::Pass => Outcome::Pass,
+                Status::Fail => Outcome::Fail(r.reason),
+                Status::Skip => Outcome::Skip(r.reason),
+            };
+            check(r.name, outcome)
+        })
+        .collect()
+}
+
 pub fn judge(
     control: Option<&KernelRun>,
     patched: Option<&KernelRun>,

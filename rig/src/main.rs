@@ -42,6 +42,9 @@ enum Cmd {
         patched: Option<PathBuf>,
         #[arg(long)]
         expected_failures: PathBuf,
+        /// Host-side check results, in the suite's PASS/FAIL/SKIP line format.
+        #[arg(long)]
+        host_checks: Option<PathBuf>,
     },
     /// Print the landing maps the guests printed, control first.
     LandingMap {
@@ -95,7 +98,12 @@ fn config_verify(config: &Path, fragments: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-fn judge_cmd(control: Option<&Path>, patched: Option<&Path>, expected: &Path) -> Result<bool> {
+fn judge_cmd(
+    control: Option<&Path>,
+    patched: Option<&Path>,
+    expected: &Path,
+    host_checks: Option<&Path>,
+) -> Result<bool> {
     let expected: BTreeSet<String> = suite_output::parse_name_list(&read(expected)?)
         .into_iter()
         .collect();
@@ -109,7 +117,11 @@ fn judge_cmd(control: Option<&Path>, patched: Option<&Path>, expected: &Path) ->
             println!("info: {} compliance: {line}", run.kind);
         }
     }
-    let checks = judge::judge(control.as_ref(), patched.as_ref(), &expected);
+    let mut checks = match host_checks {
+        Some(path) => judge::host_checks(&read(path)?),
+        None => Vec::new(),
+    };
+    checks.extend(judge::judge(control.as_ref(), patched.as_ref(), &expected));
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for c in &checks {
         match &c.outcome {
@@ -155,8 +167,14 @@ fn main() -> Result<()> {
             control,
             patched,
             expected_failures,
+            host_checks,
         } => {
-            if judge_cmd(control.as_deref(), patched.as_deref(), &expected_failures)? {
+            if judge_cmd(
+                control.as_deref(),
+                patched.as_deref(),
+                &expected_failures,
+                host_checks.as_deref(),
+            )? {
                 Ok(())
             } else {
                 std::process::exit(1)

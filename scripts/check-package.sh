@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# check-package.sh: the PKGBUILD is in step with manifest.toml (series, order,
+# checksums), makepkg itself reads it the same way (--printsrcinfo as an
+# unprivileged user: makepkg refuses root), and its shell is shellcheck clean.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+build_user=${FRESNEL_BUILD_USER:-fresnel-build}
+pkgbuild=$REPO_ROOT/PKGBUILD
+
+step "fresnel-tools pkgbuild check"
+"$here/tools.sh" pkgbuild check --manifest "$REPO_ROOT/manifest.toml" --pkgbuild "$pkgbuild"
+
+step "makepkg --printsrcinfo (as $build_user)"
+work=$(mktemp -d "${TMPDIR:-/tmp}/fresnel-srcinfo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cp "$pkgbuild" "$work/PKGBUILD"
+if [ "$(id -u)" -eq 0 ]; then
+	id -u "$build_user" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$build_user"
+	chown -R "$build_user" "$work"
+	as_builder=(runuser -u "$build_user" --)
+else
+	as_builder=()
+fi
+# --printsrcinfo only sources the PKGBUILD; CARCH matters for nothing it prints.
+(cd "$work" && with_timeout 120 "makepkg --printsrcinfo" \
+	"${as_builder[@]}" env HOME="$work" makepkg --printsrcinfo >"$work/.SRCINFO.tmp")
+mv "$work/.SRCINFO.tmp" "$work/.SRCINFO"
+grep -E '^(pkgbase|pkgname) = ' "$work/.SRCINFO" | sed 's/^/    /'
+"$here/tools.sh" pkgbuild check --manifest "$REPO_ROOT/manifest.toml" --pkgbuild "$pkgbuild" \
+	--srcinfo "$work/.SRCINFO"
+
+step "shellcheck PKGBUILD and package helpers"
+# PKGBUILD-specific excludes:
+#  SC2034 the metadata arrays (source, sha256sums, depends, ...) look unused
+#         to shellcheck but are what makepkg reads;
+#  SC2154 srcdir/pkgdir are set by makepkg before it calls the functions;
+#  SC2164 makepkg runs prepare/build/package with errexit, so a failed cd
+#         already stops the build (the ALARM/Arch PKGBUILD style).
+shellcheck -s bash -e SC2034,SC2154,SC2164 "$pkgbuild"
+shellcheck -s bash "$REPO_ROOT/package/extlinux-entry.sh" "$REPO_ROOT/package/linux-fresnel-fourier.install" \
+	"$here/check-package.sh" "$here/check-tools.sh" "$here/export-rfc.sh"
+ok "PKGBUILD, .SRCINFO and manifest agree; shellcheck clean"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# checkpatch-series.sh: scripts/checkpatch.pl --strict on every included
+# patch of the series (from the CI base tree), all of them, then fail if any
+# was not clean.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+src=$(kernel_dir)/src
+bad=0
+while read -r patch; do
+	if ! out=$("$src/scripts/checkpatch.pl" --strict --no-tree --quiet "$REPO_ROOT/patches/$patch"); then
+		printf '%s\n%s\n' "checkpatch --strict: $patch" "$out"
+		bad=$((bad + 1))
+	fi
+done < <("$here/tools.sh" manifest list --included --manifest "$REPO_ROOT/manifest.toml")
+[ "$bad" -eq 0 ] || die "$bad patch(es) not checkpatch --strict clean"
+ok "series is checkpatch --strict clean"

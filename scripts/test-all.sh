@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# test-all.sh: the project's test command (README.md; .ci/run calls it).
+# Installs what it needs, runs the host checks (Rust crates, shell, series,
+# manifest and package), then builds, boots and judges the control and the
+# patched kernel in QEMU. Ends with one line "N passed, N failed, N skipped"
+# and exits non-zero on any failure.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+FRESNEL_TIMINGS=$(mktemp)
+export FRESNEL_TIMINGS
+host_checks=$(mktemp)
+t_all=$SECONDS
+
+# host_check NAME CMD...: run a host-side check, record PASS/FAIL for the verdict.
+host_check() {
+	local name=$1 t0=$SECONDS log
+	shift
+	log=$(mktemp)
+	step "host check: $name"
+	if "$@" >"$log" 2>&1; then
+		echo "PASS host/$name" >>"$host_checks"
+	else
+		tail -n 40 "$log"
+		echo "FAIL host/$name: see the output above (exit status non-zero)" >>"$host_checks"
+	fi
+	printf '%-28s %5d s\n' "host: $name" $((SECONDS - t0)) >>"$FRESNEL_TIMINGS"
+}
+
+timed "install host tools" "$here/install-host-deps.sh"
+timed "kernel source" "$here/fetch-kernel-source.sh"
+host_check shellcheck shellcheck -x "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT"/vm/init "$REPO_ROOT"/vm/stages/*.sh
+host_check rig-crate "$here/check-crate.sh" "$REPO_ROOT/rig"
+host_check tools-and-package "$here/check-tools.sh"
+host_check userspace-tests-host "$here/check-suite.sh"
+host_check rust-kmod-rustfmt rustfmt --check --edition 2021 "$REPO_ROOT"/rust-kmod/*.rs
+host_check series-checkpatch "$here/checkpatch-series.sh"
+
+vm_rc=0
+FRESNEL_HOST_CHECKS=$host_checks "$here/vm-test.sh" || vm_rc=$?
+echo "total: $((SECONDS - t_all)) s"
+exit "$vm_rc"

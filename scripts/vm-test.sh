@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# vm-test.sh [--patched-only]: build the control and the patched VM kernels,
+# the Rust module and the suite, boot each kernel under QEMU, and judge the
+# results (fresnel-rig judge). --patched-only is the edit loop: the patched
+# kernel alone, suite stages only (no compliance, which needs the control).
+# Run directories: $FRESNEL_CACHE/runs/{control,patched}.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+kinds=(control patched)
+if [ "${1:-}" = --patched-only ]; then
+	kinds=(patched)
+	quick_stages=$(mktemp)
+	grep -v '^compliance-' "$REPO_ROOT/vm/stages.list" >"$quick_stages"
+	export FRESNEL_STAGES=$quick_stages
+fi
+export FRESNEL_TIMINGS=${FRESNEL_TIMINGS:-$(mktemp)}
+runs=$FRESNEL_CACHE/runs
+
+timed "kernel source" "$here/fetch-kernel-source.sh"
+timed "guest userspace (sid debs)" "$here/fetch-vm-userspace.sh" >/dev/null
+for kind in "${kinds[@]}"; do
+	timed "build $kind kernel" "$here/build-kernel.sh" "$kind"
+done
+timed "build rust-kmod" "$here/build-kmod.sh"
+timed "build userspace suite" "$here/build-suite.sh"
+judge_args=()
+for kind in "${kinds[@]}"; do
+	timed "initramfs $kind" "$here/build-initramfs.sh" "$kind" "$runs/$kind.cpio.gz"
+	timed "VM run $kind" "$here/run-vm.sh" "$kind" "$runs/$kind.cpio.gz" "$runs/$kind"
+	judge_args+=("--$kind" "$runs/$kind")
+done
+
+echo "== stage timings"
+cat "$FRESNEL_TIMINGS"
+echo "== verdict"
+if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then judge_args+=(--host-checks "$FRESNEL_HOST_CHECKS"); fi
+"$here/rig.sh" judge "${judge_args[@]}" \
+	--expected-failures "$REPO_ROOT/userspace-tests/control-expected-failures.txt"
