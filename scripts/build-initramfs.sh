@@ -14,7 +14,7 @@ out=${2:?usage: build-initramfs.sh control|patched OUT.cpio.gz}
 art=$(kernel_dir)/artifacts/$kind
 suite_bin=$FRESNEL_CACHE/suite-bin
 [ -d "$art/modules/lib/modules" ] || die "no modules for the $kind kernel in $art: run scripts/build-kernel.sh $kind first"
-for b in fresnel-suite landing-map; do
+for b in fence-suite landing-map; do
 	[ -x "$suite_bin/$b" ] || die "$suite_bin/$b missing: run scripts/build-suite.sh first"
 done
 userspace=$("$here/fetch-vm-userspace.sh")
@@ -37,7 +37,7 @@ cp -a "$userspace/usr/lib64/." "$root/usr/lib64/"
 cp -a "$userspace/usr/bin/v4l2-compliance" "$userspace/usr/bin/v4l2-ctl" "$root/usr/bin/"
 
 cp -a "$art/modules/lib/modules" "$root/lib/"
-cp "$suite_bin/fresnel-suite" "$suite_bin/landing-map" "$root/usr/bin/"
+cp "$suite_bin/fence-suite" "$suite_bin/landing-map" "$root/usr/bin/"
 if [ "$kind" = patched ]; then
 	[ -f "$art/vb2_fence_probe.ko" ] || die "$art/vb2_fence_probe.ko missing: run scripts/build-kmod.sh first"
 	cp "$art/vb2_fence_probe.ko" "$root/lib/fresnel/"
