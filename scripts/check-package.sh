@@ -16,7 +16,10 @@ step "fresnel-tools pkgbuild check"
 step "makepkg --printsrcinfo (as $build_user)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/fresnel-srcinfo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# A copy, because the build user may not be able to read the checkout (e.g.
+# a clone under /root); makepkg also wants the install= file beside it.
 cp "$pkgbuild" "$work/PKGBUILD"
+cp -r "$REPO_ROOT/package" "$work/package"
 if [ "$(id -u)" -eq 0 ]; then
 	id -u "$build_user" >/dev/null 2>&1 ||
 		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$build_user"
@@ -40,7 +43,9 @@ step "shellcheck PKGBUILD and package helpers"
 #  SC2154 srcdir/pkgdir are set by makepkg before it calls the functions;
 #  SC2164 makepkg runs prepare/build/package with errexit, so a failed cd
 #         already stops the build (the ALARM/Arch PKGBUILD style).
-shellcheck -s bash -e SC2034,SC2154,SC2164 "$pkgbuild"
-shellcheck -s bash "$REPO_ROOT/package/extlinux-entry.sh" "$REPO_ROOT/package/linux-fresnel-fourier.install" \
-	"$here/check-package.sh" "$here/check-tools.sh" "$here/export-rfc.sh"
+cd "$REPO_ROOT"
+shellcheck -s bash -e SC2034,SC2154,SC2164 PKGBUILD
+# -x: follow `. "$here/lib.sh"` (the source= directives are repo-relative).
+shellcheck -x -s bash package/extlinux-entry.sh package/linux-fresnel-fourier.install \
+	scripts/check-package.sh scripts/check-tools.sh scripts/export-rfc.sh
 ok "PKGBUILD, .SRCINFO and manifest agree; shellcheck clean"

@@ -275,3 +275,22 @@ pub fn run_main(args: &[String]) -> ExitCode {
 fn one_line(s: &str) -> String {
     s.replace('\n', " | ")
 }
+
+#[cfg(test)]
+mod tests {
+    /// control-expected-failures.txt lists exactly the fence tests.
+    #[test]
+    fn control_list_matches_fence_tests() {
+        let listed: Vec<&str> = include_str!("../control-expected-failures.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let fence: Vec<String> = super::all_tests()
+            .into_iter()
+            .filter(|t| t.fence)
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(listed, fence);
+    }
+}

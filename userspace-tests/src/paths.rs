@@ -715,17 +715,19 @@ pub fn no_fence_without_job(env: &Env, name: &str) -> Result<()> {
     let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;
     obs.expect_idle()
         .context("CAPTURE queued without OUTPUT must carry no fence")?;
-    // Still nothing after the window a job would have taken.
-    if !oracle::poll_wait(
-        exp.as_fd(),
+    // Wait one job's worth of time on the video fd: no CAPTURE buffer may
+    // complete (no job can run), and still nothing may be armed.
+    let d = run.dev()?;
+    if oracle::poll_wait(
+        d.file.as_fd(),
         nix::poll::PollFlags::POLLIN,
         Duration::from_millis(u64::from(env.transtime_ms)),
     )? {
-        bail!("dma-buf became busy although no job could run");
+        bail!("a CAPTURE buffer completed although no OUTPUT buffer was queued");
     }
     let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;
-    obs.expect_idle().context("still no job")?;
-    let d = run.dev()?;
+    obs.expect_idle()
+        .context("one transaction time later, still no job")?;
     d.streamoff(d.cap_q())?;
     d.streamoff(d.out_q())?;
     let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;

@@ -390,7 +390,8 @@ impl Mapping {
 
     /// Copy `len` bytes out (volatile: a device may be writing).
     pub fn read(&self, len: usize) -> Vec<u8> {
-        volatile_copy(self.ptr.as_ptr() as *const u8, len.min(self.len))
+        // SAFETY: ptr/len describe this live mapping; we read at most len.
+        unsafe { volatile_copy(self.ptr.as_ptr() as *const u8, len.min(self.len)) }
     }
 
     /// Overwrite the start of the mapping with `data`.
@@ -410,11 +411,13 @@ impl Drop for Mapping {
 
 /// Volatile copy out of memory a device may write concurrently (an MMAP
 /// plane mapping from v4l2r, or a `Mapping`).
-pub fn volatile_copy(src: *const u8, len: usize) -> Vec<u8> {
+///
+/// # Safety
+/// `src..src + len` must be readable for the whole call.
+unsafe fn volatile_copy(src: *const u8, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     for i in 0..len {
-        // SAFETY: callers pass the base and length of a live mapping, so
-        // every `src + i` with `i < len` is readable.
+        // SAFETY: the caller guarantees `src + i` (i < len) is readable.
         out.push(unsafe { std::ptr::read_volatile(src.add(i)) });
     }
     out
@@ -423,7 +426,8 @@ pub fn volatile_copy(src: *const u8, len: usize) -> Vec<u8> {
 /// Volatile read of the first `len` bytes of an MMAP plane mapping.
 pub fn plane_read(plane: &v4l2r::ioctl::PlaneMapping, len: usize) -> Vec<u8> {
     let s: &[u8] = plane.as_ref();
-    volatile_copy(s.as_ptr(), len.min(s.len()))
+    // SAFETY: `s` is the live mapping of the plane; we read within it.
+    unsafe { volatile_copy(s.as_ptr(), len.min(s.len())) }
 }
 
 /// Result of `fork_process` in the calling process.

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# build-suite.sh: build the userspace suite (fence-suite, landing-map) for the
+# guest, statically linked, and stage the binaries in $FRESNEL_CACHE/suite-bin.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+step "building the userspace suite (release, static)"
+STATIC=1 with_timeout 1800 "build userspace suite" "$REPO_ROOT/userspace-tests/build.sh" --release --quiet
+target=$(rustc -vV | sed -n 's/^host: //p')
+bin=$REPO_ROOT/userspace-tests/target/$target/release
+mkdir -p "$FRESNEL_CACHE/suite-bin"
+cp "$bin/fence-suite" "$bin/landing-map" "$FRESNEL_CACHE/suite-bin/"
+ok "suite binaries in $FRESNEL_CACHE/suite-bin"
