@@ -356,10 +356,7 @@ impl Vb2FenceProbe {
         // SAFETY: `data` points to the `Shared` owned by `self.shared`, which outlives the
         // probes: `PinnedDrop` unregisters them (and waits) before the Arc is dropped.
         to_result(unsafe { vb2fp_probes_register(data) }).inspect_err(|e| {
-            pr_err!(
-                "cannot attach to the vb2_fence_* tracepoints ({:?}); is the vb2 fence series in this kernel?\n",
-                e
-            );
+            pr_err!("cannot attach to the vb2_fence_* tracepoints: {:?}\n", e);
         })?;
         let this = self.project();
         *this.probes_registered = true;

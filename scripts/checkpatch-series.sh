@@ -14,6 +14,6 @@ while read -r patch; do
 		printf '%s\n%s\n' "checkpatch --strict: $patch" "$out"
 		bad=$((bad + 1))
 	fi
-done < <("$here/tools.sh" manifest list --included --manifest "$REPO_ROOT/manifest.toml")
+done < <(manifest_included_patches)
 [ "$bad" -eq 0 ] || die "$bad patch(es) not checkpatch --strict clean"
 ok "series is checkpatch --strict clean"

@@ -99,3 +99,15 @@ timed() {
 	"$@"
 	printf '%-28s %5d s\n' "$name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
 }
+
+# manifest_included_patches: the included series, in order, relative to patches/.
+manifest_included_patches() {
+	python3 - "$REPO_ROOT/manifest.toml" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    doc = tomllib.load(f)
+for p in doc.get("patch", []):
+    if p.get("status") == "included":
+        print(p["path"])
+PY
+}

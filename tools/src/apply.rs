@@ -28,10 +28,7 @@ pub enum ApplyError {
     #[error("git tree {tree} has a `git am`/rebase in progress; finish or abort it first")]
     AmInProgress { tree: PathBuf },
     #[error("cannot run `{cmd}`: {source}")]
-    Spawn {
-        cmd: String,
-        source: std::io::Error,
-    },
+    Spawn { cmd: String, source: std::io::Error },
     #[error("`{cmd}` failed: {stderr}")]
     Git { cmd: String, stderr: String },
 }
@@ -96,7 +93,8 @@ impl fmt::Display for Report {
                 }
             }
         }
-        let count = |pred: fn(&Outcome) -> bool| self.patches.iter().filter(|p| pred(&p.outcome)).count();
+        let count =
+            |pred: fn(&Outcome) -> bool| self.patches.iter().filter(|p| pred(&p.outcome)).count();
         writeln!(
             f,
             "{} applied, {} needs rebase, {} failed, {} disabled, {} not tried; {}",
@@ -124,7 +122,8 @@ enum Mode {
 
 fn run(cmd: &mut Command) -> Result<Output, ApplyError> {
     let desc = format!("{cmd:?}");
-    cmd.output().map_err(|source| ApplyError::Spawn { cmd: desc, source })
+    cmd.output()
+        .map_err(|source| ApplyError::Spawn { cmd: desc, source })
 }
 
 fn git(tree: &Path) -> Command {
@@ -156,7 +155,12 @@ fn is_git_top(tree: &Path) -> bool {
 }
 
 /// `git apply` for a tree that is not a repository.
-fn plain_apply(tree: &Path, patch: &Path, reverse: bool, check: bool) -> Result<Output, ApplyError> {
+fn plain_apply(
+    tree: &Path,
+    patch: &Path,
+    reverse: bool,
+    check: bool,
+) -> Result<Output, ApplyError> {
     let parent = fs::canonicalize(tree)
         .ok()
         .and_then(|t| t.parent().map(Path::to_path_buf))
@@ -322,7 +326,12 @@ fn apply_one(
     let file = manifest.patch_file(p);
     let text = match fs::read(&file) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => return Ok(Outcome::Failed(format!("cannot read {}: {e}", file.display()))),
+        Err(e) => {
+            return Ok(Outcome::Failed(format!(
+                "cannot read {}: {e}",
+                file.display()
+            )))
+        }
     };
     let offsets = match precheck(tree, &text) {
         Ok(o) => o,

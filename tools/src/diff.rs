@@ -246,7 +246,13 @@ mod tests {
         let p = "diff --git a/n.c b/n.c\nnew file mode 100644\n--- /dev/null\n+++ b/n.c\n@@ -0,0 +1 @@\n+x\ndiff --git a/d.c b/d.c\ndeleted file mode 100644\n--- a/d.c\n+++ /dev/null\n@@ -1 +0,0 @@\n-y\n";
         let f = parse(p).unwrap();
         assert_eq!(f.len(), 2);
-        assert_eq!((f[0].old_path.as_deref(), f[0].new_path.as_deref()), (None, Some("n.c")));
-        assert_eq!((f[1].old_path.as_deref(), f[1].new_path.as_deref()), (Some("d.c"), None));
+        assert_eq!(
+            (f[0].old_path.as_deref(), f[0].new_path.as_deref()),
+            (None, Some("n.c"))
+        );
+        assert_eq!(
+            (f[1].old_path.as_deref(), f[1].new_path.as_deref()),
+            (Some("d.c"), None)
+        );
     }
 }

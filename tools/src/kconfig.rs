@@ -64,7 +64,9 @@ mod tests {
         let d = check(Path::new("f"), frag, cfg);
         let lines: Vec<_> = d.iter().map(|d| d.line).collect();
         assert_eq!(lines, vec![2, 3, 4]);
-        assert!(d[0].message.contains("wanted CONFIG_B=m but the final .config has CONFIG_B=y"));
+        assert!(d[0]
+            .message
+            .contains("wanted CONFIG_B=m but the final .config has CONFIG_B=y"));
     }
 
     #[test]

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "fresnel-tools", version, about = "Series manifest, strict apply, PKGBUILD and RFC tools for linux-fresnel-fourier")]
+#[command(
+    name = "fresnel-tools",
+    version,
+    about = "Series manifest, strict apply, PKGBUILD and RFC tools for linux-fresnel-fourier"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -32,7 +36,11 @@ impl Paths {
             None => find_manifest()?,
         };
         let root = m.parent().map(Path::to_path_buf).unwrap_or_default();
-        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
         let p = self.patches.clone().unwrap_or_else(|| root.join("patches"));
         Ok((m, p))
     }
@@ -168,7 +176,9 @@ fn print_diags(diags: &[fresnel_tools::diag::Diagnostic]) -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Manifest { cmd: ManifestCmd::Check { paths } } => {
+        Cmd::Manifest {
+            cmd: ManifestCmd::Check { paths },
+        } => {
             let (m, p) = paths.resolve()?;
             let (man, diags) = manifest::check(&m, &p)?;
             if diags.is_empty() {
@@ -185,71 +195,127 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(print_diags(&diags))
         }
-        Cmd::Apply { tree, paths, allow_offsets } => {
+        Cmd::Apply {
+            tree,
+            paths,
+            allow_offsets,
+        } => {
             let (m, p) = paths.resolve()?;
             let man = manifest::Manifest::load(&m, &p)?;
             let report = apply::apply_series(&man, &tree, apply::Options { allow_offsets })?;
             print!("{report}");
-            Ok(if report.success() || (report.tree_applied && allow_offsets) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(
+                if report.success() || (report.tree_applied && allow_offsets) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                },
+            )
         }
         Cmd::Pkgbuild { cmd } => {
             let (paths, pkgbuild_arg) = match &cmd {
-                PkgbuildCmd::Check { paths, pkgbuild, .. } | PkgbuildCmd::Update { paths, pkgbuild } => {
-                    (paths.clone(), pkgbuild.clone())
+                PkgbuildCmd::Check {
+                    paths, pkgbuild, ..
                 }
+                | PkgbuildCmd::Update { paths, pkgbuild } => (paths.clone(), pkgbuild.clone()),
             };
             let (m, p) = paths.resolve()?;
-            let root = m.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-            let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+            let root = m
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            let root = if root.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                root
+            };
             let pb = pkgbuild_arg.unwrap_or_else(|| root.join("PKGBUILD"));
             let man = manifest::Manifest::load(&m, &p)?;
             match cmd {
                 PkgbuildCmd::Update { .. } => {
                     let changed = pkgbuild::update(&pb, &man, &root)?;
-                    println!("{} {}", if changed { "updated" } else { "unchanged:" }, pb.display());
+                    println!(
+                        "{} {}",
+                        if changed { "updated" } else { "unchanged:" },
+                        pb.display()
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 PkgbuildCmd::Check { srcinfo, .. } => {
                     let mut diags = pkgbuild::check(&pb, &man, &root)?;
                     if let Some(si) = srcinfo {
-                        let text = std::fs::read_to_string(&si).with_context(|| format!("reading {}", si.display()))?;
+                        let text = std::fs::read_to_string(&si)
+                            .with_context(|| format!("reading {}", si.display()))?;
                         diags.extend(pkgbuild::check_srcinfo(&text, &man, &root, &si)?);
                     }
                     if diags.is_empty() {
-                        println!("ok: {} matches {} ({} patch(es) in order, checksums match)", pb.display(), m.display(), man.included().count());
+                        println!(
+                            "ok: {} matches {} ({} patch(es) in order, checksums match)",
+                            pb.display(),
+                            m.display(),
+                            man.included().count()
+                        );
                     }
                     Ok(print_diags(&diags))
                 }
             }
         }
-        Cmd::Kconfig { cmd: KconfigCmd::Check { fragment, config } } => {
-            let f = std::fs::read_to_string(&fragment).with_context(|| format!("reading {}", fragment.display()))?;
-            let c = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
+        Cmd::Kconfig {
+            cmd: KconfigCmd::Check { fragment, config },
+        } => {
+            let f = std::fs::read_to_string(&fragment)
+                .with_context(|| format!("reading {}", fragment.display()))?;
+            let c = std::fs::read_to_string(&config)
+                .with_context(|| format!("reading {}", config.display()))?;
             let diags = kconfig::check(&fragment, &f, &c);
             if diags.is_empty() {
-                println!("ok: every symbol of {} is in {}", fragment.display(), config.display());
+                println!(
+                    "ok: every symbol of {} is in {}",
+                    fragment.display(),
+                    config.display()
+                );
             }
             Ok(print_diags(&diags))
         }
-        Cmd::Rfc { cmd: RfcCmd::Export { paths, out, version, src, base, template, tested } } => {
+        Cmd::Rfc {
+            cmd:
+                RfcCmd::Export {
+                    paths,
+                    out,
+                    version,
+                    src,
+                    base,
+                    template,
+                    tested,
+                },
+        } => {
             let (m, p) = paths.resolve()?;
-            let root = m.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-            let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+            let root = m
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            let root = if root.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                root
+            };
             let man = manifest::Manifest::load(&m, &p)?;
             let src = match src {
                 Some(s) => s,
                 None => PathBuf::from(format!(
                     "/var/cache/fresnel/kernel/{}/src",
-                    man.ci_base.get("version").map(String::as_str).unwrap_or("?")
+                    man.ci_base
+                        .get("version")
+                        .map(String::as_str)
+                        .unwrap_or("?")
                 )),
             };
             let tested = match tested {
-                Some(t) => std::fs::read_to_string(&t).with_context(|| format!("reading {}", t.display()))?,
-                None => "  (no test summary given: pass --tested FILE with the rig's summary)".into(),
+                Some(t) => std::fs::read_to_string(&t)
+                    .with_context(|| format!("reading {}", t.display()))?,
+                None => {
+                    "  (no test summary given: pass --tested FILE with the rig's summary)".into()
+                }
             };
             let args = rfc::ExportArgs {
                 src,

@@ -106,6 +106,12 @@ enum Kind {
     Sha256OrEmpty,
 }
 
+fn is_sha256_hex(v: &str) -> bool {
+    v.len() == 64
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 struct Field {
     key: &'static str,
     kind: Kind,
@@ -135,15 +141,20 @@ const CI_BASE: &[Field] = &[
     req("v4l_utils", Kind::Name),
 ];
 const PATCH_KEYS: &[&str] = &["path", "scope", "status", "upstream", "reason"];
-const TOP_KEYS: &[&str] = &["package", "package_base", "ci_base", "vm_userspace", "patch"];
+const TOP_KEYS: &[&str] = &[
+    "package",
+    "package_base",
+    "ci_base",
+    "vm_userspace",
+    "patch",
+];
 
 /// Debian package name rules (policy 5.6.1): lowercase alnum and `+-.`,
 /// at least two characters, starting with an alphanumeric.
 fn debian_package_name_ok(n: &str) -> bool {
     n.len() >= 2
         && n.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && n
-            .chars()
+        && n.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
 }
 
@@ -153,17 +164,26 @@ fn check_package_map(ctx: &mut Ctx, name: &str, t: &dyn TableLike) -> BTreeMap<S
     for (k, item) in t.iter() {
         let line = ctx.key_line(t, k);
         if !debian_package_name_ok(k) {
-            ctx.err(line, format!("[{name}] key `{k}` is not a Debian package name"));
+            ctx.err(
+                line,
+                format!("[{name}] key `{k}` is not a Debian package name"),
+            );
             continue;
         }
         match item.as_str() {
             Some(v) if !v.trim().is_empty() && !v.contains(char::is_whitespace) => {
                 out.insert(k.to_string(), v.to_string());
             }
-            Some(v) => ctx.err(line, format!("[{name}] {k} must be a Debian version, got {v:?}")),
+            Some(v) => ctx.err(
+                line,
+                format!("[{name}] {k} must be a Debian version, got {v:?}"),
+            ),
             None => ctx.err(
                 line,
-                format!("[{name}] {k} must be a version string, not {}", type_name(item)),
+                format!(
+                    "[{name}] {k} must be a version string, not {}",
+                    type_name(item)
+                ),
             ),
         }
     }
@@ -250,7 +270,10 @@ fn check_table(
             (Kind::PosInt, Some(Value::Integer(i))) => {
                 let v = *i.value();
                 if v < 1 || v > i64::from(u32::MAX) {
-                    ctx.err(line, format!("[{name}] {k} must be a positive integer, not {v}"));
+                    ctx.err(
+                        line,
+                        format!("[{name}] {k} must be a positive integer, not {v}"),
+                    );
                     continue;
                 }
                 v.to_string()
@@ -281,11 +304,7 @@ fn check_table(
             {
                 Some("must be a non-empty version without '-', ':', '/' or spaces (Arch pkgver rules)")
             }
-            Kind::Sha256OrEmpty
-                if !value.is_empty()
-                    && !(value.len() == 64
-                        && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))) =>
-            {
+            Kind::Sha256OrEmpty if !value.is_empty() && !is_sha256_hex(&value) => {
                 Some("must be empty or 64 lowercase hex digits")
             }
             _ => None,
@@ -298,7 +317,10 @@ fn check_table(
     }
     for f in schema.iter().filter(|f| f.required) {
         if !t.contains_key(f.key) {
-            ctx.err(table_line, format!("[{name}] is missing required key `{}`", f.key));
+            ctx.err(
+                table_line,
+                format!("[{name}] is missing required key `{}`", f.key),
+            );
         }
     }
     out
@@ -399,7 +421,11 @@ pub fn check(
                         Item::Table(t) => ctx.line_of(t.span()),
                         _ => 0,
                     };
-                    let line = if line == 0 { ctx.key_line(root, name) } else { line };
+                    let line = if line == 0 {
+                        ctx.key_line(root, name)
+                    } else {
+                        line
+                    };
                     let vals = check_table(&mut ctx, name, t, line, schema);
                     tables.insert(name, vals);
                 }
@@ -436,7 +462,10 @@ pub fn check(
             Some(t) => vm_userspace = check_package_map(&mut ctx, "vm_userspace", t),
             None => {
                 let line = ctx.key_line(root, "vm_userspace");
-                ctx.err(line, format!("`vm_userspace` must be a table, not {}", type_name(item)));
+                ctx.err(
+                    line,
+                    format!("`vm_userspace` must be a table, not {}", type_name(item)),
+                );
             }
         }
     }
@@ -497,7 +526,10 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
         let line = {
             let l = ctx.line_of(t.span());
             if l == 0 {
-                t.iter().next().map(|(k, _)| ctx.key_line(t, k)).unwrap_or(0)
+                t.iter()
+                    .next()
+                    .map(|(k, _)| ctx.key_line(t, k))
+                    .unwrap_or(0)
             } else {
                 l
             }
@@ -521,13 +553,19 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
                 }
                 None => ctx.err(
                     kl,
-                    format!("[[patch]] #{n} `{k}` must be a string, not {}", type_name(item)),
+                    format!(
+                        "[[patch]] #{n} `{k}` must be a string, not {}",
+                        type_name(item)
+                    ),
                 ),
             }
         }
         for k in ["path", "scope", "status", "upstream"] {
             if !t.contains_key(k) {
-                ctx.err(line, format!("[[patch]] #{n} is missing required key `{k}`"));
+                ctx.err(
+                    line,
+                    format!("[[patch]] #{n} is missing required key `{k}`"),
+                );
             }
         }
         let label = match strs.get("path") {
@@ -536,17 +574,19 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
         };
 
         let status = match strs.get("status") {
-            Some((s, l)) => match s.as_str() {
-                "included" => Some(Status::Included),
-                "disabled" => Some(Status::Disabled),
-                other => {
-                    ctx.err(
+            Some((s, l)) => {
+                match s.as_str() {
+                    "included" => Some(Status::Included),
+                    "disabled" => Some(Status::Disabled),
+                    other => {
+                        ctx.err(
                         *l,
                         format!("{label}: status {other:?} is not one of \"included\", \"disabled\""),
                     );
-                    None
+                        None
+                    }
                 }
-            },
+            }
             None => None,
         };
         match (status, strs.get("reason")) {
@@ -660,7 +700,10 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
     // Files on disk that the manifest does not list.
     match list_patch_files(patches_dir) {
         Ok(files) => {
-            for f in files.iter().filter(|f| !seen_paths.contains_key(f.as_str())) {
+            for f in files
+                .iter()
+                .filter(|f| !seen_paths.contains_key(f.as_str()))
+            {
                 ctx.diags.push(Diagnostic::new(
                     &patches_dir.join(f),
                     0,

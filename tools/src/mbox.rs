@@ -147,7 +147,10 @@ mod tests {
 
     #[test]
     fn strips_patch_prefix() {
-        assert_eq!(strip_subject_prefix("[RFC PATCH v2 1/3] media: x"), "media: x");
+        assert_eq!(
+            strip_subject_prefix("[RFC PATCH v2 1/3] media: x"),
+            "media: x"
+        );
         assert_eq!(strip_subject_prefix("media: x"), "media: x");
     }
 }

@@ -95,7 +95,10 @@ pub fn expected_sources(
 pub fn generate(manifest: &Manifest, repo_root: &Path) -> Result<String, PkgbuildError> {
     let src = expected_sources(manifest, repo_root)?;
     let mut s = String::new();
-    let _ = writeln!(s, "{BEGIN} (from manifest.toml by `fresnel-tools pkgbuild update`; do not edit)");
+    let _ = writeln!(
+        s,
+        "{BEGIN} (from manifest.toml by `fresnel-tools pkgbuild update`; do not edit)"
+    );
     s.push_str("_fresnel_series=(\n");
     for p in manifest.included() {
         let _ = writeln!(s, "  '{}'", p.path);
@@ -127,7 +130,11 @@ fn find_block(text: &str) -> Option<(usize, usize)> {
 }
 
 /// Rewrites the block; returns true if the file changed.
-pub fn update(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<bool, PkgbuildError> {
+pub fn update(
+    pkgbuild: &Path,
+    manifest: &Manifest,
+    repo_root: &Path,
+) -> Result<bool, PkgbuildError> {
     let text = fs::read_to_string(pkgbuild).map_err(|source| PkgbuildError::Read {
         path: pkgbuild.to_path_buf(),
         source,
@@ -135,7 +142,12 @@ pub fn update(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<
     let (a, b) = find_block(&text).ok_or_else(|| PkgbuildError::NoBlock {
         path: pkgbuild.to_path_buf(),
     })?;
-    let new = format!("{}{}{}", &text[..a], generate(manifest, repo_root)?, &text[b..]);
+    let new = format!(
+        "{}{}{}",
+        &text[..a],
+        generate(manifest, repo_root)?,
+        &text[b..]
+    );
     if new == text {
         return Ok(false);
     }
@@ -172,12 +184,21 @@ fn scalar(text: &str, key: &str) -> Option<(String, usize)> {
     text.lines().enumerate().find_map(|(i, l)| {
         l.strip_prefix(key)
             .and_then(|r| r.strip_prefix('='))
-            .map(|v| (v.trim().trim_matches(|c| c == '\'' || c == '"').to_string(), i + 1))
+            .map(|v| {
+                (
+                    v.trim().trim_matches(|c| c == '\'' || c == '"').to_string(),
+                    i + 1,
+                )
+            })
     })
 }
 
 /// Every way PKGBUILD disagrees with the manifest and the files.
-pub fn check(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<Vec<Diagnostic>, PkgbuildError> {
+pub fn check(
+    pkgbuild: &Path,
+    manifest: &Manifest,
+    repo_root: &Path,
+) -> Result<Vec<Diagnostic>, PkgbuildError> {
     let text = fs::read_to_string(pkgbuild).map_err(|source| PkgbuildError::Read {
         path: pkgbuild.to_path_buf(),
         source,
@@ -210,7 +231,10 @@ pub fn check(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<V
     let want_series: Vec<&str> = manifest.included().map(|p| p.path.as_str()).collect();
 
     match array_items(block, first_line, "_fresnel_series") {
-        None => err(first_line, format!("generated block has no _fresnel_series array; {fix}")),
+        None => err(
+            first_line,
+            format!("generated block has no _fresnel_series array; {fix}"),
+        ),
         Some(have) => {
             for i in 0..have.len().max(want_series.len()) {
                 match (have.get(i), want_series.get(i)) {
@@ -230,37 +254,69 @@ pub fn check(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<V
     match (sources, sums) {
         (Some(src), Some(sums)) => {
             if src.len() != sums.len() {
-                err(first_line, format!("{} sources but {} sha256sums; {fix}", src.len(), sums.len()));
+                err(
+                    first_line,
+                    format!("{} sources but {} sha256sums; {fix}", src.len(), sums.len()),
+                );
             }
-            for (i, (entry, sum, file)) in expected.iter().enumerate() {
-                match src.get(i) {
-                    Some((s, l)) if s != entry => {
-                        err(*l, format!("source #{} is {s:?}, expected {entry:?}; {fix}", i + 1))
-                    }
+            // By entry, not by position: one inserted patch is one message.
+            for (entry, sum, file) in &expected {
+                match src.iter().position(|(s, _)| s == entry) {
                     None => err(first_line, format!("source {entry:?} is missing; {fix}")),
-                    _ => {}
-                }
-                match sums.get(i) {
-                    Some((s, l)) if s != sum => err(
-                        *l,
-                        format!("sha256 #{} is {s} but {} has {sum}; {fix}", i + 1, file.display()),
-                    ),
-                    None => err(first_line, format!("no sha256 for {}; {fix}", file.display())),
-                    _ => {}
+                    Some(i) => match sums.get(i) {
+                        Some((s, l)) if s != sum => err(
+                            *l,
+                            format!(
+                                "sha256 of {} is {s} in PKGBUILD but the file has {sum}; {fix}",
+                                file.display()
+                            ),
+                        ),
+                        None => err(
+                            first_line,
+                            format!("no sha256 for {}; {fix}", file.display()),
+                        ),
+                        _ => {}
+                    },
                 }
             }
-            for (s, l) in src.iter().skip(expected.len()) {
-                err(*l, format!("unexpected source {s:?}; {fix}"));
+            for (s, l) in &src {
+                if !expected.iter().any(|(e, _, _)| e == s) {
+                    err(*l, format!("unexpected source {s:?}; {fix}"));
+                }
+            }
+            let have: Vec<&str> = src
+                .iter()
+                .map(|(s, _)| s.as_str())
+                .filter(|s| expected.iter().any(|(e, _, _)| e == s))
+                .collect();
+            let want: Vec<&str> = expected
+                .iter()
+                .map(|(e, _, _)| e.as_str())
+                .filter(|e| have.contains(e))
+                .collect();
+            if have != want {
+                err(
+                    first_line,
+                    format!("sources are not in manifest order; {fix}"),
+                );
             }
         }
-        _ => err(first_line, format!("generated block lacks _fresnel_sources or _fresnel_sha256sums; {fix}")),
+        _ => err(
+            first_line,
+            format!("generated block lacks _fresnel_sources or _fresnel_sha256sums; {fix}"),
+        ),
     }
     Ok(d)
 }
 
 /// Checks makepkg's own view (`makepkg --printsrcinfo`): the series must
 /// appear as sources in manifest order with the expected sums.
-pub fn check_srcinfo(srcinfo: &str, manifest: &Manifest, repo_root: &Path, label: &Path) -> Result<Vec<Diagnostic>, PkgbuildError> {
+pub fn check_srcinfo(
+    srcinfo: &str,
+    manifest: &Manifest,
+    repo_root: &Path,
+    label: &Path,
+) -> Result<Vec<Diagnostic>, PkgbuildError> {
     let mut sources = Vec::new();
     let mut sums = Vec::new();
     for l in srcinfo.lines() {
@@ -272,22 +328,39 @@ pub fn check_srcinfo(srcinfo: &str, manifest: &Manifest, repo_root: &Path, label
     }
     let mut d = Vec::new();
     if sources.len() != sums.len() {
-        d.push(Diagnostic::new(label, 0, format!("{} sources but {} sha256sums", sources.len(), sums.len())));
+        d.push(Diagnostic::new(
+            label,
+            0,
+            format!("{} sources but {} sha256sums", sources.len(), sums.len()),
+        ));
     }
     for (entry, sum, _) in expected_sources(manifest, repo_root)? {
         let name = entry.split("::").next().unwrap_or(&entry).to_string();
-        match sources.iter().position(|s| s.starts_with(&format!("{name}::"))) {
-            None => d.push(Diagnostic::new(label, 0, format!("makepkg does not list source {name}"))),
+        match sources
+            .iter()
+            .position(|s| s.starts_with(&format!("{name}::")))
+        {
+            None => d.push(Diagnostic::new(
+                label,
+                0,
+                format!("makepkg does not list source {name}"),
+            )),
             Some(i) if sums.get(i) != Some(&sum) => d.push(Diagnostic::new(
                 label,
                 0,
-                format!("makepkg has sha256 {:?} for {name}, file has {sum}", sums.get(i)),
+                format!(
+                    "makepkg has sha256 {:?} for {name}, file has {sum}",
+                    sums.get(i)
+                ),
             )),
             _ => {}
         }
     }
     // Order of the series as makepkg sees it.
-    let order: Vec<&String> = sources.iter().filter(|s| s.starts_with("fresnel-")).collect();
+    let order: Vec<&String> = sources
+        .iter()
+        .filter(|s| s.starts_with("fresnel-"))
+        .collect();
     let want: Vec<String> = manifest
         .included()
         .enumerate()
@@ -298,7 +371,11 @@ pub fn check_srcinfo(srcinfo: &str, manifest: &Manifest, repo_root: &Path, label
         .map(|s| s.split("::").next().unwrap_or(s).to_string())
         .collect();
     if have != want {
-        d.push(Diagnostic::new(label, 0, format!("series order in makepkg's view {have:?} differs from manifest {want:?}")));
+        d.push(Diagnostic::new(
+            label,
+            0,
+            format!("series order in makepkg's view {have:?} differs from manifest {want:?}"),
+        ));
     }
     Ok(d)
 }

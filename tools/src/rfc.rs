@@ -20,10 +20,7 @@ pub enum RfcError {
     #[error("output directory {0} exists and is not empty; give a new or empty directory")]
     OutNotEmpty(PathBuf),
     #[error("cannot run `{cmd}`: {source}")]
-    Spawn {
-        cmd: String,
-        source: std::io::Error,
-    },
+    Spawn { cmd: String, source: std::io::Error },
     #[error("`{cmd}` failed:\n{stderr}")]
     Cmd { cmd: String, stderr: String },
     #[error("the series does not apply strictly onto {base}:\n{report}")]
@@ -46,7 +43,14 @@ pub struct Template {
     pub body: String,
 }
 
-pub const PLACEHOLDERS: &[&str] = &["version", "series", "ci_base", "package_base", "tested", "disabled"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "version",
+    "series",
+    "ci_base",
+    "package_base",
+    "tested",
+    "disabled",
+];
 
 pub fn parse_template(path: &Path, text: &str) -> Result<Template, RfcError> {
     let terr = |msg: String| RfcError::Template {
@@ -105,7 +109,7 @@ pub fn render(t: &Template, input: &CoverInput) -> String {
         } else {
             format!("was {}", p.upstream)
         };
-        series.push_str(&format!("  {:>2}. {subject} ({tag})\n", i + 1));
+        series.push_str(&format!("  {:>2}. {subject}\n      ({tag})\n", i + 1));
     }
     let disabled: Vec<String> = m
         .patches
@@ -130,7 +134,7 @@ pub fn render(t: &Template, input: &CoverInput) -> String {
     .collect();
     let mut out = t.body.clone();
     for (k, v) in vals {
-        out = out.replace(&format!("{{{{{k}}}}}", ), &v);
+        out = out.replace(&format!("{{{{{k}}}}}",), &v);
     }
     out
 }
@@ -140,7 +144,11 @@ pub fn render(t: &Template, input: &CoverInput) -> String {
 pub fn split_recipients(get_maintainer_out: &str) -> (Vec<String>, Vec<String>) {
     let mut to = BTreeSet::new();
     let mut cc = BTreeSet::new();
-    for line in get_maintainer_out.lines().map(str::trim).filter(|l| l.contains('@')) {
+    for line in get_maintainer_out
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains('@'))
+    {
         let (addr, role) = match line.find(" (") {
             Some(i) => (line[..i].trim(), &line[i..]),
             None => (line, ""),
@@ -181,6 +189,19 @@ fn run(cmd: &mut Command) -> Result<String, RfcError> {
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Name and address from the first included patch's `From:` header.
+pub fn series_author(m: &Manifest) -> Option<(String, String)> {
+    let p = m.included().next()?;
+    let from = mbox::parse(&fs::read_to_string(m.patch_file(p)).ok()?).from?;
+    if from.contains("=?") {
+        return None;
+    }
+    let (name, rest) = from.split_once('<')?;
+    let email = rest.strip_suffix('>')?.trim();
+    let name = name.trim().trim_matches('"').trim();
+    (!name.is_empty() && email.contains('@')).then(|| (name.to_string(), email.to_string()))
 }
 
 pub struct ExportArgs {
@@ -226,14 +247,23 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcEr
     }
     if a.out.exists()
         && fs::read_dir(&a.out)
-            .map_err(|source| RfcError::Io { path: a.out.clone(), source })?
+            .map_err(|source| RfcError::Io {
+                path: a.out.clone(),
+                source,
+            })?
             .next()
             .is_some()
     {
         return Err(RfcError::OutNotEmpty(a.out.clone()));
     }
-    fs::create_dir_all(&a.out).map_err(|source| RfcError::Io { path: a.out.clone(), source })?;
-    let out = fs::canonicalize(&a.out).map_err(|source| RfcError::Io { path: a.out.clone(), source })?;
+    fs::create_dir_all(&a.out).map_err(|source| RfcError::Io {
+        path: a.out.clone(),
+        source,
+    })?;
+    let out = fs::canonicalize(&a.out).map_err(|source| RfcError::Io {
+        path: a.out.clone(),
+        source,
+    })?;
 
     let parent = a.src.parent().unwrap_or(Path::new("/"));
     let wt_path = parent.join(format!("wt-rfc-export-{}", std::process::id()));
@@ -268,12 +298,25 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcEr
 
     // First pass: plain patches for get_maintainer.pl.
     let scratch = out.join(".get-maintainer");
-    run(&mut git(&["format-patch", "--quiet", "-o", &scratch.to_string_lossy(), &range]))?;
+    run(&mut git(&[
+        "format-patch",
+        "--quiet",
+        "-o",
+        &scratch.to_string_lossy(),
+        &range,
+    ]))?;
     let mut gm = Command::new("perl");
-    gm.current_dir(&wt.path)
-        .args(["scripts/get_maintainer.pl", "--no-git", "--no-git-fallback", "--rolestats"]);
+    gm.current_dir(&wt.path).args([
+        "scripts/get_maintainer.pl",
+        "--no-git",
+        "--no-git-fallback",
+        "--rolestats",
+    ]);
     let mut scratch_files: Vec<PathBuf> = fs::read_dir(&scratch)
-        .map_err(|source| RfcError::Io { path: scratch.clone(), source })?
+        .map_err(|source| RfcError::Io {
+            path: scratch.clone(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     scratch_files.sort();
@@ -295,10 +338,22 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcEr
     fp.extend(cc.iter().map(|c| format!("--cc={c}")));
     fp.push(range);
     let fp_ref: Vec<&str> = fp.iter().map(String::as_str).collect();
-    run(&mut git(&fp_ref))?;
+    let mut fp_cmd = git(&fp_ref);
+    // The cover letter's From: is the committer identity; make it the
+    // series author (first patch's From:) rather than this machine's git
+    // config. RFC 2047-encoded names are left to git's identity.
+    if let Some((name, email)) = series_author(manifest) {
+        fp_cmd
+            .env("GIT_COMMITTER_NAME", name)
+            .env("GIT_COMMITTER_EMAIL", email);
+    }
+    run(&mut fp_cmd)?;
 
     let mut files: Vec<PathBuf> = fs::read_dir(&out)
-        .map_err(|source| RfcError::Io { path: out.clone(), source })?
+        .map_err(|source| RfcError::Io {
+            path: out.clone(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "patch"))
         .collect();
@@ -313,7 +368,10 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcEr
             cmd: "git format-patch --cover-letter".into(),
             stderr: "no cover letter written".into(),
         })?;
-    let ctext = fs::read_to_string(&cover).map_err(|source| RfcError::Io { path: cover.clone(), source })?;
+    let ctext = fs::read_to_string(&cover).map_err(|source| RfcError::Io {
+        path: cover.clone(),
+        source,
+    })?;
     let ci = &manifest.ci_base;
     let body = render(
         &template,
@@ -333,7 +391,10 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcEr
     let filled = ctext
         .replace("*** SUBJECT HERE ***", &template.subject)
         .replace("*** BLURB HERE ***", body.trim_end());
-    fs::write(&cover, filled).map_err(|source| RfcError::Io { path: cover.clone(), source })?;
+    fs::write(&cover, filled).map_err(|source| RfcError::Io {
+        path: cover.clone(),
+        source,
+    })?;
 
     // checkpatch --strict on every patch (not the cover letter: it has no diff).
     let mut cp = Command::new("perl");
@@ -341,8 +402,14 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcEr
         .args(["scripts/checkpatch.pl", "--strict", "--no-color"])
         .args(files.iter().filter(|p| *p != &cover));
     let desc = format!("{cp:?}");
-    let o = cp.output().map_err(|source| RfcError::Spawn { cmd: desc, source })?;
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let o = cp
+        .output()
+        .map_err(|source| RfcError::Spawn { cmd: desc, source })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     if !o.status.success() {
         return Err(RfcError::Checkpatch(text));
     }
@@ -359,7 +426,10 @@ mod tests {
     #[test]
     fn template_rejects_unknown_placeholder() {
         let e = parse_template(Path::new("t"), "Subject: x\n\n{{nope}}\n").unwrap_err();
-        assert!(e.to_string().contains("unknown placeholder {{nope}}"), "{e}");
+        assert!(
+            e.to_string().contains("unknown placeholder {{nope}}"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -373,13 +443,25 @@ mod tests {
         let gm = "Mauro <m@k.org> (maintainer:MEDIA)\nR <r@x.org> (reviewer:VB2)\nlinux-media@vger.kernel.org (open list:MEDIA)\nlinux-kernel@vger.kernel.org (open list)\n";
         let (to, cc) = split_recipients(gm);
         assert_eq!(to, vec!["Mauro <m@k.org>", "R <r@x.org>"]);
-        assert_eq!(cc, vec!["linux-kernel@vger.kernel.org", "linux-media@vger.kernel.org"]);
+        assert_eq!(
+            cc,
+            vec![
+                "linux-kernel@vger.kernel.org",
+                "linux-media@vger.kernel.org"
+            ]
+        );
     }
 
     #[test]
     fn checkpatch_totals() {
-        assert!(checkpatch_problems("total: 0 errors, 0 warnings, 0 checks, 10 lines checked\n").is_none());
-        assert!(checkpatch_problems("total: 0 errors, 1 warnings, 0 checks, 10 lines checked\n").is_some());
+        assert!(
+            checkpatch_problems("total: 0 errors, 0 warnings, 0 checks, 10 lines checked\n")
+                .is_none()
+        );
+        assert!(
+            checkpatch_problems("total: 0 errors, 1 warnings, 0 checks, 10 lines checked\n")
+                .is_some()
+        );
         assert!(checkpatch_problems("").is_some());
     }
 }

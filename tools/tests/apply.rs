@@ -11,8 +11,18 @@ fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=Ada Example", "-c", "user.email=ada@example.org"])
-        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=Ada Example",
+            "-c",
+            "user.email=ada@example.org",
+        ])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .output()
         .expect("git runs");
@@ -65,7 +75,10 @@ fn fixture() -> Fixture {
 
     // good
     edit("drivers/media/a.c", "a line 5\n", "a line 5 fenced\n");
-    git(&repo, &["commit", "-q", "-s", "-am", "media: a: fence line 5"]);
+    git(
+        &repo,
+        &["commit", "-q", "-s", "-am", "media: a: fence line 5"],
+    );
     export("0001-good.patch");
     git(&repo, &["reset", "-q", "--hard", "base"]);
 
@@ -73,21 +86,40 @@ fn fixture() -> Fixture {
     edit("drivers/media/b.c", "b line 1\nb line 2\nb line 3\n", "");
     git(&repo, &["commit", "-q", "-am", "older b.c"]);
     edit("drivers/media/b.c", "b line 20\n", "b line 20 fenced\n");
-    git(&repo, &["commit", "-q", "-s", "-am", "media: b: fence line 20"]);
+    git(
+        &repo,
+        &["commit", "-q", "-s", "-am", "media: b: fence line 20"],
+    );
     export("0002-offset.patch");
     git(&repo, &["reset", "-q", "--hard", "base"]);
 
     // bad: its context is a line the base does not have
     edit("drivers/media/a.c", "a line 30\n", "a line 30 changed\n");
     git(&repo, &["commit", "-q", "-am", "private change"]);
-    edit("drivers/media/a.c", "a line 30 changed\n", "a line 30 changed twice\n");
-    git(&repo, &["commit", "-q", "-s", "-am", "media: a: change line 30 again"]);
+    edit(
+        "drivers/media/a.c",
+        "a line 30 changed\n",
+        "a line 30 changed twice\n",
+    );
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-s",
+            "-am",
+            "media: a: change line 30 again",
+        ],
+    );
     export("0003-bad.patch");
     git(&repo, &["reset", "-q", "--hard", "base"]);
 
     // another clean one, after the bad one
     edit("drivers/media/b.c", "b line 35\n", "b line 35 fenced\n");
-    git(&repo, &["commit", "-q", "-s", "-am", "media: b: fence line 35"]);
+    git(
+        &repo,
+        &["commit", "-q", "-s", "-am", "media: b: fence line 35"],
+    );
     export("0004-good.patch");
     git(&repo, &["reset", "-q", "--hard", "base"]);
     Fixture {
@@ -108,9 +140,18 @@ fn manifest(fx: &Fixture, entries: &[(&str, &str)]) -> Manifest {
     let dir = fx.patches.join("subsystem/test");
     let aside = fx.root.join("aside");
     fs::create_dir_all(&aside).unwrap();
-    for f in ["0001-good.patch", "0002-offset.patch", "0003-bad.patch", "0004-good.patch"] {
+    for f in [
+        "0001-good.patch",
+        "0002-offset.patch",
+        "0003-bad.patch",
+        "0004-good.patch",
+    ] {
         let listed = entries.iter().any(|(n, _)| *n == f);
-        let (from, to) = if listed { (aside.join(f), dir.join(f)) } else { (dir.join(f), aside.join(f)) };
+        let (from, to) = if listed {
+            (aside.join(f), dir.join(f))
+        } else {
+            (dir.join(f), aside.join(f))
+        };
         if from.exists() {
             fs::rename(from, to).unwrap();
         }
@@ -139,22 +180,44 @@ fn clean(fx: &Fixture) -> bool {
 #[test]
 fn clean_series_becomes_commits_with_authorship() {
     let fx = fixture();
-    let m = manifest(&fx, &[("0001-good.patch", "included"), ("0004-good.patch", "included"), ("0002-offset.patch", "disabled")]);
+    let m = manifest(
+        &fx,
+        &[
+            ("0001-good.patch", "included"),
+            ("0004-good.patch", "included"),
+            ("0002-offset.patch", "disabled"),
+        ],
+    );
     let r = apply_series(&m, &fx.repo, Options::default()).unwrap();
     assert!(r.success(), "{r}");
     assert_eq!(r.patches[0].outcome, Outcome::Applied);
     assert_eq!(r.patches[1].outcome, Outcome::Applied);
     assert_eq!(r.patches[2].outcome, Outcome::Disabled("test".into()));
     assert_eq!(git(&fx.repo, &["rev-list", "--count", "base..HEAD"]), "2");
-    assert_eq!(git(&fx.repo, &["log", "-1", "--format=%an <%ae>|%s"]), "Ada Example <ada@example.org>|media: b: fence line 35");
-    assert!(fs::read_to_string(fx.repo.join("drivers/media/a.c")).unwrap().contains("a line 5 fenced\n"));
-    assert!(r.to_string().contains("2 applied, 0 needs rebase, 0 failed, 1 disabled, 0 not tried"), "{r}");
+    assert_eq!(
+        git(&fx.repo, &["log", "-1", "--format=%an <%ae>|%s"]),
+        "Ada Example <ada@example.org>|media: b: fence line 35"
+    );
+    assert!(fs::read_to_string(fx.repo.join("drivers/media/a.c"))
+        .unwrap()
+        .contains("a line 5 fenced\n"));
+    assert!(
+        r.to_string()
+            .contains("2 applied, 0 needs rebase, 0 failed, 1 disabled, 0 not tried"),
+        "{r}"
+    );
 }
 
 #[test]
 fn offset_is_needs_rebase_and_strict_run_resets() {
     let fx = fixture();
-    let m = manifest(&fx, &[("0001-good.patch", "included"), ("0002-offset.patch", "included")]);
+    let m = manifest(
+        &fx,
+        &[
+            ("0001-good.patch", "included"),
+            ("0002-offset.patch", "included"),
+        ],
+    );
     let r = apply_series(&m, &fx.repo, Options::default()).unwrap();
     assert!(!r.success());
     match &r.patches[1].outcome {
@@ -165,26 +228,50 @@ fn offset_is_needs_rebase_and_strict_run_resets() {
         }
         o => panic!("expected needs rebase, got {o:?}"),
     }
-    assert_eq!(head(&fx), fx.base, "strict run must leave the tree as it was");
+    assert_eq!(
+        head(&fx),
+        fx.base,
+        "strict run must leave the tree as it was"
+    );
     assert!(clean(&fx));
-    assert!(r.to_string().contains("needs rebase  subsystem/test/0002-offset.patch"), "{r}");
+    assert!(
+        r.to_string()
+            .contains("needs rebase  subsystem/test/0002-offset.patch"),
+        "{r}"
+    );
 }
 
 #[test]
 fn offset_allowed_keeps_series_but_still_reports() {
     let fx = fixture();
     let m = manifest(&fx, &[("0002-offset.patch", "included")]);
-    let r = apply_series(&m, &fx.repo, Options { allow_offsets: true }).unwrap();
+    let r = apply_series(
+        &m,
+        &fx.repo,
+        Options {
+            allow_offsets: true,
+        },
+    )
+    .unwrap();
     assert!(r.tree_applied);
     assert!(matches!(r.patches[0].outcome, Outcome::NeedsRebase(_)));
     assert_eq!(git(&fx.repo, &["rev-list", "--count", "base..HEAD"]), "1");
-    assert!(fs::read_to_string(fx.repo.join("drivers/media/b.c")).unwrap().contains("b line 20 fenced\n"));
+    assert!(fs::read_to_string(fx.repo.join("drivers/media/b.c"))
+        .unwrap()
+        .contains("b line 20 fenced\n"));
 }
 
 #[test]
 fn failure_names_patch_file_hunk_and_resets() {
     let fx = fixture();
-    let m = manifest(&fx, &[("0001-good.patch", "included"), ("0003-bad.patch", "included"), ("0004-good.patch", "included")]);
+    let m = manifest(
+        &fx,
+        &[
+            ("0001-good.patch", "included"),
+            ("0003-bad.patch", "included"),
+            ("0004-good.patch", "included"),
+        ],
+    );
     let r = apply_series(&m, &fx.repo, Options::default()).unwrap();
     assert!(!r.success() && !r.tree_applied);
     assert_eq!(r.patches[0].outcome, Outcome::Applied);
@@ -199,9 +286,16 @@ fn failure_names_patch_file_hunk_and_resets() {
     assert_eq!(r.patches[2].outcome, Outcome::NotTried);
     assert_eq!(head(&fx), fx.base, "no half-applied tree");
     assert!(clean(&fx));
-    assert!(!Path::new(&git(&fx.repo, &["rev-parse", "--absolute-git-dir"])).join("rebase-apply").exists());
+    assert!(
+        !Path::new(&git(&fx.repo, &["rev-parse", "--absolute-git-dir"]))
+            .join("rebase-apply")
+            .exists()
+    );
     let text = r.to_string();
-    assert!(text.contains("failed        subsystem/test/0003-bad.patch"), "{text}");
+    assert!(
+        text.contains("failed        subsystem/test/0003-bad.patch"),
+        "{text}"
+    );
     assert!(text.contains("tree reset to"), "{text}");
 }
 
@@ -232,20 +326,44 @@ fn plain_tree_applies_and_rolls_back() {
     let plain = fx.repo.join("nested-plain-tree");
     fs::create_dir_all(plain.join("drivers/media")).unwrap();
     for f in ["a.c", "b.c"] {
-        fs::copy(fx.repo.join("drivers/media").join(f), plain.join("drivers/media").join(f)).unwrap();
+        fs::copy(
+            fx.repo.join("drivers/media").join(f),
+            plain.join("drivers/media").join(f),
+        )
+        .unwrap();
     }
     let before_a = fs::read_to_string(plain.join("drivers/media/a.c")).unwrap();
 
-    let m = manifest(&fx, &[("0001-good.patch", "included"), ("0003-bad.patch", "included")]);
+    let m = manifest(
+        &fx,
+        &[
+            ("0001-good.patch", "included"),
+            ("0003-bad.patch", "included"),
+        ],
+    );
     let r = apply_series(&m, &plain, Options::default()).unwrap();
     assert!(!r.success());
     assert!(matches!(r.patches[1].outcome, Outcome::Failed(_)));
-    assert_eq!(fs::read_to_string(plain.join("drivers/media/a.c")).unwrap(), before_a, "rolled back");
+    assert_eq!(
+        fs::read_to_string(plain.join("drivers/media/a.c")).unwrap(),
+        before_a,
+        "rolled back"
+    );
     assert!(r.tree_note.contains("reversed"), "{}", r.tree_note);
 
-    let m = manifest(&fx, &[("0001-good.patch", "included"), ("0004-good.patch", "included")]);
+    let m = manifest(
+        &fx,
+        &[
+            ("0001-good.patch", "included"),
+            ("0004-good.patch", "included"),
+        ],
+    );
     let r = apply_series(&m, &plain, Options::default()).unwrap();
     assert!(r.success(), "{r}");
-    assert!(fs::read_to_string(plain.join("drivers/media/a.c")).unwrap().contains("a line 5 fenced\n"));
-    assert!(fs::read_to_string(plain.join("drivers/media/b.c")).unwrap().contains("b line 35 fenced\n"));
+    assert!(fs::read_to_string(plain.join("drivers/media/a.c"))
+        .unwrap()
+        .contains("a line 5 fenced\n"));
+    assert!(fs::read_to_string(plain.join("drivers/media/b.c"))
+        .unwrap()
+        .contains("b line 35 fenced\n"));
 }

@@ -24,9 +24,11 @@ fn assert_case(case: &str, patches: &str, expect: Expect) {
     );
     for (file_end, line, fragment) in expect {
         assert!(
-            diags.iter().any(|d| d.file.to_string_lossy().ends_with(file_end)
-                && d.line == *line
-                && d.message.contains(fragment)),
+            diags
+                .iter()
+                .any(|d| d.file.to_string_lossy().ends_with(file_end)
+                    && d.line == *line
+                    && d.message.contains(fragment)),
             "{case}: no problem at {file_end}:{line} containing {fragment:?}; got:\n{}",
             shown.join("\n")
         );
@@ -38,7 +40,11 @@ fn real_manifest_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let (m, diags) = manifest::check(&root.join("manifest.toml"), &root.join("patches")).unwrap();
     let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-    assert!(diags.is_empty(), "real manifest has problems:\n{}", shown.join("\n"));
+    assert!(
+        diags.is_empty(),
+        "real manifest has problems:\n{}",
+        shown.join("\n")
+    );
     let m = m.expect("structure readable");
     assert_eq!(m.name, "linux-fresnel-fourier");
     assert_eq!(m.pkgver, m.base_version);
@@ -48,13 +54,17 @@ fn real_manifest_is_valid() {
 #[test]
 fn good_fixture_loads() {
     let f = fixtures();
-    let m = manifest::Manifest::load(&f.join("good/manifest.toml"), &f.join("good/patches")).unwrap();
+    let m =
+        manifest::Manifest::load(&f.join("good/manifest.toml"), &f.join("good/patches")).unwrap();
     assert_eq!(m.pkgrel, 3);
     assert_eq!(m.patches.len(), 2);
     assert_eq!(m.included().count(), 1);
     assert_eq!(m.patches[1].status, Status::Disabled);
     assert_eq!(m.patches[0].line, 22);
-    assert_eq!(m.vm_userspace.get("libstdc++6").map(String::as_str), Some("16.2.0-4"));
+    assert_eq!(
+        m.vm_userspace.get("libstdc++6").map(String::as_str),
+        Some("16.2.0-4")
+    );
 }
 
 #[test]
@@ -64,7 +74,11 @@ fn unknown_keys_everywhere() {
         "good/patches",
         &[
             ("unknown_keys.toml", 6, "unknown key `epoch` in [package]"),
-            ("unknown_keys.toml", 28, "unknown key `note` in [[patch]] #1"),
+            (
+                "unknown_keys.toml",
+                28,
+                "unknown key `note` in [[patch]] #1",
+            ),
             ("unknown_keys.toml", 37, "unknown top-level key `extras`"),
         ],
     );
@@ -77,7 +91,11 @@ fn missing_file_and_its_unlisted_twin() {
         "good/patches",
         &[
             ("missing_file.toml", 23, "0009-missing.patch cannot be read"),
-            ("videobuf2/0001-media-videobuf2-add-opt-in.patch", 0, "is not listed in"),
+            (
+                "videobuf2/0001-media-videobuf2-add-opt-in.patch",
+                0,
+                "is not listed in",
+            ),
         ],
     );
 }
@@ -88,8 +106,16 @@ fn duplicated_entry() {
         "duplicate",
         "good/patches",
         &[
-            ("duplicate.toml", 29, "path is listed twice (first at line 23)"),
-            ("test-drivers/0001-media-vim2m-opt-in.patch", 0, "is not listed in"),
+            (
+                "duplicate.toml",
+                29,
+                "path is listed twice (first at line 23)",
+            ),
+            (
+                "test-drivers/0001-media-vim2m-opt-in.patch",
+                0,
+                "is not listed in",
+            ),
         ],
     );
 }
@@ -99,7 +125,11 @@ fn unlisted_patch() {
     assert_case(
         "unlisted",
         "good/patches",
-        &[("test-drivers/0001-media-vim2m-opt-in.patch", 0, "is not listed in")],
+        &[(
+            "test-drivers/0001-media-vim2m-opt-in.patch",
+            0,
+            "is not listed in",
+        )],
     );
 }
 
@@ -121,7 +151,11 @@ fn disabled_needs_reason() {
     assert_case(
         "disabled_no_reason",
         "good/patches",
-        &[("disabled_no_reason.toml", 28, "status = \"disabled\" needs a `reason`")],
+        &[(
+            "disabled_no_reason.toml",
+            28,
+            "status = \"disabled\" needs a `reason`",
+        )],
     );
 }
 
@@ -130,7 +164,11 @@ fn reason_only_for_disabled() {
     assert_case(
         "reason_on_included",
         "good/patches",
-        &[("reason_on_included.toml", 26, "`reason` is only for disabled patches")],
+        &[(
+            "reason_on_included.toml",
+            26,
+            "`reason` is only for disabled patches",
+        )],
     );
 }
 
@@ -161,7 +199,11 @@ fn wrong_types() {
         "types",
         "good/patches",
         &[
-            ("types.toml", 4, "pkgver must be a non-empty version without '-'"),
+            (
+                "types.toml",
+                4,
+                "pkgver must be a non-empty version without '-'",
+            ),
             ("types.toml", 5, "pkgrel must be an integer, not a string"),
         ],
     );
@@ -172,7 +214,11 @@ fn pkgver_is_the_base_version() {
     assert_case(
         "pkgver_mismatch",
         "good/patches",
-        &[("pkgver_mismatch.toml", 4, "pkgver \"7.1\" must equal [package_base] version \"7.0\"")],
+        &[(
+            "pkgver_mismatch.toml",
+            4,
+            "pkgver \"7.1\" must equal [package_base] version \"7.0\"",
+        )],
     );
 }
 
@@ -204,11 +250,27 @@ fn path_problems() {
         "path_problems",
         "good/patches",
         &[
-            ("path_problems.toml", 23, "path must not contain empty, '.' or '..' components"),
-            ("path_problems.toml", 24, "does not match the patch's directory \"..\""),
+            (
+                "path_problems.toml",
+                23,
+                "path must not contain empty, '.' or '..' components",
+            ),
+            (
+                "path_problems.toml",
+                24,
+                "does not match the patch's directory \"..\"",
+            ),
             ("path_problems.toml", 36, "must live in a scope directory"),
-            ("path_problems.toml", 36, "0001-no-scope.patch cannot be read"),
-            ("videobuf2/0001-media-videobuf2-add-opt-in.patch", 0, "is not listed in"),
+            (
+                "path_problems.toml",
+                36,
+                "0001-no-scope.patch cannot be read",
+            ),
+            (
+                "videobuf2/0001-media-videobuf2-add-opt-in.patch",
+                0,
+                "is not listed in",
+            ),
         ],
     );
 }

@@ -1,0 +1,233 @@
+//! `pkgbuild update/check` on a copy of the good fixture plus helper files.
+
+mod common;
+
+use fresnel_tools::manifest::Manifest;
+use fresnel_tools::pkgbuild;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const PKGBUILD: &str = "pkgbase=linux-fresnel-fourier\npkgver=7.0\npkgrel=4\n\n# BEGIN fresnel-tools generated sources\n# END fresnel-tools generated sources\n\nsource=(\"${_fresnel_sources[@]}\")\n";
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let fx =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/good/patches/subsystem/media");
+    for (dir, f) in [
+        ("videobuf2", "0001-media-videobuf2-add-opt-in.patch"),
+        ("test-drivers", "0001-media-vim2m-opt-in.patch"),
+    ] {
+        let d = root.join("patches/subsystem/media").join(dir);
+        fs::create_dir_all(&d).unwrap();
+        fs::copy(fx.join(dir).join(f), d.join(f)).unwrap();
+    }
+    fs::create_dir_all(root.join("package")).unwrap();
+    for h in pkgbuild::HELPERS {
+        fs::write(root.join(h), format!("helper {h}\n")).unwrap();
+    }
+    common::write_manifest(
+        &root,
+        &[
+            (
+                "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
+                "included",
+                "new",
+            ),
+            (
+                "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
+                "included",
+                "rfc-v1-posted",
+            ),
+        ],
+    );
+    fs::write(root.join("PKGBUILD"), PKGBUILD).unwrap();
+    (tmp, root)
+}
+
+fn load(root: &Path) -> Manifest {
+    Manifest::load(&root.join("manifest.toml"), &root.join("patches")).unwrap()
+}
+
+fn problems(root: &Path) -> Vec<String> {
+    pkgbuild::check(&root.join("PKGBUILD"), &load(root), root)
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+#[test]
+fn update_then_check_is_clean_and_idempotent() {
+    let (_t, root) = setup();
+    assert!(!problems(&root).is_empty(), "empty block must not pass");
+    assert!(pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap());
+    assert_eq!(problems(&root), Vec::<String>::new());
+    assert!(!pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap());
+    let text = fs::read_to_string(root.join("PKGBUILD")).unwrap();
+    assert!(text.contains("\"fresnel-01-0001-media-vim2m-opt-in.patch::file://${startdir}/patches/subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch\""), "{text}");
+    assert!(text.contains("\"config.fragment::file://${startdir}/package/config.fragment\""));
+}
+
+#[test]
+fn reordered_series_is_reported() {
+    let (_t, root) = setup();
+    pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
+    // Manifest order changes, PKGBUILD not regenerated.
+    common::write_manifest(
+        &root,
+        &[
+            (
+                "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
+                "included",
+                "rfc-v1-posted",
+            ),
+            (
+                "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
+                "included",
+                "new",
+            ),
+        ],
+    );
+    let p = problems(&root);
+    assert!(
+        p.iter().any(|m| m.contains("series entry #1 is subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch but manifest.toml has subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch there")),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn new_patch_is_one_message_per_problem() {
+    let (_t, root) = setup();
+    let aside = root.join("aside");
+    fs::rename(root.join("patches/subsystem/media/test-drivers"), &aside).unwrap();
+    common::write_manifest(
+        &root,
+        &[(
+            "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
+            "included",
+            "rfc-v1-posted",
+        )],
+    );
+    pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
+    fs::rename(&aside, root.join("patches/subsystem/media/test-drivers")).unwrap();
+    common::write_manifest(
+        &root,
+        &[
+            (
+                "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
+                "included",
+                "new",
+            ),
+            (
+                "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
+                "included",
+                "rfc-v1-posted",
+            ),
+        ],
+    );
+    let p = problems(&root);
+    // Series entry #1 differs and #2 is missing; both patch sources are
+    // missing (renumbered) and the old fresnel-01 entry is stale. The four
+    // helper files are not reported.
+    assert_eq!(p.len(), 5, "{p:#?}");
+    assert!(p.iter().any(|m| m.contains("included patch subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch (#2) is missing")), "{p:#?}");
+    assert!(
+        p.iter().any(|m| m
+            .contains("unexpected source \"fresnel-01-0001-media-videobuf2-add-opt-in.patch::")),
+        "{p:#?}"
+    );
+    assert!(!p.iter().any(|m| m.contains("config.fragment")), "{p:#?}");
+}
+
+#[test]
+fn disabled_patch_leaves_the_series() {
+    let (_t, root) = setup();
+    pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
+    common::write_manifest(
+        &root,
+        &[
+            (
+                "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
+                "disabled",
+                "new",
+            ),
+            (
+                "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
+                "included",
+                "rfc-v1-posted",
+            ),
+        ],
+    );
+    let p = problems(&root);
+    assert!(p.iter().any(|m| m.contains("series entry #2 subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch is not an included patch")), "{p:#?}");
+}
+
+#[test]
+fn edited_patch_or_helper_breaks_the_checksum() {
+    let (_t, root) = setup();
+    pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
+    let f = root.join("patches/subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch");
+    let mut t = fs::read_to_string(&f).unwrap();
+    t.push('\n');
+    fs::write(&f, t).unwrap();
+    fs::write(root.join("package/config.fragment"), "CONFIG_X=y\n").unwrap();
+    let p = problems(&root);
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(
+        p[0].contains("sha256 of") && p[0].contains("0001-media-videobuf2-add-opt-in.patch is"),
+        "{p:#?}"
+    );
+    assert!(
+        p[1].contains("config.fragment is") && p[1].contains("but the file has"),
+        "{p:#?}"
+    );
+    // Line numbers point into the generated block.
+    assert!(p[0].starts_with(&format!("{}:", root.join("PKGBUILD").display())));
+}
+
+#[test]
+fn pkgrel_must_follow_the_manifest() {
+    let (_t, root) = setup();
+    pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
+    let pb = root.join("PKGBUILD");
+    let t = fs::read_to_string(&pb)
+        .unwrap()
+        .replace("pkgrel=4", "pkgrel=3");
+    fs::write(&pb, t).unwrap();
+    let p = problems(&root);
+    assert_eq!(
+        p,
+        vec![format!(
+            "{}:3: error: pkgrel=3 but manifest.toml says \"4\"",
+            pb.display()
+        )]
+    );
+}
+
+#[test]
+fn srcinfo_view_is_checked() {
+    let (_t, root) = setup();
+    let m = load(&root);
+    let src = pkgbuild::expected_sources(&m, &root).unwrap();
+    let mut si =
+        String::from("pkgbase = linux-fresnel-fourier\n\tsource = https://x/linux-7.0.tar.xz\n");
+    for (e, _, _) in &src {
+        si.push_str(&format!(
+            "\tsource = {}\n",
+            e.replace("${startdir}", "/build")
+        ));
+    }
+    si.push_str("\tsha256sums = abc\n");
+    for (_, s, _) in &src {
+        si.push_str(&format!("\tsha256sums = {s}\n"));
+    }
+    let label = Path::new(".SRCINFO");
+    assert!(pkgbuild::check_srcinfo(&si, &m, &root, label)
+        .unwrap()
+        .is_empty());
+    let bad = si.replacen(&src[0].1, &"0".repeat(64), 1);
+    let d = pkgbuild::check_srcinfo(&bad, &m, &root, label).unwrap();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].message.contains("makepkg has sha256"), "{}", d[0]);
+}
