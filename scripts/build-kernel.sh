@@ -52,7 +52,9 @@ if [ "$(cat "$obj/.fresnel-config-key" 2>/dev/null)" != "$config_key-$toolchain_
 	with_timeout 600 "merge config fragments" "$src/scripts/kconfig/merge_config.sh" \
 		-m -O "$obj" "$obj/.config" "${fragments[@]}" >/dev/null
 	with_timeout 600 "olddefconfig" "${KMAKE[@]}" -C "$src" O="$obj" olddefconfig >/dev/null
-	"$here/rig.sh" config-verify --config "$obj/.config" "${fragments[@]/#/--fragment=}"
+	for fragment in "${fragments[@]}"; do
+		"$here/tools.sh" kconfig check --fragment "$fragment" --config "$obj/.config"
+	done
 	echo "$config_key-$toolchain_key" >"$obj/.fresnel-config-key"
 fi
 

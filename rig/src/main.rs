@@ -1,8 +1,8 @@
 //! fresnel-rig: the host side of the VM test rig. The shell scripts build and
 //! boot; every decision about what the guest's output means is made here.
+//! (Config fragment checks live in fresnel-tools, shared with the PKGBUILD.)
 
 mod compliance;
-mod config_verify;
 mod judge;
 mod kernel_log;
 mod results_log;
@@ -25,13 +25,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Fail naming every fragment option that did not survive olddefconfig.
-    ConfigVerify {
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long = "fragment", required = true)]
-        fragments: Vec<PathBuf>,
-    },
     /// Judge the VM runs; prints one line per check and the summary line.
     Judge {
         /// Directory of the control kernel's run (results.log, console.log).
@@ -66,36 +59,6 @@ fn load_run(kind: &'static str, dir: &Path) -> Result<KernelRun> {
         guest: GuestRun::parse(&read(&dir.join("results.log"))?),
         console: read(&dir.join("console.log"))?,
     })
-}
-
-fn config_verify(config: &Path, fragments: &[PathBuf]) -> Result<()> {
-    let cfg = config_verify::parse_config(&read(config)?);
-    let mut lost = Vec::new();
-    for f in fragments {
-        lost.extend(config_verify::verify(
-            &f.display().to_string(),
-            &read(f)?,
-            &cfg,
-        ));
-    }
-    for l in &lost {
-        eprintln!(
-            "error: {}:{}: {}={} did not survive olddefconfig (got {}); check its dependencies with `make menuconfig` (search for {})",
-            l.fragment, l.line, l.option, l.wanted, l.got, l.option
-        );
-    }
-    if !lost.is_empty() {
-        bail!(
-            "{} config option(s) lost in {}",
-            lost.len(),
-            config.display()
-        );
-    }
-    println!(
-        "ok: all {} fragment(s) survived olddefconfig",
-        fragments.len()
-    );
-    Ok(())
 }
 
 fn judge_cmd(
@@ -162,7 +125,6 @@ fn landing_map(control: Option<&Path>, patched: Option<&Path>) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::ConfigVerify { config, fragments } => config_verify(&config, &fragments),
         Cmd::Judge {
             control,
             patched,

@@ -325,11 +325,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 template: template.unwrap_or_else(|| root.join("rfc/cover-letter.txt")),
                 tested,
             };
-            let files = rfc::export(&man, &args)?;
-            for f in &files {
+            let done = rfc::export(&man, &args)?;
+            print!("{}", done.apply_report);
+            for f in &done.files {
                 println!("{}", f.display());
             }
-            println!("ok: {} file(s), checkpatch --strict clean", files.len());
+            println!(
+                "ok: {} file(s), {} To:, {} Cc:, checkpatch --strict clean",
+                done.files.len(),
+                done.to.len(),
+                done.cc.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

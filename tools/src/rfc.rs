@@ -235,8 +235,19 @@ impl Drop for Worktree {
     }
 }
 
-/// Runs the whole export; returns the list of files written.
-pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcError> {
+/// What an export wrote.
+#[derive(Debug)]
+pub struct Exported {
+    /// Cover letter first, then the patches.
+    pub files: Vec<PathBuf>,
+    /// The strict-apply report onto the base.
+    pub apply_report: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+}
+
+/// Runs the whole export.
+pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Exported, RfcError> {
     let ttext = fs::read_to_string(&a.template).map_err(|source| RfcError::Io {
         path: a.template.clone(),
         source,
@@ -416,7 +427,12 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Vec<PathBuf>, RfcEr
     if let Some(problems) = checkpatch_problems(&text) {
         return Err(RfcError::Checkpatch(problems));
     }
-    Ok(files)
+    Ok(Exported {
+        files,
+        apply_report: report.to_string(),
+        to,
+        cc,
+    })
 }
 
 #[cfg(test)]

@@ -124,7 +124,14 @@ fn worktrees(src: &Path) -> usize {
 #[test]
 fn export_writes_rfc_series_with_cover_letter_and_recipients() {
     let fx = fixture(false);
-    let files = export(&manifest(&fx), &args(&fx)).unwrap();
+    let done = export(&manifest(&fx), &args(&fx)).unwrap();
+    assert!(
+        done.apply_report.contains("1 applied, 0 needs rebase"),
+        "{}",
+        done.apply_report
+    );
+    assert_eq!(done.to.len(), 2);
+    let files = done.files;
     let names: Vec<String> = files
         .iter()
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
