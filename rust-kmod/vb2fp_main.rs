@@ -42,6 +42,8 @@ module! {
     authors: ["linux-fresnel-fourier"],
     description: "Records vb2 dma_fence arm/skip/signal events and dma-buf reservations",
     license: "GPL",
+    // dma_buf_get()/dma_buf_put(), called from the shim, are exported in this namespace.
+    imports_ns: ["DMA_BUF"],
 }
 
 /// Records kept; older ones are overwritten (and counted) when the ring is full.
@@ -322,11 +324,12 @@ pub unsafe extern "C" fn vb2fp_rust_record(data: *mut c_void, ev: *const Event) 
 /// The module: the misc device, its file operations and the probes.
 ///
 /// The misc device is registered by hand rather than with `MiscDeviceRegistration::register`
-/// for two reasons the 7.2 abstraction cannot express: the node must be mode 0600 (the
-/// abstraction leaves `miscdevice.mode` 0), and the file operations need `.owner = THIS_MODULE`
-/// (the abstraction leaves it NULL, Rust-for-Linux issue #1182), without which `rmmod` succeeds
-/// while `/dev/vb2_fence_probe` is open and the next `read()` jumps into freed module text. The
-/// operations themselves are still the abstraction's vtable for [`OpenFile`], copied once.
+/// for what the 7.2 abstraction cannot express: the node must be mode 0600 (the abstraction
+/// leaves `miscdevice.mode` 0), the file operations need `.owner = THIS_MODULE` (the abstraction
+/// leaves it NULL, Rust-for-Linux issue #1182), without which `rmmod` succeeds while
+/// `/dev/vb2_fence_probe` is open and the next `read()` jumps into freed module text, and the
+/// file must be seekable. The operations themselves are still the abstraction's vtable for
+/// [`OpenFile`], copied once.
 #[pin_data(PinnedDrop)]
 struct Vb2FenceProbe {
     #[pin]
@@ -368,6 +371,9 @@ impl Vb2FenceProbe {
         // SAFETY: `into_raw` points `fops` at the abstraction's `'static` vtable for `OpenFile`.
         let mut fops = unsafe { core::ptr::read(raw.fops) };
         fops.owner = module.as_ptr();
+        // The abstraction sets no `llseek`, which makes the file unseekable (ESPIPE); seeking
+        // back to 0 is how a reader asks for a fresh snapshot (see `read_iter`).
+        fops.llseek = Some(bindings::default_llseek);
         let fops_slot = this.fops.get();
         // SAFETY: `fops_slot` is valid, pinned memory owned by `self`; nothing uses it yet.
         unsafe { fops_slot.write(fops) };

@@ -40,6 +40,12 @@ impl Oracles {
             .map_err(|e| format!("{KMOD_DEV} unavailable ({e}); load rust-kmod to enable it"));
         Self { bufinfo, kmod }
     }
+
+    /// Whether an oracle that lists signalled fences still on a
+    /// reservation is available (poll and sync_file only see pending ones).
+    pub fn lists_signalled(&self) -> bool {
+        self.bufinfo.is_ok() || self.kmod.is_ok()
+    }
 }
 
 /// What a sync_file exported from the dma-buf says.
@@ -351,6 +357,92 @@ impl Observation {
             }
         }
         Ok(())
+    }
+
+    /// Nothing at all on the reservation, not even a signalled fence.
+    pub fn expect_no_fences(&self) -> Result<()> {
+        self.expect_idle()?;
+        if self.bufinfo_used {
+            match &self.bufinfo {
+                None => bail!(
+                    "bufinfo has no entry for inode {}: {}",
+                    self.ino,
+                    self.summary()
+                ),
+                Some(o) if !o.fences.is_empty() => {
+                    bail!("bufinfo lists a fence: {}", self.summary())
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(k) = &self.kmod {
+            if !k.is_empty() {
+                bail!("kmod lists a fence: {}", self.summary());
+            }
+        }
+        Ok(())
+    }
+
+    /// After a job that signalled before userspace could look (it ran
+    /// inside an ioctl): poll and sync_file say idle, and every oracle
+    /// that lists signalled fences shows exactly one fence on the
+    /// reservation, of `usage`, signalled (kmod: without error), the same
+    /// (context, seqno) for all of them. The caller makes sure one such
+    /// oracle is available (`Oracles::lists_signalled`).
+    pub fn expect_one_signalled(&self, usage: Usage) -> Result<(u64, u64)> {
+        self.expect_idle()?;
+        if self.sync_all.status != 1 || self.sync_writers.status != 1 {
+            bail!(
+                "EXPORT_SYNC_FILE reports an error status: {}",
+                self.summary()
+            );
+        }
+        let mut id = None;
+        if self.bufinfo_used {
+            let Some(obj) = &self.bufinfo else {
+                bail!(
+                    "bufinfo has no entry for inode {}: {}",
+                    self.ino,
+                    self.summary()
+                );
+            };
+            match obj.fences.as_slice() {
+                [f] if f.usage == usage && f.signalled => id = Some((f.context, f.seqno)),
+                _ => bail!(
+                    "bufinfo: expected exactly one signalled {} fence, found {}: {}",
+                    usage.name(),
+                    obj.fences.len(),
+                    self.summary()
+                ),
+            }
+        }
+        if let Some(k) = &self.kmod {
+            match k.as_slice() {
+                [f] if Usage::from_kmod(f.usage) == Some(usage) && f.signaled => {
+                    if f.error != 0 {
+                        bail!(
+                            "kmod: fence signalled with error {}: {}",
+                            f.error,
+                            self.summary()
+                        );
+                    }
+                    let kid = (f.context, f.seqno);
+                    if let Some(bid) = id {
+                        if bid != kid {
+                            bail!("oracles disagree: bufinfo fence {bid:?} vs kmod {kid:?}");
+                        }
+                    }
+                    id = Some(kid);
+                }
+                _ => bail!(
+                    "kmod: expected exactly one signalled {} fence, found {}: {}",
+                    usage.name(),
+                    k.len(),
+                    self.summary()
+                ),
+            }
+        }
+        id.ok_or_else(|| anyhow!("no oracle lists signalled fences (bufinfo, vb2_fence_probe)"))
     }
 
     /// The fence `id` seen pending earlier is now signalled (bufinfo keeps

@@ -1,6 +1,7 @@
 //! The paths the suite drives on an m2m device, each producing a landing
 //! row (what landed where) and a verdict.
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -10,7 +11,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use sha2::{Digest, Sha256};
 use v4l2r::ioctl::PlaneMapping;
+use v4l2r::PixelFormat;
 
+use crate::harness::NoDevice;
 use crate::oracle::{self, HeldSync, Oracles};
 use crate::parse::Usage;
 use crate::sys::{self, Mapping};
@@ -21,6 +24,58 @@ use crate::v4l2::{find_device, Mem, VideoDev};
 pub const VIM2M_CID_TRANS_TIME_MSEC: u32 = 0x0098_0900 + 0x1000;
 pub const W: u32 = 64;
 pub const H: u32 = 48;
+/// vicodec refuses anything below 640x360 (MIN_WIDTH/MIN_HEIGHT in
+/// vicodec-core.c): its raw frames are this size.
+pub const VICODEC_W: u32 = 640;
+pub const VICODEC_H: u32 = 360;
+/// `struct fwht_cframe_hdr` (codec-fwht.h): eleven 32-bit fields.
+pub const FWHT_HDR_LEN: usize = 44;
+
+/// The m2m devices the suite drives, and how their jobs run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// vim2m: device_run() writes the frame, a delayed work completes it
+    /// after the transaction time: a pending fence is observable.
+    Vim2m,
+    /// vicodec's stateful encoder ("stateful-encoder" node): device_run()
+    /// encodes and completes both buffers synchronously inside the QBUF
+    /// that made the job runnable, so userspace never sees the fence
+    /// pending, only signalled and still on the reservation afterwards.
+    VicodecEnc,
+    /// visl, the virtual stateless decoder: the job runs when the request
+    /// holding the OUTPUT buffer is queued, inside MEDIA_REQUEST_IOC_QUEUE
+    /// (plus `visl_transtime_ms`, 0 by default). visl decodes nothing: it
+    /// fills CAPTURE with a debug pattern, so its default coded format and
+    /// default (never set) codec controls suffice.
+    Visl,
+}
+
+impl Driver {
+    /// Test-name prefix and QUERYCAP driver name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Vim2m => "vim2m",
+            Driver::VicodecEnc => "vicodec",
+            Driver::Visl => "visl",
+        }
+    }
+
+    pub fn open(self) -> std::result::Result<VideoDev, String> {
+        match self {
+            Driver::Vim2m => open_vim2m(),
+            Driver::VicodecEnc => open_vicodec_enc(),
+            Driver::Visl => find_device("visl", |d| d.is_m2m())
+                .and_then(|d| crate::v4l2::find_media("visl").map(|_| d)),
+        }
+    }
+}
+
+pub fn open_vicodec_enc() -> std::result::Result<VideoDev, String> {
+    find_device("vicodec", |d| {
+        d.is_m2m() && d.node_name().as_deref() == Some("stateful-encoder")
+    })
+    .map_err(|e| format!("{e}; need the vicodec node named stateful-encoder (modprobe vicodec)"))
+}
 
 /// Run-wide settings and oracles.
 pub struct Env {
@@ -123,6 +178,71 @@ pub fn sha256_hex(d: &[u8]) -> String {
         .collect()
 }
 
+/// Deterministic YUV420 (YU12) frame: smooth gradients, so that FWHT has
+/// something to compress.
+pub fn pattern_yuv420(w: u32, h: u32) -> Vec<u8> {
+    let (w, h) = (w as usize, h as usize);
+    let mut v = Vec::with_capacity(w * h * 3 / 2);
+    for y in 0..h {
+        for x in 0..w {
+            v.push(((x + 2 * y) / 4) as u8);
+        }
+    }
+    for plane in 0..2usize {
+        for y in 0..h / 2 {
+            for x in 0..w / 2 {
+                v.push((64 + plane * 64 + (x + y) / 8) as u8);
+            }
+        }
+    }
+    v
+}
+
+fn be32(b: &[u8], off: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[off..off + 4]);
+    u32::from_be_bytes(a)
+}
+
+/// A compressed frame as vicodec's encoder writes it (v4l2_fwht_encode()):
+/// the magic, the visible size, and a payload size that accounts for
+/// exactly the bytes DQBUF reported.
+pub fn check_fwht_frame(got: &[u8], w: u32, h: u32) -> Result<()> {
+    if got.len() <= FWHT_HDR_LEN {
+        bail!(
+            "{} bytes: not even an FWHT header ({FWHT_HDR_LEN} bytes) and payload",
+            got.len()
+        );
+    }
+    if got[..8] != [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff] {
+        bail!("no FWHT magic: starts with {:02x?}", &got[..8]);
+    }
+    let (fw, fh, size) = (be32(got, 12), be32(got, 16), be32(got, 40));
+    if (fw, fh) != (w, h) {
+        bail!("FWHT header says {fw}x{fh}, the frame was {w}x{h}");
+    }
+    if size as usize + FWHT_HDR_LEN != got.len() {
+        bail!(
+            "FWHT header size {size} + {FWHT_HDR_LEN} != bytesused {}",
+            got.len()
+        );
+    }
+    Ok(())
+}
+
+/// What a completed CAPTURE buffer must hold.
+#[derive(Clone, Debug)]
+pub enum Reference {
+    /// Exactly these bytes (vim2m: a software reference).
+    Exact(Vec<u8>),
+    /// A well-formed FWHT frame of this visible size (vicodec encoder; the
+    /// bytes themselves are compared between views and runs instead).
+    Fwht { w: u32, h: u32 },
+    /// Anything but the all-zero bytes the buffer was cleared to (visl's
+    /// debug pattern carries timestamps and text).
+    Written,
+}
+
 /// Where the CAPTURE buffer comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapSource {
@@ -143,16 +263,23 @@ enum CapBacking {
     },
 }
 
-/// One vim2m context with one OUTPUT and one CAPTURE buffer.
+/// One m2m context with one OUTPUT and one CAPTURE buffer.
 pub struct M2mRun {
+    pub driver: Driver,
     pub dev: Option<VideoDev>,
     out_map: Option<PlaneMapping>,
     cap: Option<CapBacking>,
     pub out_size: u32,
     pub cap_size: u32,
     pub input: Vec<u8>,
-    pub expected: Vec<u8>,
+    pub reference: Reference,
+    /// CAPTURE bytesused: `cap_size` until DQBUF reports it.
+    payload: Cell<u32>,
     pub t0_ns: u64,
+    /// Request API drivers (visl): the media device and the request that
+    /// carries the OUTPUT buffer (kept open until the run is dropped).
+    media: Option<std::fs::File>,
+    request: Option<v4l2r::ioctl::Request>,
 }
 
 fn page_round(n: u32) -> u32 {
@@ -239,6 +366,7 @@ impl M2mRun {
             b"YUYV" => vim2m_rgb24_to_yuyv(&input, W, H),
             _ => bail!("no software reference for this CAPTURE format"),
         };
+        let reference = Reference::Exact(expected.clone());
         if cap_size as usize != expected.len() {
             bail!("CAPTURE sizeimage {cap_size}, expected {}", expected.len());
         }
@@ -271,15 +399,135 @@ impl M2mRun {
             }
         };
         Ok(Self {
+            driver: Driver::Vim2m,
             dev: Some(dev),
             out_map: Some(out_map),
             cap: Some(cap),
             out_size,
             cap_size,
             input,
-            expected,
+            reference,
+            payload: Cell::new(cap_size),
             t0_ns: 0,
+            media: None,
+            request: None,
         })
+    }
+
+    /// vicodec stateful encoder: YU12 VICODEC_W x VICODEC_H in, FWHT out,
+    /// both MMAP (vb2-vmalloc).
+    pub fn setup_vicodec_enc(dev: VideoDev) -> Result<Self> {
+        let mut dev = dev;
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        // The encoder derives the CAPTURE (FWHT) format from the OUTPUT one.
+        let of = dev.set_format(oq, b"YU12", VICODEC_W, VICODEC_H)?;
+        if (of.width, of.height) != (VICODEC_W, VICODEC_H) {
+            bail!(
+                "vicodec adjusted {VICODEC_W}x{VICODEC_H} to {}x{}",
+                of.width,
+                of.height
+            );
+        }
+        let cf = dev.g_format(cq)?;
+        if cf.pixelformat != PixelFormat::from(b"FWHT") {
+            bail!(
+                "vicodec encoder CAPTURE format is {}, not FWHT",
+                cf.pixelformat
+            );
+        }
+        let out_size = of.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
+        let cap_size = cf.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
+        let input = pattern_yuv420(VICODEC_W, VICODEC_H);
+        if out_size as usize != input.len() {
+            bail!("OUTPUT sizeimage {out_size}, expected {}", input.len());
+        }
+        if (cap_size as usize) <= FWHT_HDR_LEN {
+            bail!("CAPTURE sizeimage {cap_size} cannot hold an FWHT frame");
+        }
+        // The encoder asks for at least 2 OUTPUT buffers; index 0 is used.
+        dev.reqbufs(oq, Mem::Mmap, 1)?;
+        let mut out_map = dev.mmap_plane(oq, 0)?;
+        out_map.as_mut()[..input.len()].copy_from_slice(&input);
+        dev.reqbufs(cq, Mem::Mmap, 1)?;
+        let mut m = dev.mmap_plane(cq, 0)?;
+        m.as_mut().fill(0);
+        Ok(Self {
+            driver: Driver::VicodecEnc,
+            dev: Some(dev),
+            out_map: Some(out_map),
+            cap: Some(CapBacking::Mmap(m)),
+            out_size,
+            cap_size,
+            input,
+            reference: Reference::Fwht {
+                w: VICODEC_W,
+                h: VICODEC_H,
+            },
+            payload: Cell::new(cap_size),
+            t0_ns: 0,
+            media: None,
+            request: None,
+        })
+    }
+
+    /// Open `driver` and set it up (vim2m: RGB24 -> RGB24).
+    pub fn open(env: &Env, driver: Driver, src: CapSource) -> Result<Self> {
+        let dev = driver.open().map_err(|e| anyhow!(e))?;
+        match driver {
+            Driver::Vim2m => Self::setup(env, dev, b"RGB3", src),
+            Driver::VicodecEnc if src == CapSource::Mmap => Self::setup_vicodec_enc(dev),
+            Driver::VicodecEnc => bail!("the suite drives vicodec with MMAP buffers only"),
+            Driver::Visl if src == CapSource::Mmap => Self::setup_visl(dev),
+            Driver::Visl => bail!("the suite drives visl with MMAP buffers only"),
+        }
+    }
+
+    /// visl with its default formats (the first coded format, decoded to
+    /// its first raw format, one plane each), MMAP (vb2-vmalloc) both.
+    pub fn setup_visl(dev: VideoDev) -> Result<Self> {
+        let media = crate::v4l2::find_media("visl").map_err(|e| anyhow!(e))?;
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        let of = dev.g_format(oq)?;
+        let cf = dev.g_format(cq)?;
+        if of.plane_fmt.len() != 1 || cf.plane_fmt.len() != 1 {
+            bail!(
+                "visl default formats have {} / {} planes; the suite queues one",
+                of.plane_fmt.len(),
+                cf.plane_fmt.len()
+            );
+        }
+        let out_size = of.plane_fmt[0].sizeimage;
+        let cap_size = cf.plane_fmt[0].sizeimage;
+        if out_size == 0 || cap_size == 0 {
+            bail!("visl reports sizeimage {out_size} / {cap_size}");
+        }
+        dev.reqbufs(oq, Mem::Mmap, 1)?;
+        let mut out_map = dev.mmap_plane(oq, 0)?;
+        // Not a real bitstream: visl only traces it.
+        let input: Vec<u8> = (0..out_size).map(|i| (i % 251) as u8).collect();
+        out_map.as_mut()[..input.len()].copy_from_slice(&input);
+        dev.reqbufs(cq, Mem::Mmap, 1)?;
+        let mut m = dev.mmap_plane(cq, 0)?;
+        m.as_mut().fill(0);
+        Ok(Self {
+            driver: Driver::Visl,
+            dev: Some(dev),
+            out_map: Some(out_map),
+            cap: Some(CapBacking::Mmap(m)),
+            out_size,
+            cap_size,
+            input,
+            reference: Reference::Written,
+            payload: Cell::new(cap_size),
+            t0_ns: 0,
+            media: Some(media),
+            request: None,
+        })
+    }
+
+    /// Bytes the job produced (DQBUF bytesused; `cap_size` before that).
+    pub fn payload_len(&self) -> usize {
+        self.payload.get() as usize
     }
 
     pub fn dev(&self) -> Result<&VideoDev> {
@@ -327,6 +575,23 @@ impl M2mRun {
     /// STREAMON, queue both buffers; the job becomes runnable.
     pub fn start(&mut self) -> Result<()> {
         self.queue_capture()?;
+        self.queue_output()
+    }
+
+    /// Queue the OUTPUT buffer (after `queue_capture`): the job becomes
+    /// runnable (vicodec: runs and completes inside this QBUF).
+    pub fn queue_output(&mut self) -> Result<()> {
+        if let Some(media) = &self.media {
+            // Request API: QBUF into a fresh request, then queue the
+            // request; the job runs inside MEDIA_REQUEST_IOC_QUEUE.
+            let req = v4l2r::ioctl::Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
+            let d = self.dev()?;
+            d.qbuf_mmap_request(d.out_q(), 0, self.out_size, &req)?;
+            self.t0_ns = sys::monotonic_ns();
+            req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
+            self.request = Some(req);
+            return Ok(());
+        }
         self.t0_ns = sys::monotonic_ns();
         let d = self.dev()?;
         d.qbuf_mmap(d.out_q(), 0, self.out_size)?;
@@ -335,8 +600,8 @@ impl M2mRun {
 
     pub fn cap_bytes(&self) -> Vec<u8> {
         match &self.cap {
-            Some(CapBacking::Mmap(m)) => sys::plane_read(m, self.cap_size as usize),
-            Some(CapBacking::Imported { map, .. }) => map.read(self.cap_size as usize),
+            Some(CapBacking::Mmap(m)) => sys::plane_read(m, self.payload_len()),
+            Some(CapBacking::Imported { map, .. }) => map.read(self.payload_len()),
             None => Vec::new(),
         }
     }
@@ -359,7 +624,8 @@ impl M2mRun {
         }
     }
 
-    /// DQBUF both buffers (bounded), checking the CAPTURE one.
+    /// DQBUF both buffers (bounded), checking the CAPTURE one; records
+    /// its bytesused.
     pub fn wait_done(&self, env: &Env) -> Result<bool> {
         let d = self.dev()?;
         let c = d
@@ -367,18 +633,42 @@ impl M2mRun {
             .context("waiting for the CAPTURE buffer")?;
         d.dqbuf_wait(d.out_q(), env.job_timeout())
             .context("waiting for the OUTPUT buffer")?;
+        if c.bytesused > self.cap_size {
+            bail!(
+                "CAPTURE bytesused {} exceeds its size {}",
+                c.bytesused,
+                self.cap_size
+            );
+        }
+        self.payload.set(c.bytesused);
         Ok(c.error)
     }
 
     pub fn check_frame(&self, what: &str, got: &[u8]) -> Result<()> {
-        if got != self.expected.as_slice() {
-            bail!(
-                "{what}: sha256 {} differs from the software reference {}",
-                sha256_hex(got),
-                sha256_hex(&self.expected)
-            );
+        match &self.reference {
+            Reference::Exact(expected) => {
+                if got != expected.as_slice() {
+                    bail!(
+                        "{what}: sha256 {} differs from the software reference {}",
+                        sha256_hex(got),
+                        sha256_hex(expected)
+                    );
+                }
+                Ok(())
+            }
+            Reference::Written => {
+                if got.iter().all(|&b| b == 0) {
+                    bail!(
+                        "{what}: {} bytes, all zero: the job wrote nothing",
+                        got.len()
+                    );
+                }
+                Ok(())
+            }
+            Reference::Fwht { w, h } => {
+                check_fwht_frame(got, *w, *h).with_context(|| what.to_string())
+            }
         }
-        Ok(())
     }
 
     pub fn drop_mappings(&mut self) {
@@ -707,9 +997,8 @@ fn sigkill_parent(
 }
 
 /// CAPTURE queued, OUTPUT not: no job can run, so nothing may be armed.
-pub fn no_fence_without_job(env: &Env, name: &str) -> Result<()> {
-    let dev = open_vim2m().map_err(|e| anyhow!(e))?;
-    let run = M2mRun::setup(env, dev, b"RGB3", CapSource::Mmap)?;
+pub fn no_fence_without_job(env: &Env, name: &str, driver: Driver) -> Result<()> {
+    let run = M2mRun::open(env, driver, CapSource::Mmap)?;
     let exp = run.export_cap(&format!("fs:{name}:cap"))?;
     run.queue_capture()?;
     let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;
@@ -736,9 +1025,8 @@ pub fn no_fence_without_job(env: &Env, name: &str) -> Result<()> {
 
 /// MMAP buffers, never exported: the job works, a later export carries no
 /// unsignalled fence.
-pub fn mmap_without_export(env: &Env, _name: &str) -> Result<()> {
-    let dev = open_vim2m().map_err(|e| anyhow!(e))?;
-    let mut run = M2mRun::setup(env, dev, b"RGB3", CapSource::Mmap)?;
+pub fn mmap_without_export(env: &Env, _name: &str, driver: Driver) -> Result<()> {
+    let mut run = M2mRun::open(env, driver, CapSource::Mmap)?;
     run.start()?;
     if run.wait_done(env)? {
         bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
@@ -764,24 +1052,19 @@ pub fn readback(env: &Env, name: &str, fourcc: &[u8; 4]) -> Result<()> {
     let via_mmap = run.cap_bytes();
     run.check_frame("MMAP mapping", &via_mmap)?;
 
-    let m = Mapping::new(exp.as_fd(), run.cap_size as usize).context("mmap export")?;
-    sys::dma_buf_sync(
-        exp.as_fd(),
-        sys::DMA_BUF_SYNC_START | sys::DMA_BUF_SYNC_READ,
-    )
-    .context("DMA_BUF_IOCTL_SYNC start")?;
-    let via_export = m.read(run.cap_size as usize);
-    sys::dma_buf_sync(exp.as_fd(), sys::DMA_BUF_SYNC_END | sys::DMA_BUF_SYNC_READ)
-        .context("DMA_BUF_IOCTL_SYNC end")?;
+    let via_export = read_via_export(&exp, run.payload_len())?;
     run.check_frame("exported dma-buf mmap", &via_export)?;
 
     // Importer: a second context reads the export as its OUTPUT (same
-    // format both sides: vim2m copies line by line).
+    // format both sides: vim2m copies line by line). vim2m takes YUYV only
+    // on CAPTURE, so a YUYV frame is imported as RGB565, which has the same
+    // 2 bytes per pixel and is copied just as verbatim.
+    let import_fourcc: &[u8; 4] = if fourcc == b"YUYV" { b"RGBP" } else { fourcc };
     let mut imp = run.dev()?.reopen()?;
     imp.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, 1)?;
     let (oq, cq) = (imp.out_q(), imp.cap_q());
-    imp.set_format(oq, fourcc, W, H)?;
-    imp.set_format(cq, fourcc, W, H)?;
+    imp.set_format(oq, import_fourcc, W, H)?;
+    imp.set_format(cq, import_fourcc, W, H)?;
     imp.reqbufs(oq, Mem::DmaBuf, 1)?;
     imp.reqbufs(cq, Mem::Mmap, 1)?;
     let imp_map = imp.mmap_plane(cq, 0)?;
@@ -800,4 +1083,219 @@ pub fn readback(env: &Env, name: &str, fourcc: &[u8; 4]) -> Result<()> {
     let via_importer = sys::plane_read(&imp_map, run.cap_size as usize);
     run.check_frame("importer (second context)", &via_importer)?;
     Ok(())
+}
+
+/// mmap an export and read `len` bytes between DMA_BUF_IOCTL_SYNC
+/// start/end (READ), as a CPU consumer must.
+fn read_via_export(exp: &OwnedFd, len: usize) -> Result<Vec<u8>> {
+    let m = Mapping::new(exp.as_fd(), len).context("mmap export")?;
+    sys::dma_buf_sync(
+        exp.as_fd(),
+        sys::DMA_BUF_SYNC_START | sys::DMA_BUF_SYNC_READ,
+    )
+    .context("DMA_BUF_IOCTL_SYNC start")?;
+    let got = m.read(len);
+    sys::dma_buf_sync(exp.as_fd(), sys::DMA_BUF_SYNC_END | sys::DMA_BUF_SYNC_READ)
+        .context("DMA_BUF_IOCTL_SYNC end")?;
+    Ok(got)
+}
+
+/// vicodec encoder: the compressed frame read through the MMAP mapping,
+/// through an export mmapped with DMA_BUF_IOCTL_SYNC, and produced again
+/// by a second context from the same raw frame, is the same (sha256) and
+/// well formed. The first frame of a context is intra coded, which reads
+/// nothing but the input, so the second encode must match byte for byte.
+pub fn readback_fwht(env: &Env, name: &str) -> Result<()> {
+    let mut run = M2mRun::open(env, Driver::VicodecEnc, CapSource::Mmap)?;
+    let exp = run.export_cap(&format!("fs:{name}:cap"))?;
+    run.start()?;
+    if run.wait_done(env)? {
+        bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
+    }
+    let via_mmap = run.cap_bytes();
+    run.check_frame("MMAP mapping", &via_mmap)?;
+    let via_export = read_via_export(&exp, run.payload_len())?;
+    if via_export != via_mmap {
+        bail!(
+            "export+SYNC sha256 {} != MMAP sha256 {} ({} bytes)",
+            sha256_hex(&via_export),
+            sha256_hex(&via_mmap),
+            via_mmap.len()
+        );
+    }
+    let mut again = M2mRun::open(env, Driver::VicodecEnc, CapSource::Mmap)?;
+    again.start()?;
+    if again.wait_done(env)? {
+        bail!("second context: CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
+    }
+    let second = again.cap_bytes();
+    if second != via_mmap {
+        bail!(
+            "second encode of the same frame: sha256 {} ({} bytes) != first {} ({} bytes)",
+            sha256_hex(&second),
+            second.len(),
+            sha256_hex(&via_mmap),
+            via_mmap.len()
+        );
+    }
+    Ok(())
+}
+
+/// When the watched CAPTURE exports of a synchronous job are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncExport {
+    BeforeQbuf,
+    /// After DQBUF: the export must still see the job's (signalled) fence,
+    /// i.e. every export of an MMAP plane shares its reservation.
+    AfterJob,
+}
+
+/// What to watch around a job that completes inside an ioctl.
+#[derive(Clone, Debug)]
+pub struct SyncPlan {
+    pub cap_exports: usize,
+    pub when: SyncExport,
+    pub watch_output: bool,
+}
+
+/// The fence path for drivers that run and complete a job synchronously
+/// (vicodec): nothing on the reservations while only CAPTURE is queued;
+/// after the job, exactly one fence of the right usage, signalled without
+/// error, left on each buffer's reservation, the same fence on every
+/// export of one buffer, distinct fences for CAPTURE and OUTPUT.
+///
+/// The pending state cannot be seen from userspace here, so only the
+/// oracles that list signalled fences (bufinfo, vb2_fence_probe) can tell
+/// a fence was attached: without both, the test is a skip. An unpatched
+/// kernel attaches nothing and fails it.
+pub fn sync_fence_path(
+    env: &Env,
+    name: &str,
+    driver: Driver,
+    plan: &SyncPlan,
+) -> (LandingRow, Result<()>) {
+    let mut row = LandingRow::new(driver.name(), name);
+    let r = sync_fence_inner(env, name, driver, plan, &mut row);
+    if let Err(e) = &r {
+        row.error = format!("{e:#}");
+    }
+    (row, r)
+}
+
+fn sync_fence_inner(
+    env: &Env,
+    name: &str,
+    driver: Driver,
+    plan: &SyncPlan,
+    row: &mut LandingRow,
+) -> Result<()> {
+    if !env.oracles.lists_signalled() {
+        return Err(NoDevice(format!(
+            "{} completes jobs inside QBUF: only bufinfo or vb2_fence_probe can show \
+             the signalled fence it left, and neither is available",
+            driver.name()
+        ))
+        .into());
+    }
+    let mut run = M2mRun::open(env, driver, CapSource::Mmap)?;
+    let mut watched: Vec<(String, OwnedFd, Usage)> = Vec::new();
+    let export_caps = |run: &M2mRun, watched: &mut Vec<(String, OwnedFd, Usage)>| -> Result<()> {
+        for i in 0..plan.cap_exports {
+            let fd = run.export_cap(&format!("fs:{name}:cap{i}"))?;
+            watched.push((format!("CAPTURE export #{i}"), fd, Usage::Write));
+        }
+        Ok(())
+    };
+    if plan.when == SyncExport::BeforeQbuf {
+        export_caps(&run, &mut watched)?;
+    }
+    if plan.watch_output {
+        let fd = run.export_out(&format!("fs:{name}:out"))?;
+        watched.push(("OUTPUT export".into(), fd, Usage::Read));
+    }
+    // No job can run yet: nothing at all may be on the reservations (in
+    // particular, QBUF of CAPTURE must not arm).
+    run.queue_capture()?;
+    for (label, fd, _) in &watched {
+        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        obs.expect_no_fences()
+            .with_context(|| format!("{label} with only CAPTURE queued"))?;
+    }
+    run.queue_output()?;
+    if run.wait_done(env)? {
+        bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
+    }
+    run.check_frame("CAPTURE after DQBUF", &run.cap_bytes())?;
+    if plan.when == SyncExport::AfterJob {
+        export_caps(&run, &mut watched)?;
+    }
+    let mut cap_id = None;
+    let mut out_id = None;
+    for (label, fd, usage) in &watched {
+        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        let id = obs
+            .expect_one_signalled(*usage)
+            .with_context(|| format!("{label} after the job"))?;
+        row.reservation = "exporter".into();
+        row.usage = usage.name().into();
+        row.fence = format!("{}:{} (signalled within QBUF)", id.0, id.1);
+        match usage {
+            Usage::Write => match cap_id {
+                None => cap_id = Some(id),
+                Some(c) if c != id => {
+                    bail!("exports of one CAPTURE buffer show different fences: {c:?} vs {id:?}")
+                }
+                Some(_) => {}
+            },
+            _ => out_id = Some(id),
+        }
+    }
+    if let (Some(c), Some(o)) = (cap_id, out_id) {
+        if c == o {
+            bail!("OUTPUT and CAPTURE share fence {c:?}: usages are not separate");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fwht(w: u32, h: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
+        // version, width, height, flags, colorspace, xfer, ycbcr, quant, size
+        for f in [3, w, h, 8, 3, 0, 0, 0, payload.len() as u32] {
+            v.extend_from_slice(&f.to_be_bytes());
+        }
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn fwht_frame_accepted() {
+        let f = fwht(640, 360, &[1, 2, 3, 4, 5]);
+        assert_eq!(f.len(), FWHT_HDR_LEN + 5);
+        assert!(check_fwht_frame(&f, 640, 360).is_ok());
+    }
+
+    #[test]
+    fn fwht_frame_rejected() {
+        let good = fwht(640, 360, &[9; 16]);
+        // Wrong size, truncated (bytesused != header size), no magic, empty.
+        assert!(check_fwht_frame(&good, 1280, 720).is_err());
+        assert!(check_fwht_frame(&good[..good.len() - 1], 640, 360).is_err());
+        let mut bad = good.clone();
+        bad[0] = 0;
+        assert!(check_fwht_frame(&bad, 640, 360).is_err());
+        assert!(check_fwht_frame(&[], 640, 360).is_err());
+        assert!(check_fwht_frame(&vec![0u8; 4096], 640, 360).is_err());
+    }
+
+    #[test]
+    fn yuv420_pattern_size() {
+        let p = pattern_yuv420(VICODEC_W, VICODEC_H);
+        assert_eq!(p.len(), (VICODEC_W * VICODEC_H * 3 / 2) as usize);
+        assert!(p.iter().any(|&b| b != 0));
+    }
 }

@@ -129,6 +129,17 @@ impl VideoDev {
         &self.cap.driver
     }
 
+    /// The video_device name (`/sys/class/video4linux/videoN/name`): the
+    /// only thing telling apart the nodes of a driver that registers
+    /// several with the same QUERYCAP (vicodec: "stateful-encoder", ...).
+    pub fn node_name(&self) -> Option<String> {
+        let base = self.path.file_name()?;
+        let p = Path::new("/sys/class/video4linux").join(base).join("name");
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
     pub fn caps(&self) -> Capabilities {
         dev_caps(&self.cap)
     }
@@ -291,6 +302,25 @@ impl VideoDev {
             .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
     }
 
+    /// QBUF an MMAP buffer into `request` (Request API, e.g. a stateless
+    /// decoder's OUTPUT): nothing reaches the driver until the request is
+    /// queued.
+    pub fn qbuf_mmap_request(
+        &self,
+        q: QueueType,
+        index: u32,
+        bytesused: u32,
+        request: &ioctl::Request,
+    ) -> Result<(), V4l2Error> {
+        use std::os::fd::AsRawFd;
+        let mut b = ioctl::QBuffer::<v4l2r::memory::MmapHandle>::new(q, index)
+            .set_request(request.as_raw_fd());
+        b.planes.push(ioctl::QBufPlane::new(bytesused as usize));
+        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
+            .map(drop)
+            .map_err(|e| self.other("VIDIOC_QBUF(request)", &e.to_string()))
+    }
+
     pub fn qbuf_dmabuf(
         &self,
         q: QueueType,
@@ -384,6 +414,42 @@ pub fn find_device(driver: &str, want: impl Fn(&VideoDev) -> bool) -> Result<Vid
     }
     Err(format!(
         "no {driver} device among /dev/video* ({})",
+        seen.join(", ")
+    ))
+}
+
+/// The first /dev/media* node whose MEDIA_IOC_DEVICE_INFO driver or model
+/// is `driver` (a stateless decoder allocates its requests there).
+pub fn find_media(driver: &str) -> Result<File, String> {
+    let mut nodes: Vec<(u32, PathBuf)> = std::fs::read_dir("/dev")
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let n = name.strip_prefix("media")?.parse::<u32>().ok()?;
+                    Some((n, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort();
+    let mut seen = Vec::new();
+    for (_, p) in nodes {
+        let f = match OpenOptions::new().read(true).write(true).open(&p) {
+            Ok(f) => f,
+            Err(e) => {
+                seen.push(format!("{}: {e}", p.display()));
+                continue;
+            }
+        };
+        match crate::sys::media_device_info(f.as_fd()) {
+            Ok(i) if i.driver == driver || i.model == driver => return Ok(f),
+            Ok(i) => seen.push(format!("{}={}", p.display(), i.driver)),
+            Err(e) => seen.push(format!("{}: {e}", p.display())),
+        }
+    }
+    Err(format!(
+        "no {driver} media device among /dev/media* ({}); CONFIG_MEDIA_CONTROLLER?",
         seen.join(", ")
     ))
 }
