@@ -24,8 +24,8 @@ private_apt_setup
 deb=$aptdir/debs/${pkg}_${ver}_all.deb
 if [ ! -f "$deb" ] || ! echo "$want_sha  $deb" | sha256sum -c --quiet - 2>/dev/null; then
 	private_apt_update
-	if ! apt-cache "${APT[@]}" show "$pkg=$ver" >/dev/null 2>&1; then
-		avail=$(apt-cache "${APT[@]}" madison "$pkg" | awk '{print $3}' | paste -sd' ')
+	avail=$(apt-cache "${APT[@]}" madison "$pkg" | awk '{print $3}' | paste -sd' ')
+	if ! grep -qxF -- "$ver" <(tr ' ' '\n' <<<"$avail"); then
 		die "pinned kernel source $pkg=$ver (manifest.toml [ci_base]) is no longer served; available: ${avail:-none}. Pick one, set [ci_base] version and deb_sha256, and rerun."
 	fi
 	step "downloading $pkg $ver (~164 MB)"

@@ -20,7 +20,7 @@ rm -f "$rundir/console.log" "$rundir/results.log"
 
 qemu_common=(-machine q35 -smp 2 -m 2048 -display none -monitor none -no-reboot
 	-kernel "$kernel" -initrd "$initramfs"
-	-append "console=ttyS0 panic=-1 cma=256M kmemleak=on loglevel=6")
+	-append "console=ttyS0 panic=-1 cma=512M kmemleak=on loglevel=6")
 
 # One probe per machine and QEMU version: does KVM get this kernel to init?
 probe=$FRESNEL_CACHE/kvm-probe-$(qemu-system-x86_64 --version | head -1 | sha256sum | cut -c1-12)

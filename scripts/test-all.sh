@@ -37,6 +37,9 @@ host_check tools-and-package "$here/check-tools.sh"
 host_check userspace-tests-host "$here/check-suite.sh"
 host_check rust-kmod-rustfmt rustfmt --check --edition 2021 "$REPO_ROOT"/rust-kmod/*.rs
 host_check series-checkpatch "$here/checkpatch-series.sh"
+rfc_out=$(mktemp -d)
+host_check rfc-export "$here/export-rfc.sh" "$rfc_out/rfc" 2
+rm -rf "$rfc_out"
 
 vm_rc=0
 FRESNEL_HOST_CHECKS=$host_checks "$here/vm-test.sh" || vm_rc=$?
