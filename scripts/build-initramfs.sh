@@ -38,10 +38,14 @@ cp -a "$userspace/usr/bin/v4l2-compliance" "$userspace/usr/bin/v4l2-ctl" "$root/
 
 cp -a "$art/modules/lib/modules" "$root/lib/"
 cp "$suite_bin/fence-suite" "$suite_bin/landing-map" "$root/usr/bin/"
-if [ "$kind" = patched ]; then
-	[ -f "$art/vb2_fence_probe.ko" ] || die "$art/vb2_fence_probe.ko missing: run scripts/build-kmod.sh first"
-	cp "$art/vb2_fence_probe.ko" "$root/lib/fresnel/"
-fi
+# The Rust module goes into both guests: the patched one loads and checks it,
+# the control one checks that it refuses to load without the series.
+patched_art=$(kernel_dir)/artifacts/patched
+for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
+	[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"
+done
+cp "$patched_art/vb2_fence_probe.ko" "$root/lib/fresnel/"
+cp "$patched_art/vb2fp-selftest" "$patched_art/kmod-check.sh" "$root/usr/bin/"
 
 cp "$REPO_ROOT/vm/init" "$root/init"
 cp "$REPO_ROOT"/vm/stages/*.sh "$root/usr/libexec/fresnel/"

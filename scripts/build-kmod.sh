@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-kmod.sh: build rust-kmod (vb2_fence_probe.ko) against the patched VM
 # kernel's build tree, in a scratch copy so the repo stays clean, and put the
-# module into the patched kernel's artifacts.
+# module and its guest-side selftest into the patched kernel's artifacts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -20,5 +20,7 @@ with_timeout 900 "build rust-kmod" "${KMAKE[@]}" -C "$kdir/out" M="$build" modul
 		tail -n 30 "$build.log" >&2
 		exit 1
 	}
-cp "$build/vb2_fence_probe.ko" "$art/"
+with_timeout 300 "build rust-kmod selftest" make -C "$build" selftest >>"$build.log" 2>&1 ||
+	die "building the rust-kmod selftest failed; log: $build.log"
+cp "$build/vb2_fence_probe.ko" "$build/selftest/vb2fp-selftest" "$build/selftest/kmod-check.sh" "$art/"
 ok "rust-kmod: $art/vb2_fence_probe.ko"

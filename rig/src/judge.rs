@@ -32,8 +32,8 @@ pub struct KernelRun {
     pub console: String,
 }
 
-/// Stages whose non-zero exit fails the run by itself. The suite and
-/// compliance stages are judged by their parsed output instead.
+/// Stages whose non-zero exit fails the run by itself. The test stages
+/// (TEST_STAGES) and the compliance stages are judged by their output.
 const PLAIN_STAGES: &[&str] = &["load-drivers", "kmod-load", "unload-drivers", "kmemleak"];
 
 fn check(name: String, outcome: Outcome) -> Check {
@@ -114,21 +114,41 @@ fn judge_guest(run: &KernelRun, checks: &mut Vec<Check>) {
     }
 }
 
-fn judge_suite(run: &KernelRun, expected_failures: &BTreeSet<String>, checks: &mut Vec<Check>) {
+/// Stages that print PASS/FAIL/SKIP lines, and the kernels that run them.
+const TEST_STAGES: &[(&str, &[&str])] = &[
+    ("suite", &["control", "patched"]),
+    ("kmod-check", &["patched"]),
+    ("kmod-refused", &["control"]),
+];
+
+fn judge_tests(run: &KernelRun, expected_failures: &BTreeSet<String>, checks: &mut Vec<Check>) {
+    for (name, kinds) in TEST_STAGES {
+        if kinds.contains(&run.kind) {
+            judge_test_stage(run, name, expected_failures, checks);
+        }
+    }
+}
+
+fn judge_test_stage(
+    run: &KernelRun,
+    stage_name: &str,
+    expected_failures: &BTreeSet<String>,
+    checks: &mut Vec<Check>,
+) {
     let k = run.kind;
-    let Some(stage) = run.guest.stage("suite") else {
+    let Some(stage) = run.guest.stage(stage_name) else {
         checks.push(check(
-            format!("{k}/suite"),
-            Outcome::Fail("suite stage did not run".into()),
+            format!("{k}/{stage_name}"),
+            Outcome::Fail(format!("stage {stage_name} did not run")),
         ));
         return;
     };
     let results = suite_output::parse(&stage.output);
     if results.is_empty() {
         checks.push(check(
-            format!("{k}/suite"),
+            format!("{k}/{stage_name}"),
             Outcome::Fail(format!(
-                "suite printed no results:\n{}",
+                "{stage_name} printed no results:\n{}",
                 tail(&stage.output, 20)
             )),
         ));
@@ -154,7 +174,7 @@ fn judge_suite(run: &KernelRun, expected_failures: &BTreeSet<String>, checks: &m
         };
         checks.push(check(format!("{k}/{}{suffix}", r.name), outcome));
     }
-    if control {
+    if control && stage_name == "suite" {
         let ran: BTreeSet<&str> = results.iter().map(|r| r.name.as_str()).collect();
         for name in expected_failures
             .iter()
@@ -260,7 +280,7 @@ pub fn judge(
     let mut checks = Vec::new();
     for run in [control, patched].into_iter().flatten() {
         judge_guest(run, &mut checks);
-        judge_suite(run, expected_failures, &mut checks);
+        judge_tests(run, expected_failures, &mut checks);
     }
     if let (Some(c), Some(p)) = (control, patched) {
         judge_compliance(c, p, &mut checks);

@@ -6,6 +6,11 @@
  * Run as root with the module loaded. Prints PASS/FAIL lines and a summary;
  * exits 1 if anything failed.
  *
+ * With --vim2m /dev/videoN it also runs one vim2m job (MMAP, CAPTURE buffer
+ * exported with EXPBUF) and checks that QUERY on the export shows the
+ * series' unsignalled WRITE fence (driver "vb2") while the job runs, and
+ * the same fence signalled after DQBUF. That needs the fence series.
+ *
  * The fence for the query test comes from the dma-buf uAPI itself:
  * DMA_BUF_IOCTL_EXPORT_SYNC_FILE on an idle buffer returns a sync_file with
  * the (signalled) stub fence, and DMA_BUF_IOCTL_IMPORT_SYNC_FILE puts it on
@@ -16,6 +21,7 @@
 #include <fcntl.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
+#include <linux/videodev2.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +35,7 @@
 #include "../vb2_fence_probe_uapi.h"
 
 #define DEV "/dev/vb2_fence_probe"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static int failed, passed;
 
@@ -96,13 +103,13 @@ static int line_ok(char *line)
 	     tok = strtok_r(NULL, " ", &save), i++) {
 		size_t k;
 
-		if (i >= sizeof(keys) / sizeof(keys[0]))
+		if (i >= ARRAY_SIZE(keys))
 			return 0;
 		k = strlen(keys[i]);
 		if (strncmp(tok, keys[i], k) || tok[k] != '=' || !tok[k + 1])
 			return 0;
 	}
-	return i == sizeof(keys) / sizeof(keys[0]);
+	return i == ARRAY_SIZE(keys);
 }
 
 static void test_read_format(int dev)
@@ -132,6 +139,97 @@ static void test_read_format(int dev)
 	check(!bad && !*p, "read_format", "%d of %d lines malformed%s", bad,
 	      lines, *p ? ", unterminated tail" : "");
 	printf("  %d record lines\n", lines);
+}
+
+/* vim2m's private "Transaction Time (msec)" control. */
+#define VIM2M_CID_TRANS_TIME_MSEC	(V4L2_CID_USER_BASE + 0x1000)
+
+static int vq_setup(int vfd, enum v4l2_buf_type type)
+{
+	struct v4l2_requestbuffers rb = {
+		.count = 1, .type = type, .memory = V4L2_MEMORY_MMAP,
+	};
+
+	return ioctl(vfd, VIDIOC_REQBUFS, &rb) < 0 || rb.count < 1 ? -1 : 0;
+}
+
+static int vq_qbuf(int vfd, enum v4l2_buf_type type)
+{
+	struct v4l2_buffer b = {
+		.index = 0, .type = type, .memory = V4L2_MEMORY_MMAP,
+	};
+
+	if (ioctl(vfd, VIDIOC_QUERYBUF, &b) < 0)
+		return -1;
+	if (type == V4L2_BUF_TYPE_VIDEO_OUTPUT)
+		b.bytesused = b.length;
+	return ioctl(vfd, VIDIOC_QBUF, &b);
+}
+
+static void test_vim2m(int dev, const char *node)
+{
+	struct v4l2_control ctrl = {
+		.id = VIM2M_CID_TRANS_TIME_MSEC, .value = 1500,
+	};
+	struct v4l2_exportbuffer ex = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .index = 0,
+		.flags = O_RDONLY | O_CLOEXEC,
+	};
+	struct v4l2_buffer b = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP,
+	};
+	enum v4l2_buf_type out = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+	enum v4l2_buf_type cap = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct vb2fp_query q;
+	struct vb2fp_fence f[4];
+	int vfd, ok;
+
+	vfd = open(node, O_RDWR | O_CLOEXEC);
+	if (vfd < 0 || ioctl(vfd, VIDIOC_S_CTRL, &ctrl) < 0 ||
+	    vq_setup(vfd, out) || vq_setup(vfd, cap) ||
+	    ioctl(vfd, VIDIOC_EXPBUF, &ex) < 0) {
+		check(0, "vim2m_setup", "%s: %s", node, strerror(errno));
+		goto out;
+	}
+	if (vq_qbuf(vfd, out) || vq_qbuf(vfd, cap) ||
+	    ioctl(vfd, VIDIOC_STREAMON, &out) < 0 ||
+	    ioctl(vfd, VIDIOC_STREAMON, &cap) < 0) {
+		check(0, "vim2m_stream", "%s", strerror(errno));
+		goto out_exp;
+	}
+	usleep(300000);		/* job armed, 1.5 s "hardware" time left */
+
+	memset(&q, 0, sizeof(q));
+	memset(f, 0, sizeof(f));
+	q.fd = ex.fd;
+	q.capacity = 4;
+	q.entries = (uintptr_t)f;
+	ok = ioctl(dev, VB2FP_IOC_QUERY, &q) == 0 && q.count == 1 &&
+	     f[0].usage == VB2FP_USAGE_WRITE && f[0].signaled == 0 &&
+	     !strcmp(f[0].driver, "vb2");
+	check(ok, "vim2m_live_fence", "count %u usage %u signaled %u driver %.32s",
+	      q.count, f[0].usage, f[0].signaled, f[0].driver);
+	printf("  live: ctx=%llu seqno=%llu driver=%.32s timeline=%.32s\n",
+	       (unsigned long long)f[0].context,
+	       (unsigned long long)f[0].seqno, f[0].driver, f[0].timeline);
+
+	if (ioctl(vfd, VIDIOC_DQBUF, &b) < 0) {
+		check(0, "vim2m_dqbuf", "%s", strerror(errno));
+		goto out_exp;
+	}
+	memset(f, 0, sizeof(f));
+	ok = ioctl(dev, VB2FP_IOC_QUERY, &q) == 0 && q.count == 1 &&
+	     f[0].signaled == 1 && f[0].error == 0;
+	check(ok, "vim2m_fence_signalled_after_dqbuf",
+	      "count %u signaled %u error %d", q.count, f[0].signaled,
+	      f[0].error);
+	ioctl(vfd, VIDIOC_STREAMOFF, &out);
+	ioctl(vfd, VIDIOC_STREAMOFF, &cap);
+out_exp:
+	close(ex.fd);
+out:
+	if (vfd >= 0)
+		close(vfd);
 }
 
 int main(int argc, char **argv)
@@ -169,6 +267,10 @@ int main(int argc, char **argv)
 	test_read_format(dev);
 	if (argc > 1 && !strcmp(argv[1], "--format-only"))
 		goto out;
+	if (argc > 2 && !strcmp(argv[1], "--vim2m")) {
+		test_vim2m(dev, argv[2]);
+		goto out;
+	}
 
 	check(ioctl(dev, VB2FP_IOC_RESET) == 0, "reset", "%s", strerror(errno));
 	check(expect_errno(dev, _IO('V', 0xF2), NULL, ENOTTY, &got),

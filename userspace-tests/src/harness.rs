@@ -236,7 +236,7 @@ pub fn all_tests() -> Vec<Test> {
         ),
         plain_test("readback_rgb24", |e, n| paths::readback(e, n, b"RGB3")),
         plain_test("readback_yuyv", |e, n| paths::readback(e, n, b"YUYV")),
-        // vicodec stateful encoder (YU12 640x360 -> FWHT): the job runs and
+        // vicodec stateful encoder (YU12 640x480 -> FWHT): the job runs and
         // completes inside the QBUF that makes it runnable.
         plain_test_on(Driver::VicodecEnc, "mmap_without_export", |e, n| {
             paths::mmap_without_export(e, n, Driver::VicodecEnc)

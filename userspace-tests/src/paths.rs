@@ -24,10 +24,12 @@ use crate::v4l2::{find_device, Mem, VideoDev};
 pub const VIM2M_CID_TRANS_TIME_MSEC: u32 = 0x0098_0900 + 0x1000;
 pub const W: u32 = 64;
 pub const H: u32 = 48;
-/// vicodec refuses anything below 640x360 (MIN_WIDTH/MIN_HEIGHT in
-/// vicodec-core.c): its raw frames are this size.
+/// vicodec clamps to at least 640x360 (MIN_WIDTH/MIN_HEIGHT in
+/// vicodec-core.c) and rounds both dimensions up to its 8x8 block
+/// (vic_round_dim: 360 becomes 368), so the raw frames are 640x480, a size
+/// it takes unchanged.
 pub const VICODEC_W: u32 = 640;
-pub const VICODEC_H: u32 = 360;
+pub const VICODEC_H: u32 = 480;
 /// `struct fwht_cframe_hdr` (codec-fwht.h): eleven 32-bit fields.
 pub const FWHT_HDR_LEN: usize = 44;
 
