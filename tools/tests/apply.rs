@@ -5,34 +5,9 @@ use fresnel_tools::apply::{apply_series, ApplyError, Options, Outcome};
 use fresnel_tools::manifest::Manifest;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=Ada Example",
-            "-c",
-            "user.email=ada@example.org",
-        ])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+mod common;
+use common::git;
 
 fn numbered(prefix: &str, n: usize) -> String {
     (1..=n).map(|i| format!("{prefix} {i}\n")).collect()
