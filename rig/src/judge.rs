@@ -293,10 +293,10 @@ pub fn judge(
 pub fn compliance_summary(run: &GuestRun) -> Vec<String> {
     compliance_stages(run)
         .into_iter()
-        .flat_map(|(_, out)| compliance::parse(out))
-        .map(|d| {
+        .flat_map(|(stage, out)| compliance::parse(out).into_iter().map(move |d| (stage, d)))
+        .map(|(stage, d)| {
             format!(
-                "{}: {} tests, {} succeeded, {} failed {:?}, {} warnings",
+                "[{stage}] {}: {} tests, {} succeeded, {} failed {:?}, {} warnings",
                 d.device, d.total, d.succeeded, d.failed, d.failed_tests, d.warnings
             )
         })
