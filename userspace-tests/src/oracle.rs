@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::parse::{parse_bufinfo, BufinfoFence, BufinfoObject, Usage};
+use crate::parse::{
+    parse_bufinfo, parse_kmod_records, BufinfoFence, BufinfoObject, KmodRecord, Usage,
+};
 use crate::sys;
 
 pub const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
@@ -390,8 +392,16 @@ impl Observation {
     /// (context, seqno) for all of them. The caller makes sure one such
     /// oracle is available (`Oracles::lists_signalled`).
     pub fn expect_one_signalled(&self, usage: Usage) -> Result<(u64, u64)> {
+        self.expect_one_signalled_with(usage, 0)
+    }
+
+    /// As `expect_one_signalled`, but the fence must carry `error` (0: none)
+    /// where an oracle reports it (kmod). A signalled fence is invisible to
+    /// poll and EXPORT_SYNC_FILE (the stub has status 1), so with an
+    /// expected error only "not pending" is asked of them.
+    pub fn expect_one_signalled_with(&self, usage: Usage, error: i32) -> Result<(u64, u64)> {
         self.expect_idle()?;
-        if self.sync_all.status != 1 || self.sync_writers.status != 1 {
+        if error == 0 && (self.sync_all.status != 1 || self.sync_writers.status != 1) {
             bail!(
                 "EXPORT_SYNC_FILE reports an error status: {}",
                 self.summary()
@@ -419,9 +429,9 @@ impl Observation {
         if let Some(k) = &self.kmod {
             match k.as_slice() {
                 [f] if Usage::from_kmod(f.usage) == Some(usage) && f.signaled => {
-                    if f.error != 0 {
+                    if f.error != error {
                         bail!(
-                            "kmod: fence signalled with error {}: {}",
+                            "kmod: fence signalled with error {}, expected {error}: {}",
                             f.error,
                             self.summary()
                         );
@@ -482,6 +492,13 @@ impl Observation {
         }
         Ok(())
     }
+}
+
+/// A fresh snapshot of the rust-kmod record ring (reading from offset 0
+/// of a new open renders one; see docs/interfaces.md).
+pub fn kmod_records() -> Result<Vec<KmodRecord>> {
+    let text = std::fs::read_to_string(KMOD_DEV).with_context(|| format!("read {KMOD_DEV}"))?;
+    Ok(parse_kmod_records(&text)?)
 }
 
 /// A sync_file captured while its fence was pending: now it must be

@@ -15,7 +15,7 @@ use v4l2r::PixelFormat;
 
 use crate::harness::NoDevice;
 use crate::oracle::{self, HeldSync, Oracles};
-use crate::parse::Usage;
+use crate::parse::{KmodRecord, Usage};
 use crate::sys::{self, Mapping};
 use crate::v4l2::{find_device, Mem, VideoDev};
 
@@ -32,6 +32,10 @@ pub const VICODEC_W: u32 = 640;
 pub const VICODEC_H: u32 = 480;
 /// `struct fwht_cframe_hdr` (codec-fwht.h): eleven 32-bit fields.
 pub const FWHT_HDR_LEN: usize = 44;
+/// FWHT_MAGIC1, FWHT_MAGIC2 (codec-fwht.h) as they appear in the stream.
+pub const FWHT_MAGIC: [u8; 8] = [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
+/// What vb2_buffer_done() signals a fence with for VB2_BUF_STATE_ERROR.
+pub const FENCE_EIO: i32 = -(nix::errno::Errno::EIO as i32);
 
 /// The m2m devices the suite drives, and how their jobs run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +48,11 @@ pub enum Driver {
     /// that made the job runnable, so userspace never sees the fence
     /// pending, only signalled and still on the reservation afterwards.
     VicodecEnc,
+    /// vicodec's stateful decoder ("stateful-decoder" node): FWHT in, raw
+    /// out; like the encoder it runs and completes a job inside the QBUF
+    /// that makes it runnable. Driven only with a compressed frame the
+    /// test builds (`M2mRun::setup_vicodec_dec`).
+    VicodecDec,
     /// visl, the virtual stateless decoder: the job runs when the request
     /// holding the OUTPUT buffer is queued, inside MEDIA_REQUEST_IOC_QUEUE
     /// (plus `visl_transtime_ms`, 0 by default). visl decodes nothing: it
@@ -57,7 +66,7 @@ impl Driver {
     pub fn name(self) -> &'static str {
         match self {
             Driver::Vim2m => "vim2m",
-            Driver::VicodecEnc => "vicodec",
+            Driver::VicodecEnc | Driver::VicodecDec => "vicodec",
             Driver::Visl => "visl",
         }
     }
@@ -66,6 +75,7 @@ impl Driver {
         match self {
             Driver::Vim2m => open_vim2m(),
             Driver::VicodecEnc => open_vicodec_enc(),
+            Driver::VicodecDec => open_vicodec_dec(),
             Driver::Visl => find_device("visl", |d| d.is_m2m())
                 .and_then(|d| crate::v4l2::find_media("visl").map(|_| d)),
         }
@@ -77,6 +87,13 @@ pub fn open_vicodec_enc() -> std::result::Result<VideoDev, String> {
         d.is_m2m() && d.node_name().as_deref() == Some("stateful-encoder")
     })
     .map_err(|e| format!("{e}; need the vicodec node named stateful-encoder (modprobe vicodec)"))
+}
+
+pub fn open_vicodec_dec() -> std::result::Result<VideoDev, String> {
+    find_device("vicodec", |d| {
+        d.is_m2m() && d.node_name().as_deref() == Some("stateful-decoder")
+    })
+    .map_err(|e| format!("{e}; need the vicodec node named stateful-decoder (modprobe vicodec)"))
 }
 
 /// Run-wide settings and oracles.
@@ -216,7 +233,7 @@ pub fn check_fwht_frame(got: &[u8], w: u32, h: u32) -> Result<()> {
             got.len()
         );
     }
-    if got[..8] != [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff] {
+    if got[..8] != FWHT_MAGIC {
         bail!("no FWHT magic: starts with {:02x?}", &got[..8]);
     }
     let (fw, fh, size) = (be32(got, 12), be32(got, 16), be32(got, 40));
@@ -472,6 +489,53 @@ impl M2mRun {
         })
     }
 
+    /// vicodec stateful decoder with its default formats (FWHT in, the
+    /// first raw format at 1280x720 out), MMAP (vb2-vmalloc) both; the
+    /// OUTPUT buffer holds exactly `input` (its bytesused).
+    pub fn setup_vicodec_dec(dev: VideoDev, input: Vec<u8>) -> Result<Self> {
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        let of = dev.g_format(oq)?;
+        if of.pixelformat != PixelFormat::from(b"FWHT") {
+            bail!(
+                "vicodec decoder OUTPUT format is {}, not FWHT",
+                of.pixelformat
+            );
+        }
+        let cf = dev.g_format(cq)?;
+        let out_len = of.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
+        let cap_size = cf.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
+        let out_size = u32::try_from(input.len()).context("input length")?;
+        if out_size == 0 || out_size > out_len || cap_size == 0 {
+            bail!(
+                "vicodec decoder sizeimage OUTPUT {out_len} / CAPTURE {cap_size}, \
+                 input {out_size} bytes"
+            );
+        }
+        dev.reqbufs(oq, Mem::Mmap, 1)?;
+        let mut out_map = dev.mmap_plane(oq, 0)?;
+        out_map.as_mut()[..input.len()].copy_from_slice(&input);
+        // The decoder allocates at least VICODEC_REC_BUFS; index 0 is used.
+        dev.reqbufs(cq, Mem::Mmap, 1)?;
+        let mut m = dev.mmap_plane(cq, 0)?;
+        m.as_mut().fill(0);
+        Ok(Self {
+            driver: Driver::VicodecDec,
+            dev: Some(dev),
+            out_map: Some(out_map),
+            cap: Some(CapBacking::Mmap(m)),
+            out_size,
+            cap_size,
+            input,
+            // What a successful decode would leave; the error test never
+            // gets that far.
+            reference: Reference::Written,
+            payload: Cell::new(cap_size),
+            t0_ns: 0,
+            media: None,
+            request: None,
+        })
+    }
+
     /// Open `driver` and set it up (vim2m: RGB24 -> RGB24).
     pub fn open(env: &Env, driver: Driver, src: CapSource) -> Result<Self> {
         let dev = driver.open().map_err(|e| anyhow!(e))?;
@@ -479,6 +543,9 @@ impl M2mRun {
             Driver::Vim2m => Self::setup(env, dev, b"RGB3", src),
             Driver::VicodecEnc if src == CapSource::Mmap => Self::setup_vicodec_enc(dev),
             Driver::VicodecEnc => bail!("the suite drives vicodec with MMAP buffers only"),
+            Driver::VicodecDec => {
+                bail!("the vicodec decoder needs a compressed input: use setup_vicodec_dec")
+            }
             Driver::Visl if src == CapSource::Mmap => Self::setup_visl(dev),
             Driver::Visl => bail!("the suite drives visl with MMAP buffers only"),
         }
@@ -1260,9 +1327,123 @@ fn sync_fence_inner(
     Ok(())
 }
 
+/// A complete FWHT frame whose header announces version 0, which no
+/// vicodec accepts: 44 header bytes (magic, then big-endian version,
+/// width, height, flags, colorspace, xfer_func, ycbcr_enc, quantization,
+/// size) and `size` bytes of payload.
+pub fn fwht_bad_version_frame() -> Vec<u8> {
+    const PAYLOAD: u32 = 64;
+    let mut v = FWHT_MAGIC.to_vec();
+    for f in [0, VICODEC_W, VICODEC_H, 0, 0, 0, 0, 0, PAYLOAD] {
+        v.extend_from_slice(&f.to_be_bytes());
+    }
+    v.resize(FWHT_HDR_LEN + PAYLOAD as usize, 0);
+    v
+}
+
+/// A decode job that fails signals its CAPTURE fence with -EIO.
+///
+/// Input: one OUTPUT buffer holding exactly `fwht_bad_version_frame()`,
+/// queued with both queues already streaming (so the stateful decoder
+/// parses it in job_ready(), not in buf_queue()). vicodec-core.c:
+/// job_ready() finds the magic, copies the header and the `size` payload
+/// bytes (comp_has_frame), then, the header being invalid
+/// (is_header_valid() -> validate_by_version(): version 0), returns 1
+/// before any resolution check ("device_run will just drop the frame with
+/// an error"). device_run() arms both fences, device_process() ->
+/// v4l2_fwht_decode() rejects version 0 with -EINVAL, so both buffers
+/// complete with VB2_BUF_STATE_ERROR, and vb2_buffer_done() signals the
+/// fences with -EIO.
+///
+/// The job runs inside QBUF, so the fence is only ever seen signalled;
+/// only VB2FP_IOC_QUERY reports the error of a signalled fence (bufinfo
+/// does not print it; poll and EXPORT_SYNC_FILE skip signalled fences and
+/// return the stub). Signalling detaches the fence's driver name, so the
+/// kmod's records (written by the vb2 tracepoints) tie it to vb2: an arm
+/// of that (context, seqno) as WRITE on this export's inode, and one
+/// signal with error -5.
+pub fn vicodec_error_completion(env: &Env, name: &str) -> Result<()> {
+    let dev = Driver::VicodecDec.open().map_err(|e| anyhow!(e))?;
+    let mut run = M2mRun::setup_vicodec_dec(dev, fwht_bad_version_frame())?;
+    let exp = run.export_cap(&format!("fs:{name}:cap"))?;
+    run.queue_capture()?;
+    let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;
+    obs.expect_no_fences()
+        .context("CAPTURE export with only CAPTURE queued")?;
+    run.queue_output()?;
+    // Checked before the oracle skip below, so that an input that stopped
+    // provoking an error is a visible failure on every kernel.
+    let error = run
+        .wait_done(env)
+        .context("the FWHT frame with version 0 did not complete as one decode job")?;
+    if !error {
+        bail!(
+            "the input did not provoke an error: the FWHT frame with version 0 was decoded \
+             (CAPTURE returned without V4L2_BUF_FLAG_ERROR, bytesused {}), so nothing here \
+             exercises error completion",
+            run.payload_len()
+        );
+    }
+    if let Err(e) = &env.oracles.kmod {
+        return Err(NoDevice(format!(
+            "{e}: only VB2FP_IOC_QUERY reports the error of a fence already signalled \
+             (the job completes inside QBUF)"
+        ))
+        .into());
+    }
+    let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;
+    let (ctx, seqno) = obs
+        .expect_one_signalled_with(Usage::Write, FENCE_EIO)
+        .context("CAPTURE export after the failed decode job")?;
+    let ino = sys::inode_of(exp.as_fd()).context("fstat(export)")?;
+    let recs = oracle::kmod_records()?;
+    let ours = |c: &Option<u64>, s: &Option<u64>| *c == Some(ctx) && *s == Some(seqno);
+    let armed = recs.iter().any(|r| {
+        matches!(r, KmodRecord::Event { event, ctx: c, seqno: s, usage, ino: i, .. }
+            if event == "arm" && ours(c, s) && *usage == Some(Usage::Write) && *i == Some(ino))
+    });
+    if !armed {
+        bail!(
+            "{} has no event=arm record of fence {ctx}:{seqno} (write, ino={ino}): \
+             not a vb2 fence armed on this buffer",
+            oracle::KMOD_DEV
+        );
+    }
+    let signals: Vec<Option<i32>> = recs
+        .iter()
+        .filter_map(|r| match r {
+            KmodRecord::Event {
+                event,
+                ctx: c,
+                seqno: s,
+                error,
+                ..
+            } if event == "signal" && ours(c, s) => Some(*error),
+            _ => None,
+        })
+        .collect();
+    if signals != [Some(FENCE_EIO)] {
+        bail!(
+            "{}: event=signal records of fence {ctx}:{seqno} have errors {signals:?}, \
+             expected exactly one with error={FENCE_EIO}",
+            oracle::KMOD_DEV
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_version_frame_is_complete() {
+        let f = fwht_bad_version_frame();
+        assert_eq!(f[..8], FWHT_MAGIC);
+        assert_eq!(be32(&f, 8), 0, "version");
+        assert_eq!(be32(&f, 40) as usize + FWHT_HDR_LEN, f.len(), "size");
+        assert_eq!(FENCE_EIO, -5);
+    }
 
     fn fwht(w: u32, h: u32, payload: &[u8]) -> Vec<u8> {
         let mut v = vec![0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
