@@ -3,6 +3,14 @@
 # Output convention: "==> " progress, "ok: " success, "error: " failure (stderr).
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# cargo and bindgen-cli live in rustup's bin directory, which a CI or cron
+# environment may not have on PATH (or may run without HOME).
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+case ":$PATH:" in
+*":$HOME/.cargo/bin:"*) ;;
+*) PATH="$HOME/.cargo/bin:$PATH" ;;
+esac
+export HOME PATH
 # Everything big lives outside the repo so a clean clone stays small and the
 # caches survive across clones (CI runs on a fresh clone of the same machine).
 FRESNEL_CACHE=${FRESNEL_CACHE:-/var/cache/fresnel}
