@@ -464,6 +464,32 @@ impl M2mRun {
             bail!("CAPTURE sizeimage {cap_size} cannot hold an FWHT frame");
         }
         // The encoder asks for at least 2 OUTPUT buffers; index 0 is used.
+        let reference = Reference::Fwht {
+            w: VICODEC_W,
+            h: VICODEC_H,
+        };
+        Self::with_mmap_buffers(
+            Driver::VicodecEnc,
+            dev,
+            input,
+            (out_size, cap_size),
+            reference,
+            None,
+        )
+    }
+
+    /// The common end of the codec setups: one MMAP buffer per queue, the
+    /// OUTPUT one filled with `input`, the CAPTURE one zeroed (so a job that
+    /// writes nothing is visible).
+    fn with_mmap_buffers(
+        driver: Driver,
+        dev: VideoDev,
+        input: Vec<u8>,
+        (out_size, cap_size): (u32, u32),
+        reference: Reference,
+        media: Option<std::fs::File>,
+    ) -> Result<Self> {
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
         dev.reqbufs(oq, Mem::Mmap, 1)?;
         let mut out_map = dev.mmap_plane(oq, 0)?;
         out_map.as_mut()[..input.len()].copy_from_slice(&input);
@@ -471,20 +497,17 @@ impl M2mRun {
         let mut m = dev.mmap_plane(cq, 0)?;
         m.as_mut().fill(0);
         Ok(Self {
-            driver: Driver::VicodecEnc,
+            driver,
             dev: Some(dev),
             out_map: Some(out_map),
             cap: Some(CapBacking::Mmap(m)),
             out_size,
             cap_size,
             input,
-            reference: Reference::Fwht {
-                w: VICODEC_W,
-                h: VICODEC_H,
-            },
+            reference,
             payload: Cell::new(cap_size),
             t0_ns: 0,
-            media: None,
+            media,
             request: None,
         })
     }
@@ -511,29 +534,17 @@ impl M2mRun {
                  input {out_size} bytes"
             );
         }
-        dev.reqbufs(oq, Mem::Mmap, 1)?;
-        let mut out_map = dev.mmap_plane(oq, 0)?;
-        out_map.as_mut()[..input.len()].copy_from_slice(&input);
         // The decoder allocates at least VICODEC_REC_BUFS; index 0 is used.
-        dev.reqbufs(cq, Mem::Mmap, 1)?;
-        let mut m = dev.mmap_plane(cq, 0)?;
-        m.as_mut().fill(0);
-        Ok(Self {
-            driver: Driver::VicodecDec,
-            dev: Some(dev),
-            out_map: Some(out_map),
-            cap: Some(CapBacking::Mmap(m)),
-            out_size,
-            cap_size,
+        // Reference::Written is what a successful decode would leave; the
+        // error test never gets that far.
+        Self::with_mmap_buffers(
+            Driver::VicodecDec,
+            dev,
             input,
-            // What a successful decode would leave; the error test never
-            // gets that far.
-            reference: Reference::Written,
-            payload: Cell::new(cap_size),
-            t0_ns: 0,
-            media: None,
-            request: None,
-        })
+            (out_size, cap_size),
+            Reference::Written,
+            None,
+        )
     }
 
     /// Open `driver` and set it up (vim2m: RGB24 -> RGB24).
@@ -570,28 +581,16 @@ impl M2mRun {
         if out_size == 0 || cap_size == 0 {
             bail!("visl reports sizeimage {out_size} / {cap_size}");
         }
-        dev.reqbufs(oq, Mem::Mmap, 1)?;
-        let mut out_map = dev.mmap_plane(oq, 0)?;
         // Not a real bitstream: visl only traces it.
         let input: Vec<u8> = (0..out_size).map(|i| (i % 251) as u8).collect();
-        out_map.as_mut()[..input.len()].copy_from_slice(&input);
-        dev.reqbufs(cq, Mem::Mmap, 1)?;
-        let mut m = dev.mmap_plane(cq, 0)?;
-        m.as_mut().fill(0);
-        Ok(Self {
-            driver: Driver::Visl,
-            dev: Some(dev),
-            out_map: Some(out_map),
-            cap: Some(CapBacking::Mmap(m)),
-            out_size,
-            cap_size,
+        Self::with_mmap_buffers(
+            Driver::Visl,
+            dev,
             input,
-            reference: Reference::Written,
-            payload: Cell::new(cap_size),
-            t0_ns: 0,
-            media: Some(media),
-            request: None,
-        })
+            (out_size, cap_size),
+            Reference::Written,
+            Some(media),
+        )
     }
 
     /// Bytes the job produced (DQBUF bytesused; `cap_size` before that).
