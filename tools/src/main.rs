@@ -220,15 +220,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 | PkgbuildCmd::Update { paths, pkgbuild } => (paths.clone(), pkgbuild.clone()),
             };
             let (m, p) = paths.resolve()?;
-            let root = m
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("."));
-            let root = if root.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                root
-            };
+            let root = manifest_dir(&m);
             let pb = pkgbuild_arg.unwrap_or_else(|| root.join("PKGBUILD"));
             let man = manifest::Manifest::load(&m, &p)?;
             match cmd {
@@ -290,15 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
         } => {
             let (m, p) = paths.resolve()?;
-            let root = m
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("."));
-            let root = if root.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                root
-            };
+            let root = manifest_dir(&m);
             let man = manifest::Manifest::load(&m, &p)?;
             let src = match src {
                 Some(s) => s,
@@ -338,6 +322,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The directory holding the manifest (PKGBUILD, rfc/ and patches/ sit
+/// beside it); "." for a bare file name.
+fn manifest_dir(manifest: &Path) -> PathBuf {
+    match manifest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
