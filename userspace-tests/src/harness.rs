@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::paths::{
-    self, CapSource, Driver, End, Env, ExportWhen, FencePlan, SyncExport, SyncPlan,
-};
+use crate::paths::{self, CapSource, Driver, Env, FencePlan, SyncPlan};
+use crate::plans;
 
 /// Result of one test.
 pub enum Outcome {
@@ -115,12 +114,12 @@ fn sync_fence_test(driver: Driver, name: &str, plan: SyncPlan) -> Test {
     }
 }
 
-fn sync_plan(cap_exports: usize, when: SyncExport, watch_output: bool) -> SyncPlan {
-    SyncPlan {
-        cap_exports,
-        when,
-        watch_output,
-    }
+/// The fence tests of a driver that completes its jobs inside an ioctl.
+fn sync_fence_tests(driver: Driver) -> Vec<Test> {
+    plans::sync_fence_plans(driver)
+        .into_iter()
+        .map(|(name, plan)| sync_fence_test(driver, name, plan))
+        .collect()
 }
 
 fn skip_test(name: &str, reason: &'static str) -> Test {
@@ -140,20 +139,8 @@ fn device_absent_or(driver: &'static str, what: &'static str) -> TestFn {
     )
 }
 
-fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: End) -> FencePlan {
-    FencePlan {
-        src,
-        cap_exports,
-        when,
-        watch_output: out,
-        end,
-    }
-}
-
 /// Every test, in run order.
 pub fn all_tests() -> Vec<Test> {
-    use CapSource::*;
-    use ExportWhen::*;
     let mut t = vec![
         // Oracle availability: visible skips when one is missing.
         Test {
@@ -175,50 +162,16 @@ pub fn all_tests() -> Vec<Test> {
         plain_test("mmap_without_export", |e, n| {
             paths::mmap_without_export(e, n, Driver::Vim2m)
         }),
-        fence_test(
-            "expbuf_before_qbuf",
-            plan(Mmap, 1, BeforeQbuf, false, End::Done),
-        ),
-        fence_test(
-            "expbuf_while_running",
-            plan(Mmap, 1, WhileRunning, false, End::Done),
-        ),
-        fence_test(
-            "several_exports",
-            plan(Mmap, 3, BeforeQbuf, false, End::Done),
-        ),
-        fence_test(
-            "capture_write_usage",
-            plan(Mmap, 1, BeforeQbuf, true, End::Done),
-        ),
-        fence_test(
-            "output_read_usage",
-            plan(Mmap, 0, BeforeQbuf, true, End::Done),
-        ),
-        fence_test(
-            "import_dma_heap",
-            plan(Heap, 0, BeforeQbuf, false, End::Done),
-        ),
-        fence_test(
-            "import_udmabuf",
-            plan(Udmabuf, 0, BeforeQbuf, false, End::Done),
-        ),
-        fence_test(
-            "import_v4l2_vivid",
-            plan(Vivid, 0, BeforeQbuf, false, End::Done),
-        ),
+    ];
+    t.extend(
+        plans::vim2m_fence_plans()
+            .into_iter()
+            .map(|(name, plan)| fence_test(name, plan)),
+    );
+    t.extend(vec![
         plain_test("no_fence_without_job", |e, n| {
             paths::no_fence_without_job(e, n, Driver::Vim2m)
         }),
-        fence_test(
-            "streamoff_mid_job",
-            plan(Mmap, 1, BeforeQbuf, true, End::StreamOff),
-        ),
-        fence_test("close_mid_job", plan(Mmap, 1, BeforeQbuf, true, End::Close)),
-        fence_test(
-            "reqbufs0_live_exports",
-            plan(Mmap, 1, BeforeQbuf, false, End::ReqBufs0),
-        ),
         Test {
             name: "vim2m/sigkill_owner".into(),
             fence: true,
@@ -241,31 +194,9 @@ pub fn all_tests() -> Vec<Test> {
         plain_test_on(Driver::VicodecEnc, "mmap_without_export", |e, n| {
             paths::mmap_without_export(e, n, Driver::VicodecEnc)
         }),
-        sync_fence_test(
-            Driver::VicodecEnc,
-            "expbuf_before_qbuf",
-            sync_plan(1, SyncExport::BeforeQbuf, false),
-        ),
-        sync_fence_test(
-            Driver::VicodecEnc,
-            "expbuf_after_job",
-            sync_plan(1, SyncExport::AfterJob, false),
-        ),
-        sync_fence_test(
-            Driver::VicodecEnc,
-            "several_exports",
-            sync_plan(3, SyncExport::BeforeQbuf, false),
-        ),
-        sync_fence_test(
-            Driver::VicodecEnc,
-            "capture_write_usage",
-            sync_plan(1, SyncExport::BeforeQbuf, true),
-        ),
-        sync_fence_test(
-            Driver::VicodecEnc,
-            "output_read_usage",
-            sync_plan(0, SyncExport::BeforeQbuf, true),
-        ),
+    ]);
+    t.extend(sync_fence_tests(Driver::VicodecEnc));
+    t.extend(vec![
         plain_test_on(Driver::VicodecEnc, "no_fence_without_job", |e, n| {
             paths::no_fence_without_job(e, n, Driver::VicodecEnc)
         }),
@@ -291,21 +222,9 @@ pub fn all_tests() -> Vec<Test> {
         plain_test_on(Driver::Visl, "mmap_without_export", |e, n| {
             paths::mmap_without_export(e, n, Driver::Visl)
         }),
-        sync_fence_test(
-            Driver::Visl,
-            "expbuf_before_qbuf",
-            sync_plan(1, SyncExport::BeforeQbuf, false),
-        ),
-        sync_fence_test(
-            Driver::Visl,
-            "output_read_usage",
-            sync_plan(0, SyncExport::BeforeQbuf, true),
-        ),
-        sync_fence_test(
-            Driver::Visl,
-            "capture_write_usage",
-            sync_plan(1, SyncExport::BeforeQbuf, true),
-        ),
+    ]);
+    t.extend(sync_fence_tests(Driver::Visl));
+    t.extend(vec![
         plain_test_on(Driver::Visl, "no_fence_without_job", |e, n| {
             paths::no_fence_without_job(e, n, Driver::Visl)
         }),
@@ -315,7 +234,7 @@ pub fn all_tests() -> Vec<Test> {
              visible from a second thread while visl_transtime_ms > 0 (a global module \
              parameter): not driven yet, the visl tests check the signalled fence left behind",
         ),
-    ];
+    ]);
     for (drv, what) in [
         ("rkvdec", "the suite does not drive rkvdec yet"),
         ("hantro-vpu", "the suite does not drive hantro yet"),

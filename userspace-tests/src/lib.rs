@@ -5,5 +5,6 @@ pub mod harness;
 pub mod oracle;
 pub mod parse;
 pub mod paths;
+pub mod plans;
 pub mod sys;
 pub mod v4l2;

@@ -4,7 +4,8 @@
 
 use anyhow::Result;
 use clap::Parser;
-use userspace_tests::paths::{self, CapSource, End, Env, ExportWhen, FencePlan, LandingRow};
+use userspace_tests::paths::{self, Driver, Env, LandingRow};
+use userspace_tests::plans;
 
 #[derive(Parser)]
 #[command(about = "Where videobuf2 producer fences land, per device and path")]
@@ -17,46 +18,17 @@ struct Args {
     transtime_ms: u32,
 }
 
-fn plans() -> Vec<(&'static str, FencePlan)> {
-    let p = |src, n, when, out, end| FencePlan {
-        src,
-        cap_exports: n,
-        when,
-        watch_output: out,
-        end,
-    };
-    use CapSource::*;
-    use ExportWhen::*;
-    vec![
-        (
-            "expbuf_before_qbuf",
-            p(Mmap, 1, BeforeQbuf, false, End::Done),
-        ),
-        (
-            "expbuf_while_running",
-            p(Mmap, 1, WhileRunning, false, End::Done),
-        ),
-        ("several_exports", p(Mmap, 3, BeforeQbuf, false, End::Done)),
-        ("output_read_usage", p(Mmap, 0, BeforeQbuf, true, End::Done)),
-        ("import_dma_heap", p(Heap, 0, BeforeQbuf, false, End::Done)),
-        (
-            "import_udmabuf",
-            p(Udmabuf, 0, BeforeQbuf, false, End::Done),
-        ),
-        (
-            "import_v4l2_vivid",
-            p(Vivid, 0, BeforeQbuf, false, End::Done),
-        ),
-        (
-            "streamoff_mid_job",
-            p(Mmap, 1, BeforeQbuf, false, End::StreamOff),
-        ),
-        ("close_mid_job", p(Mmap, 1, BeforeQbuf, false, End::Close)),
-        (
-            "reqbufs0_live_exports",
-            p(Mmap, 1, BeforeQbuf, false, End::ReqBufs0),
-        ),
-    ]
+/// A row saying a device was not there, and why.
+fn skipped_row(device: &str, why: &str) -> LandingRow {
+    LandingRow {
+        device: device.into(),
+        path: "*".into(),
+        reservation: "none".into(),
+        usage: "-".into(),
+        fence: "-".into(),
+        error: format!("skipped: {why}"),
+        ..Default::default()
+    }
 }
 
 fn json_str(s: &str) -> String {
@@ -78,22 +50,24 @@ fn main() -> Result<()> {
     std::env::set_var("FENCE_SUITE_TRANSTIME_MS", args.transtime_ms.to_string());
     let env = Env::new();
     let mut rows: Vec<LandingRow> = Vec::new();
-    if let Err(e) = paths::open_vim2m() {
-        let mut r = LandingRow {
-            device: "vim2m".into(),
-            path: "*".into(),
-            reservation: "none".into(),
-            usage: "-".into(),
-            fence: "-".into(),
-            ..Default::default()
-        };
-        r.error = format!("skipped: {e}");
-        rows.push(r);
-    } else {
-        for (name, plan) in plans() {
-            rows.push(paths::fence_path(&env, name, &plan).0);
+    match paths::open_vim2m() {
+        Err(e) => rows.push(skipped_row("vim2m", &e)),
+        Ok(_) => {
+            for (name, plan) in plans::vim2m_fence_plans() {
+                rows.push(paths::fence_path(&env, name, &plan).0);
+            }
+            rows.push(paths::sigkill_path(&env, "sigkill_owner").0);
         }
-        rows.push(paths::sigkill_path(&env, "sigkill_owner").0);
+    }
+    for driver in [Driver::VicodecEnc, Driver::Visl] {
+        match driver.open() {
+            Err(e) => rows.push(skipped_row(driver.name(), &e)),
+            Ok(_) => {
+                for (name, plan) in plans::sync_fence_plans(driver) {
+                    rows.push(paths::sync_fence_path(&env, name, driver, &plan).0);
+                }
+            }
+        }
     }
     if args.json {
         let items: Vec<String> = rows
