@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -151,6 +151,9 @@ pub struct Observation {
     pub bufinfo_used: bool,
     pub kmod: Option<Vec<sys::KmodFence>>,
     pub at_ns: u64,
+    /// Inodes an `event=arm` record of this buffer's fence may carry
+    /// (default: the observed fd's own; see `Observation::holding`).
+    pub arm_ino: ArmIno,
 }
 
 /// Sync files kept from an observation so their fences can be followed to
@@ -185,6 +188,10 @@ pub fn observe(or: &Oracles, buf: BorrowedFd<'_>) -> Result<(Observation, HeldSy
             bufinfo_used,
             kmod,
             at_ns,
+            arm_ino: ArmIno {
+                held: vec![ino],
+                exported_after_arm: false,
+            },
         },
         HeldSync {
             writers: w_fd,
@@ -336,6 +343,9 @@ impl Observation {
                     bail!("oracles disagree: bufinfo fence {bid:?} vs kmod {kid:?}");
                 }
             }
+            // Only the arm is asked for: the fence may signal any moment
+            // after the QUERY above, so a signal record proves nothing.
+            self.expect_kmod_records(kid, usage, Signal::Unchecked)?;
             id = Some(kid);
         }
         Ok(id)
@@ -442,6 +452,7 @@ impl Observation {
                             bail!("oracles disagree: bufinfo fence {bid:?} vs kmod {kid:?}");
                         }
                     }
+                    self.expect_kmod_records(kid, usage, Signal::Error(error))?;
                     id = Some(kid);
                 }
                 _ => bail!(
@@ -487,10 +498,211 @@ impl Observation {
                 Some(f) if !want_error && f.error != 0 => {
                     bail!("kmod: fence {c}:{s} signalled with error {}", f.error)
                 }
-                Some(_) => {}
+                Some(f) => {
+                    let usage = Usage::from_kmod(f.usage).ok_or_else(|| {
+                        anyhow!("kmod: fence {c}:{s} has unknown usage {}", f.usage)
+                    })?;
+                    let signal = if want_error {
+                        Signal::SomeError
+                    } else {
+                        Signal::Error(0)
+                    };
+                    self.expect_kmod_records((c, s), usage, signal)?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Declare every fd the test holds for this buffer (the arm of an
+    /// exported MMAP plane carries the inode of the most recent export,
+    /// not necessarily the observed one), and whether the test's first
+    /// export of it came after the fence was armed (then the arm carries
+    /// ino=0, docs/interfaces.md).
+    pub fn holding(mut self, inos: Vec<u64>, exported_after_arm: bool) -> Self {
+        self.arm_ino = ArmIno {
+            held: inos,
+            exported_after_arm,
+        };
+        self
+    }
+
+    /// The rust-kmod record check shared by every assertion above that
+    /// names a fence: skipped when the kmod is absent (this observation
+    /// did not QUERY it). The tracepoints may write their record just
+    /// after the state the other oracles saw changed, so a miss is read
+    /// again for a short while before it counts.
+    fn expect_kmod_records(&self, id: (u64, u64), usage: Usage, signal: Signal) -> Result<()> {
+        if self.kmod.is_none() {
+            return Ok(());
+        }
+        let want = FenceRecords {
+            id,
+            usage,
+            signal,
+            arm_ino: &self.arm_ino,
+        };
+        let deadline = Instant::now() + RECORD_GRACE;
+        loop {
+            let recs = kmod_records()?;
+            match check_fence_records(&recs, &want) {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(anyhow!("{KMOD_DEV}: {e}"));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
+/// How long a missing or incomplete record set is read again.
+const RECORD_GRACE: Duration = Duration::from_millis(500);
+
+/// Which inodes an `event=arm` record of a buffer's fence may carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArmIno {
+    /// fstat().st_ino of every fd the test holds for the buffer.
+    pub held: Vec<u64>,
+    /// The test exported this MMAP buffer only after the arm: the arm
+    /// carries ino=0 (never exported at that time), so 0 is accepted too.
+    pub exported_after_arm: bool,
+}
+
+/// What the `event=signal` records of a fence must show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Not asked (the fence may still be pending).
+    Unchecked,
+    /// Exactly one, with this error (0: normal completion).
+    Error(i32),
+    /// Exactly one, with some negative error.
+    SomeError,
+}
+
+/// What the rust-kmod record ring must show about one fence.
+#[derive(Clone, Debug)]
+pub struct FenceRecords<'a> {
+    pub id: (u64, u64),
+    pub usage: Usage,
+    pub signal: Signal,
+    pub arm_ino: &'a ArmIno,
+}
+
+/// A record rendered back as the line the kmod printed (for messages).
+fn record_line(r: &KmodRecord) -> String {
+    fn o<T: std::fmt::Display>(v: &Option<T>) -> String {
+        v.as_ref().map_or_else(|| "-".to_string(), T::to_string)
+    }
+    match r {
+        KmodRecord::Overflow { dropped } => format!("overflow dropped={dropped}"),
+        KmodRecord::Event {
+            seq,
+            ts_ns,
+            event,
+            queue,
+            buf_type,
+            index,
+            plane,
+            ino,
+            ctx,
+            seqno,
+            usage,
+            reason,
+            error,
+        } => format!(
+            "seq={seq} ts_ns={ts_ns} event={event} queue={queue} type={buf_type} index={} \
+             plane={} ino={} ctx={} seqno={} usage={} reason={reason} error={}",
+            o(index),
+            o(plane),
+            o(ino),
+            o(ctx),
+            o(seqno),
+            usage.map_or("-", Usage::name),
+            o(error)
+        ),
+    }
+}
+
+/// Match the records of fence `want.id` (context and seqno are unique, so
+/// records of earlier tests in this process do not interfere): exactly one
+/// `event=arm` of `want.usage` on an allowed inode, and (if asked) exactly
+/// one `event=signal` with the expected error. The error names what was
+/// expected and quotes every record of that fence.
+pub fn check_fence_records(
+    recs: &[KmodRecord],
+    want: &FenceRecords<'_>,
+) -> std::result::Result<(), String> {
+    let (c, s) = want.id;
+    let ours: Vec<&KmodRecord> = recs
+        .iter()
+        .filter(|r| {
+            matches!(r, KmodRecord::Event { ctx, seqno, .. }
+                if *ctx == Some(c) && *seqno == Some(s))
+        })
+        .collect();
+    let shown = || {
+        let lines: Vec<String> = ours.iter().map(|r| record_line(r)).collect();
+        let mut t = if lines.is_empty() {
+            "no record of it".to_string()
+        } else {
+            format!("its records: [{}]", lines.join(" | "))
+        };
+        // A lost arm may be the ring's overflow, not the kernel's fault.
+        if let Some(o) = recs
+            .iter()
+            .find(|r| matches!(r, KmodRecord::Overflow { .. }))
+        {
+            t.push_str(&format!(" (ring: {})", record_line(o)));
+        }
+        t
+    };
+    let of_event = |e: &str| -> Vec<&KmodRecord> {
+        ours.iter()
+            .copied()
+            .filter(|r| matches!(r, KmodRecord::Event { event, .. } if event == e))
+            .collect()
+    };
+    let inos = &want.arm_ino;
+    let ino_ok = |i: Option<u64>| match i {
+        Some(0) => inos.exported_after_arm,
+        Some(i) => inos.held.contains(&i),
+        None => false,
+    };
+    let want_ino = if inos.exported_after_arm {
+        format!("0 (exported after the arm) or one of {:?}", inos.held)
+    } else {
+        format!("one of {:?}", inos.held)
+    };
+    let arms = of_event("arm");
+    match arms.as_slice() {
+        [KmodRecord::Event { usage, ino, .. }] if *usage == Some(want.usage) && ino_ok(*ino) => {}
+        _ => {
+            return Err(format!(
+                "expected exactly one event=arm of fence {c}:{s} with usage={} and ino={want_ino}, \
+                 {}",
+                want.usage.name(),
+                shown()
+            ))
+        }
+    }
+    let expected_error = match want.signal {
+        Signal::Unchecked => return Ok(()),
+        Signal::Error(e) => format!("error={e}"),
+        Signal::SomeError => "a negative error".to_string(),
+    };
+    let signals = of_event("signal");
+    let error_ok = |e: Option<i32>| match want.signal {
+        Signal::Error(x) => e == Some(x),
+        Signal::SomeError => e.is_some_and(|v| v < 0),
+        Signal::Unchecked => true,
+    };
+    match signals.as_slice() {
+        [KmodRecord::Event { error, .. }] if error_ok(*error) => Ok(()),
+        _ => Err(format!(
+            "expected exactly one event=signal of fence {c}:{s} with {expected_error}, {}",
+            shown()
+        )),
     }
 }
 
@@ -531,5 +743,107 @@ pub fn expect_sync_signalled(
         Some(false) if status == 1 => Ok((status, f.timestamp_ns)),
         Some(true) if status < 0 => Ok((status, f.timestamp_ns)),
         _ => bail!("sync_file status {status}, expected {want_error:?} (true: < 0, false: 1)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_kmod_records;
+
+    // Two fences of one test (CAPTURE 17:1 armed on export ino 42, OUTPUT
+    // 18:1 read), an earlier test's fence 17:0, an MMAP plane armed before
+    // its first export (ino=0), and a skip.
+    const RING: &str = "overflow dropped=3\n\
+seq=4 ts_ns=900 event=arm queue=vim2m-cap type=9 index=0 plane=0 ino=40 ctx=17 seqno=0 usage=write reason=- error=-\n\
+seq=5 ts_ns=950 event=signal queue=vim2m-cap type=9 index=0 plane=- ino=- ctx=17 seqno=0 usage=- reason=- error=0\n\
+seq=6 ts_ns=1000 event=arm queue=vim2m-cap type=9 index=0 plane=0 ino=42 ctx=17 seqno=1 usage=write reason=- error=-\n\
+seq=7 ts_ns=1001 event=arm queue=vim2m-out type=10 index=0 plane=0 ino=43 ctx=18 seqno=1 usage=read reason=- error=-\n\
+seq=8 ts_ns=1002 event=skip queue=vim2m-out type=10 index=1 plane=0 ino=- ctx=- seqno=- usage=- reason=userptr_memory error=-\n\
+seq=9 ts_ns=1003 event=arm queue=vim2m-cap type=9 index=0 plane=0 ino=0 ctx=17 seqno=2 usage=write reason=- error=-\n\
+seq=10 ts_ns=2000 event=signal queue=vim2m-cap type=9 index=0 plane=- ino=- ctx=17 seqno=1 usage=- reason=- error=0\n\
+seq=11 ts_ns=2001 event=signal queue=vim2m-out type=10 index=0 plane=- ino=- ctx=18 seqno=1 usage=- reason=- error=-5\n";
+
+    fn check(id: (u64, u64), usage: Usage, signal: Signal, ino: &ArmIno) -> Result<(), String> {
+        let recs = parse_kmod_records(RING).expect("sample parses");
+        check_fence_records(
+            &recs,
+            &FenceRecords {
+                id,
+                usage,
+                signal,
+                arm_ino: ino,
+            },
+        )
+    }
+
+    fn held(inos: &[u64]) -> ArmIno {
+        ArmIno {
+            held: inos.to_vec(),
+            exported_after_arm: false,
+        }
+    }
+
+    #[test]
+    fn fence_records_match() {
+        let cap = held(&[41, 42]);
+        check((17, 1), Usage::Write, Signal::Unchecked, &cap).expect("pending arm");
+        check((17, 1), Usage::Write, Signal::Error(0), &cap).expect("signalled");
+        check((18, 1), Usage::Read, Signal::Error(-5), &held(&[43])).expect("error");
+        check((18, 1), Usage::Read, Signal::SomeError, &held(&[43])).expect("some error");
+        let after = ArmIno {
+            held: vec![44],
+            exported_after_arm: true,
+        };
+        check((17, 2), Usage::Write, Signal::Unchecked, &after).expect("ino 0");
+    }
+
+    #[test]
+    fn fence_records_mismatch() {
+        let cap = held(&[42]);
+        // Wrong usage, wrong inode, ino=0 without a later export.
+        let e = check((17, 1), Usage::Read, Signal::Unchecked, &cap).expect_err("usage");
+        assert!(e.contains("usage=read"), "{e}");
+        assert!(e.contains("seq=6 ts_ns=1000 event=arm"), "{e}");
+        assert!(e.contains("overflow dropped=3"), "{e}");
+        check((17, 1), Usage::Write, Signal::Unchecked, &held(&[7])).expect_err("ino");
+        check((17, 2), Usage::Write, Signal::Unchecked, &held(&[44])).expect_err("ino 0");
+        // The exported-after rule adds 0; a held inode stays valid.
+        let after = ArmIno {
+            held: vec![42],
+            exported_after_arm: true,
+        };
+        check((17, 1), Usage::Write, Signal::Unchecked, &after).expect("held ino");
+        // Signal: missing, wrong error, error where none was expected.
+        let later = ArmIno {
+            held: vec![44],
+            exported_after_arm: true,
+        };
+        let e = check((17, 2), Usage::Write, Signal::Error(0), &later).expect_err("no signal");
+        assert!(e.contains("exactly one event=signal"), "{e}");
+        let e = check((18, 1), Usage::Read, Signal::Error(0), &held(&[43])).expect_err("-5");
+        assert!(e.contains("error=-5"), "{e}");
+        check((17, 1), Usage::Write, Signal::SomeError, &cap).expect_err("error 0");
+        // A fence nobody armed.
+        let e = check((99, 1), Usage::Write, Signal::Unchecked, &cap).expect_err("absent");
+        assert!(e.contains("no record of it"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_records_fail() {
+        let twice = format!(
+            "{RING}seq=12 ts_ns=3000 event=signal queue=vim2m-cap type=9 index=0 plane=- \
+             ino=- ctx=17 seqno=1 usage=- reason=- error=0\n"
+        );
+        let recs = parse_kmod_records(&twice).expect("parses");
+        let ino = held(&[42]);
+        let want = FenceRecords {
+            id: (17, 1),
+            usage: Usage::Write,
+            signal: Signal::Error(0),
+            arm_ino: &ino,
+        };
+        let e = check_fence_records(&recs, &want).expect_err("two signals");
+        assert!(e.contains("seq=10") && e.contains("seq=12"), "{e}");
     }
 }
