@@ -9,6 +9,18 @@ use std::path::{Path, PathBuf};
 
 const PKGBUILD: &str = "pkgbase=linux-fresnel-fourier\npkgver=7.0\npkgrel=4\n\n# BEGIN fresnel-tools generated sources\n# END fresnel-tools generated sources\n\nsource=(\"${_fresnel_sources[@]}\")\n";
 
+/// The two-patch series the fixtures use (path under patches/, status, upstream).
+const VIM2M: (&str, &str, &str) = (
+    "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
+    "included",
+    "new",
+);
+const VB2: (&str, &str, &str) = (
+    "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
+    "included",
+    "rfc-v1-posted",
+);
+
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
@@ -26,21 +38,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
     for h in pkgbuild::HELPERS {
         fs::write(root.join(h), format!("helper {h}\n")).unwrap();
     }
-    common::write_manifest(
-        &root,
-        &[
-            (
-                "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
-                "included",
-                "new",
-            ),
-            (
-                "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
-                "included",
-                "rfc-v1-posted",
-            ),
-        ],
-    );
+    common::write_manifest(&root, &[VIM2M, VB2]);
     fs::write(root.join("PKGBUILD"), PKGBUILD).unwrap();
     (tmp, root)
 }
@@ -74,21 +72,7 @@ fn reordered_series_is_reported() {
     let (_t, root) = setup();
     pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
     // Manifest order changes, PKGBUILD not regenerated.
-    common::write_manifest(
-        &root,
-        &[
-            (
-                "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
-                "included",
-                "rfc-v1-posted",
-            ),
-            (
-                "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
-                "included",
-                "new",
-            ),
-        ],
-    );
+    common::write_manifest(&root, &[VB2, VIM2M]);
     let p = problems(&root);
     assert!(
         p.iter().any(|m| m.contains("series entry #1 is subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch but manifest.toml has subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch there")),
@@ -101,31 +85,10 @@ fn new_patch_is_one_message_per_problem() {
     let (_t, root) = setup();
     let aside = root.join("aside");
     fs::rename(root.join("patches/subsystem/media/test-drivers"), &aside).unwrap();
-    common::write_manifest(
-        &root,
-        &[(
-            "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
-            "included",
-            "rfc-v1-posted",
-        )],
-    );
+    common::write_manifest(&root, &[VB2]);
     pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
     fs::rename(&aside, root.join("patches/subsystem/media/test-drivers")).unwrap();
-    common::write_manifest(
-        &root,
-        &[
-            (
-                "subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch",
-                "included",
-                "new",
-            ),
-            (
-                "subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch",
-                "included",
-                "rfc-v1-posted",
-            ),
-        ],
-    );
+    common::write_manifest(&root, &[VIM2M, VB2]);
     let p = problems(&root);
     // Series entry #1 differs and #2 is missing; both patch sources are
     // missing (renumbered) and the old fresnel-01 entry is stale. The four
