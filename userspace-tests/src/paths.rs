@@ -1134,15 +1134,7 @@ pub fn mmap_without_export(env: &Env, _name: &str, driver: Driver) -> Result<()>
 pub fn readback(env: &Env, name: &str, fourcc: &[u8; 4]) -> Result<()> {
     let dev = open_vim2m().map_err(|e| anyhow!(e))?;
     let mut run = M2mRun::setup(env, dev, fourcc, CapSource::Mmap)?;
-    let exp = run.export_cap(&format!("fs:{name}:cap"))?;
-    run.start()?;
-    if run.wait_done(env)? {
-        bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
-    }
-    let via_mmap = run.cap_bytes();
-    run.check_frame("MMAP mapping", &via_mmap)?;
-
-    let via_export = read_via_export(&exp, run.payload_len())?;
+    let (exp, _, via_export) = run_and_read_back(env, &mut run, name)?;
     run.check_frame("exported dma-buf mmap", &via_export)?;
 
     // Importer: a second context reads the export as its OUTPUT (same
@@ -1175,6 +1167,27 @@ pub fn readback(env: &Env, name: &str, fourcc: &[u8; 4]) -> Result<()> {
     Ok(())
 }
 
+/// The common start of the readback tests: export the CAPTURE buffer, run
+/// one job, check the frame read through the MMAP mapping against the run's
+/// reference, and read it again through the export (mmap + SYNC). Returns
+/// the export (an importer may still read it), the MMAP bytes and the
+/// export's bytes.
+fn run_and_read_back(
+    env: &Env,
+    run: &mut M2mRun,
+    name: &str,
+) -> Result<(OwnedFd, Vec<u8>, Vec<u8>)> {
+    let exp = run.export_cap(&format!("fs:{name}:cap"))?;
+    run.start()?;
+    if run.wait_done(env)? {
+        bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
+    }
+    let via_mmap = run.cap_bytes();
+    run.check_frame("MMAP mapping", &via_mmap)?;
+    let via_export = read_via_export(&exp, run.payload_len())?;
+    Ok((exp, via_mmap, via_export))
+}
+
 /// mmap an export and read `len` bytes between DMA_BUF_IOCTL_SYNC
 /// start/end (READ), as a CPU consumer must.
 fn read_via_export(exp: &OwnedFd, len: usize) -> Result<Vec<u8>> {
@@ -1197,14 +1210,7 @@ fn read_via_export(exp: &OwnedFd, len: usize) -> Result<Vec<u8>> {
 /// nothing but the input, so the second encode must match byte for byte.
 pub fn readback_fwht(env: &Env, name: &str) -> Result<()> {
     let mut run = M2mRun::open(env, Driver::VicodecEnc, CapSource::Mmap)?;
-    let exp = run.export_cap(&format!("fs:{name}:cap"))?;
-    run.start()?;
-    if run.wait_done(env)? {
-        bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
-    }
-    let via_mmap = run.cap_bytes();
-    run.check_frame("MMAP mapping", &via_mmap)?;
-    let via_export = read_via_export(&exp, run.payload_len())?;
+    let (_exp, via_mmap, via_export) = run_and_read_back(env, &mut run, name)?;
     if via_export != via_mmap {
         bail!(
             "export+SYNC sha256 {} != MMAP sha256 {} ({} bytes)",
