@@ -8,3 +8,4 @@ pub mod paths;
 pub mod plans;
 pub mod sys;
 pub mod v4l2;
+pub mod vivid;

@@ -191,6 +191,7 @@ pub fn observe(or: &Oracles, buf: BorrowedFd<'_>) -> Result<(Observation, HeldSy
             arm_ino: ArmIno {
                 held: vec![ino],
                 exported_after_arm: false,
+                resvs: 1,
             },
         },
         HeldSync {
@@ -523,7 +524,16 @@ impl Observation {
         self.arm_ino = ArmIno {
             held: inos,
             exported_after_arm,
+            resvs: self.arm_ino.resvs,
         };
+        self
+    }
+
+    /// The job's fence was added to `n` reservation objects (one per
+    /// memory plane of its own: a multi-planar MMAP buffer), so it has
+    /// `n` arm records, one of which names this buffer's inode.
+    pub fn on_resvs(mut self, n: usize) -> Self {
+        self.arm_ino.resvs = n;
         self
     }
 
@@ -567,6 +577,9 @@ pub struct ArmIno {
     /// The test exported this MMAP buffer only after the arm: the arm
     /// carries ino=0 (never exported at that time), so 0 is accepted too.
     pub exported_after_arm: bool,
+    /// How many reservation objects the fence was added to: one arm
+    /// record each (1 unless the buffer has several memory planes).
+    pub resvs: usize,
 }
 
 /// What the `event=signal` records of a fence must show.
@@ -675,16 +688,23 @@ pub fn check_fence_records(
         format!("one of {:?}", inos.held)
     };
     let arms = of_event("arm");
-    match arms.as_slice() {
-        [KmodRecord::Event { usage, ino, .. }] if *usage == Some(want.usage) && ino_ok(*ino) => {}
-        _ => {
-            return Err(format!(
-                "expected exactly one event=arm of fence {c}:{s} with usage={} and ino={want_ino}, \
-                 {}",
-                want.usage.name(),
-                shown()
-            ))
-        }
+    let usage_ok = arms
+        .iter()
+        .all(|r| matches!(r, KmodRecord::Event { usage, .. } if *usage == Some(want.usage)));
+    let ours_ino = arms
+        .iter()
+        .filter(|r| matches!(r, KmodRecord::Event { ino, .. } if ino_ok(*ino)))
+        .count();
+    if arms.len() != inos.resvs || !usage_ok || ours_ino == 0 {
+        let count = match inos.resvs {
+            1 => "exactly one event=arm".to_string(),
+            n => format!("exactly {n} event=arm records (one per reservation object)"),
+        };
+        return Err(format!(
+            "expected {count} of fence {c}:{s} with usage={}, one with ino={want_ino}, {}",
+            want.usage.name(),
+            shown()
+        ));
     }
     let expected_error = match want.signal {
         Signal::Unchecked => return Ok(()),
@@ -781,6 +801,7 @@ seq=11 ts_ns=2001 event=signal queue=vim2m-out type=10 index=0 plane=- ino=- ctx
         ArmIno {
             held: inos.to_vec(),
             exported_after_arm: false,
+            resvs: 1,
         }
     }
 
@@ -794,6 +815,7 @@ seq=11 ts_ns=2001 event=signal queue=vim2m-out type=10 index=0 plane=- ino=- ctx
         let after = ArmIno {
             held: vec![44],
             exported_after_arm: true,
+            resvs: 1,
         };
         check((17, 2), Usage::Write, Signal::Unchecked, &after).expect("ino 0");
     }
@@ -812,12 +834,14 @@ seq=11 ts_ns=2001 event=signal queue=vim2m-out type=10 index=0 plane=- ino=- ctx
         let after = ArmIno {
             held: vec![42],
             exported_after_arm: true,
+            resvs: 1,
         };
         check((17, 1), Usage::Write, Signal::Unchecked, &after).expect("held ino");
         // Signal: missing, wrong error, error where none was expected.
         let later = ArmIno {
             held: vec![44],
             exported_after_arm: true,
+            resvs: 1,
         };
         let e = check((17, 2), Usage::Write, Signal::Error(0), &later).expect_err("no signal");
         assert!(e.contains("exactly one event=signal"), "{e}");
@@ -827,6 +851,41 @@ seq=11 ts_ns=2001 event=signal queue=vim2m-out type=10 index=0 plane=- ino=- ctx
         // A fence nobody armed.
         let e = check((99, 1), Usage::Write, Signal::Unchecked, &cap).expect_err("absent");
         assert!(e.contains("no record of it"), "{e}");
+    }
+
+    #[test]
+    fn multi_plane_arms() {
+        // One fence of a two-plane MMAP buffer: an arm per plane's resv.
+        let ring = format!(
+            "{RING}seq=12 ts_ns=3000 event=arm queue=vivid-cap type=9 index=0 plane=0 ino=50 \
+             ctx=20 seqno=1 usage=write reason=- error=-\n\
+             seq=13 ts_ns=3000 event=arm queue=vivid-cap type=9 index=0 plane=1 ino=51 \
+             ctx=20 seqno=1 usage=write reason=- error=-\n"
+        );
+        let recs = parse_kmod_records(&ring).expect("parses");
+        let check2 = |held: &[u64], resvs: usize| {
+            let ino = ArmIno {
+                held: held.to_vec(),
+                exported_after_arm: false,
+                resvs,
+            };
+            check_fence_records(
+                &recs,
+                &FenceRecords {
+                    id: (20, 1),
+                    usage: Usage::Write,
+                    signal: Signal::Unchecked,
+                    arm_ino: &ino,
+                },
+            )
+        };
+        check2(&[51], 2).expect("plane 1 of two");
+        check2(&[50], 2).expect("plane 0 of two");
+        let e = check2(&[50], 1).expect_err("two arms where one was expected");
+        assert!(e.contains("exactly one event=arm"), "{e}");
+        let e = check2(&[52], 2).expect_err("no arm on the held inode");
+        assert!(e.contains("exactly 2 event=arm"), "{e}");
+        check2(&[50], 3).expect_err("a third plane's arm is missing");
     }
 
     #[test]

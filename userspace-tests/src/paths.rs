@@ -131,28 +131,55 @@ impl Default for Env {
     }
 }
 
-/// One row of the landing map.
+/// What landed on one watched buffer of a path.
+#[derive(Clone, Debug, Default)]
+pub struct Landing {
+    /// Which view of which buffer: "CAPTURE export #0", "OUTPUT export",
+    /// "plane 1 export", ...
+    pub buffer: String,
+    /// Whose reservation: exporter (the V4L2 allocation's) or importer
+    /// (the imported dma-buf's).
+    pub reservation: String,
+    pub usage: String,
+    /// driver/timeline while pending, or the fence's context:seqno where
+    /// it is only ever seen signalled.
+    pub fence: String,
+    pub pending_to_signalled_ms: Option<f64>,
+}
+
+/// One path of the landing map: a landing per watched buffer.
 #[derive(Clone, Debug, Default)]
 pub struct LandingRow {
     pub device: String,
     pub path: String,
-    /// exporter / importer / none
-    pub reservation: String,
-    pub usage: String,
-    pub fence: String,
-    pub pending_to_signalled_ms: Option<f64>,
+    pub landings: Vec<Landing>,
     pub error: String,
 }
 
 impl LandingRow {
-    fn new(device: &str, path: &str) -> Self {
+    pub fn new(device: &str, path: &str) -> Self {
         Self {
             device: device.into(),
             path: path.into(),
-            reservation: "none".into(),
-            usage: "-".into(),
-            fence: "-".into(),
             ..Default::default()
+        }
+    }
+
+    /// Record a landing; returns its index (to fill in the timing later).
+    pub fn land(&mut self, buffer: &str, reservation: &str, usage: Usage, fence: String) -> usize {
+        self.landings.push(Landing {
+            buffer: buffer.into(),
+            reservation: reservation.into(),
+            usage: usage.name().into(),
+            fence,
+            pending_to_signalled_ms: None,
+        });
+        self.landings.len() - 1
+    }
+
+    pub fn set_pending_ms(&mut self, i: usize, ms: f64) {
+        if let Some(l) = self.landings.get_mut(i) {
+            l.pending_to_signalled_ms = Some(ms);
         }
     }
 }
@@ -341,9 +368,9 @@ fn import_source(src: CapSource, size: u32) -> Result<(OwnedFd, u32, Option<Vide
             Ok((fd, len, None))
         }
         CapSource::Vivid => {
-            let v = find_device("vivid", |d| d.is_capture() && !d.is_m2m()).map_err(|e| {
-                anyhow!("{e} (load vivid with allocators=1 for dma-contig exports)")
-            })?;
+            let v = find_device("vivid", |d| d.is_capture() && !d.is_m2m() && !d.mplane).map_err(
+                |e| anyhow!("{e} (load vivid with allocators=1 for dma-contig exports)"),
+            )?;
             let q = v.cap_q();
             v.reqbufs(q, Mem::Mmap, 1).context("vivid REQBUFS(MMAP)")?;
             let (_, len) = v.query_mmap_plane(q, 0)?;
@@ -871,23 +898,23 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
         _ => (out_inos.clone(), false),
     };
     // While the job runs: a pending vb2 fence of the right usage everywhere.
+    let mut landed = Vec::new();
     for w in watched.iter_mut() {
         let (obs, held) = oracle::observe(&env.oracles, w.fd.as_fd())?;
         let (inos, after) = held_for(w.usage);
         let obs = obs.holding(inos, after);
-        row.reservation = w.reservation.to_string();
-        w.id = obs
-            .expect_pending(w.usage)
-            .with_context(|| format!("{} while the job runs", w.label))?;
+        let id = obs.expect_pending(w.usage);
         let view = if w.usage == Usage::Write {
             &obs.sync_writers
         } else {
             &obs.sync_all
         };
-        if let Some(f) = view.fences.first() {
-            row.fence = format!("{}/{}", f.driver_name, f.obj_name);
-        }
-        row.usage = w.usage.name().into();
+        let fence = match view.fences.first() {
+            Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
+            None => "-".into(),
+        };
+        landed.push(row.land(&w.label, w.reservation, w.usage, fence));
+        w.id = id.with_context(|| format!("{} while the job runs", w.label))?;
         w.held = Some(held);
     }
     // All CAPTURE views are of one allocation: one fence.
@@ -943,7 +970,7 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
             None
         }
     };
-    for w in &watched {
+    for (w, landing) in watched.iter().zip(landed) {
         let held = w
             .held
             .as_ref()
@@ -956,7 +983,7 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
         let (_, ts) =
             oracle::expect_sync_signalled(sf.as_fd(), run.t0_ns, want_error, env.job_timeout())
                 .with_context(|| format!("{} after {:?}", w.label, plan.end))?;
-        row.pending_to_signalled_ms = Some(ts.saturating_sub(run.t0_ns) as f64 / 1e6);
+        row.set_pending_ms(landing, ts.saturating_sub(run.t0_ns) as f64 / 1e6);
         let (obs, _) = oracle::observe(&env.oracles, w.fd.as_fd())?;
         let (inos, after) = held_for(w.usage);
         obs.holding(inos, after)
@@ -1066,20 +1093,25 @@ fn sigkill_parent(
     let fd = fd.ok_or_else(|| anyhow!("child sent no fd"))?;
     let t0 = sys::monotonic_ns();
     let (obs, held) = oracle::observe(&env.oracles, fd.as_fd())?;
-    row.reservation = "exporter".into();
-    row.usage = "write".into();
+    let fence = match obs.sync_writers.fences.first() {
+        Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
+        None => "-".into(),
+    };
+    let landing = row.land(
+        "CAPTURE export held by another process",
+        "exporter",
+        Usage::Write,
+        fence,
+    );
     let id = obs
         .expect_pending(Usage::Write)
         .context("export held by another process while the owner's job runs")?;
-    if let Some(f) = obs.sync_writers.fences.first() {
-        row.fence = format!("{}/{}", f.driver_name, f.obj_name);
-    }
     kill(pid, Signal::SIGKILL).context("kill(SIGKILL)")?;
     waitpid(pid, None).context("waitpid")?;
     // Pass 0 as t0: the job started in the child before we looked.
     let (_, ts) = oracle::expect_sync_signalled(held.writers.as_fd(), 0, None, env.job_timeout())
         .context("after SIGKILL of the owner")?;
-    row.pending_to_signalled_ms = Some(ts.saturating_sub(t0.min(ts)) as f64 / 1e6);
+    row.set_pending_ms(landing, ts.saturating_sub(t0.min(ts)) as f64 / 1e6);
     let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
     obs.expect_signalled(id, false)
         .context("after SIGKILL of the owner")?;
@@ -1345,9 +1377,12 @@ fn sync_fence_inner(
             .holding(held, after)
             .expect_one_signalled(*usage)
             .with_context(|| format!("{label} after the job"))?;
-        row.reservation = "exporter".into();
-        row.usage = usage.name().into();
-        row.fence = format!("{}:{} (signalled within QBUF)", id.0, id.1);
+        row.land(
+            label,
+            "exporter",
+            *usage,
+            format!("{}:{} (signalled within the ioctl)", id.0, id.1),
+        );
         match usage {
             Usage::Write => match cap_id {
                 None => cap_id = Some(id),

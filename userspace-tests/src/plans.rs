@@ -1,7 +1,11 @@
 //! The fence paths, in one table that both the test harness and the
 //! `landing-map` CLI read, so the map always shows what the tests check.
 
-use crate::paths::{CapSource, Driver, End, ExportWhen, FencePlan, SyncExport, SyncPlan};
+use anyhow::Result;
+
+use crate::paths::{
+    CapSource, Driver, End, Env, ExportWhen, FencePlan, LandingRow, SyncExport, SyncPlan,
+};
 
 fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: End) -> FencePlan {
     FencePlan {
@@ -82,4 +86,15 @@ pub fn sync_fence_plans(driver: Driver) -> Vec<(&'static str, SyncPlan)> {
     plans.push(("capture_write_usage", sync_plan(1, BeforeQbuf, true)));
     plans.push(("output_read_usage", sync_plan(0, BeforeQbuf, true)));
     plans
+}
+
+/// A fence path that drives its device itself and reports its landing row.
+pub type PathFn = fn(&Env, &str) -> (LandingRow, Result<()>);
+
+/// vivid's multi-planar video capture (NV12M).
+pub fn vivid_fence_paths() -> Vec<(&'static str, PathFn)> {
+    vec![
+        ("mmap_planes", crate::vivid::mmap_planes_path),
+        ("planes_share_one_dmabuf", crate::vivid::shared_dmabuf_path),
+    ]
 }

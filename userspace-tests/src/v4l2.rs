@@ -54,6 +54,14 @@ impl Mem {
     }
 }
 
+/// One plane of a DMABUF QBUF.
+#[derive(Clone, Copy, Debug)]
+pub struct DmaBufPlane<'a> {
+    pub fd: BorrowedFd<'a>,
+    pub length: u32,
+    pub bytesused: u32,
+}
+
 /// A buffer returned by DQBUF.
 #[derive(Clone, Copy, Debug)]
 pub struct Dequeued {
@@ -248,6 +256,18 @@ impl VideoDev {
 
     /// (mem_offset, length) of plane 0 of MMAP buffer `index`.
     pub fn query_mmap_plane(&self, q: QueueType, index: u32) -> Result<(u32, u32), V4l2Error> {
+        self.query_mmap_planes(q, index)?
+            .first()
+            .copied()
+            .ok_or_else(|| self.other("VIDIOC_QUERYBUF", "buffer has no plane"))
+    }
+
+    /// (mem_offset, length) of every plane of MMAP buffer `index`.
+    pub fn query_mmap_planes(
+        &self,
+        q: QueueType,
+        index: u32,
+    ) -> Result<Vec<(u32, u32)>, V4l2Error> {
         let b: V4l2Buffer =
             ioctl::querybuf(&self.file, q, index as usize).map_err(|e| V4l2Error::Other {
                 what: "VIDIOC_QUERYBUF",
@@ -255,10 +275,9 @@ impl VideoDev {
                 detail: e.to_string(),
             })?;
         let r = match b.planes_with_backing_iter() {
-            V4l2PlanesWithBacking::Mmap(mut it) => match it.next() {
-                Some(p) => Ok((p.mem_offset(), *p.length)),
-                None => Err(self.other("VIDIOC_QUERYBUF", "buffer has no plane")),
-            },
+            V4l2PlanesWithBacking::Mmap(it) => {
+                Ok(it.map(|p| (p.mem_offset(), *p.length)).collect())
+            }
             _ => Err(self.other("VIDIOC_QUERYBUF", "buffer is not MMAP")),
         };
         r
@@ -282,11 +301,16 @@ impl VideoDev {
     }
 
     pub fn expbuf(&self, q: QueueType, index: u32) -> Result<OwnedFd, V4l2Error> {
+        self.expbuf_plane(q, index, 0)
+    }
+
+    /// VIDIOC_EXPBUF of one plane of a (multi-planar) MMAP buffer.
+    pub fn expbuf_plane(&self, q: QueueType, index: u32, plane: u32) -> Result<OwnedFd, V4l2Error> {
         ioctl::expbuf::<OwnedFd>(
             &self.file,
             q,
             index as usize,
-            0,
+            plane as usize,
             ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
         )
         .map_err(|e| self.ioerr("VIDIOC_EXPBUF")(e.into()))
@@ -297,6 +321,22 @@ impl VideoDev {
         b.set_num_planes(1)
             .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
         *b.get_first_plane_mut().bytesused = bytesused;
+        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
+            .map(drop)
+            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+    }
+
+    /// QBUF a CAPTURE MMAP buffer of a multi-planar queue with `planes`
+    /// memory planes.
+    pub fn qbuf_mmap_planes(
+        &self,
+        q: QueueType,
+        index: u32,
+        planes: usize,
+    ) -> Result<(), V4l2Error> {
+        let mut b = V4l2Buffer::new(q, index, MemoryType::Mmap);
+        b.set_num_planes(planes)
+            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
         ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
             .map(drop)
             .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
@@ -329,15 +369,34 @@ impl VideoDev {
         length: u32,
         bytesused: u32,
     ) -> Result<(), V4l2Error> {
+        self.qbuf_dmabuf_planes(
+            q,
+            index,
+            &[DmaBufPlane {
+                fd,
+                length,
+                bytesused,
+            }],
+        )
+    }
+
+    /// QBUF a DMABUF buffer, one dma-buf fd per plane (the same fd may back
+    /// several planes).
+    pub fn qbuf_dmabuf_planes(
+        &self,
+        q: QueueType,
+        index: u32,
+        planes: &[DmaBufPlane<'_>],
+    ) -> Result<(), V4l2Error> {
         use std::os::fd::AsRawFd;
         let mut b = V4l2Buffer::new(q, index, MemoryType::DmaBuf);
-        b.set_num_planes(1)
+        b.set_num_planes(planes.len())
             .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
-        if let V4l2PlanesWithBackingMut::DmaBuf(mut it) = b.planes_with_backing_iter_mut() {
-            if let Some(mut p) = it.next() {
-                p.set_fd(fd.as_raw_fd());
-                *p.length = length;
-                *p.bytesused = bytesused;
+        if let V4l2PlanesWithBackingMut::DmaBuf(it) = b.planes_with_backing_iter_mut() {
+            for (mut p, want) in it.zip(planes) {
+                p.set_fd(want.fd.as_raw_fd());
+                *p.length = want.length;
+                *p.bytesused = want.bytesused;
             }
         }
         ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)

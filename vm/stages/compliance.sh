@@ -1,6 +1,7 @@
 #!/bin/sh
 # v4l2-compliance -s on every video node whose name starts with $1 (the
-# node names: vim2m, visl, stateful-encoder (vicodec), vivid-000-vid-cap).
+# node names: vim2m, visl, stateful-encoder (vicodec), vivid-000-vid-cap and
+# vivid-001-vid-cap (multi-planar)).
 # vicodec's decoders are left out: they need a stream made by the encoder first.
 # The host compares the result with the control kernel's.
 prefix=$1

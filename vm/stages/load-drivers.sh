@@ -1,11 +1,14 @@
 #!/bin/sh
-# Load the virtual devices the suite drives. vivid (dma-contig allocator)
-# is the second V4L2 exporter for the DMABUF-import paths.
+# Load the virtual devices the suite drives. vivid instance 0 (single
+# planar, dma-contig allocator) is the second V4L2 exporter for the
+# DMABUF-import paths; instance 1 (multi-planar, vmalloc, so that it can
+# import system-heap dma-bufs) is the device under test for NV12M.
 set -e
 modprobe vim2m
 modprobe visl
 modprobe vicodec
-modprobe vivid allocators=1 n_devs=1 node_types=0x1 num_outputs=0
+modprobe vivid n_devs=2 allocators=1,0 multiplanar=1,2 node_types=0x1,0x1 \
+	num_outputs=0,0
 for d in /sys/class/video4linux/video*; do
 	echo "$(basename "$d") $(cat "$d/name")"
 done

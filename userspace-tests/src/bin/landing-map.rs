@@ -2,10 +2,12 @@
 //! fence, with which usage, from which driver/timeline, how long it stayed
 //! pending, and what went wrong.
 
+use std::io::Write;
+
 use anyhow::Result;
 use clap::Parser;
 use userspace_tests::paths::{self, Driver, Env, LandingRow};
-use userspace_tests::plans;
+use userspace_tests::{plans, vivid};
 
 #[derive(Parser)]
 #[command(about = "Where videobuf2 producer fences land, per device and path")]
@@ -23,9 +25,6 @@ fn skipped_row(device: &str, why: &str) -> LandingRow {
     LandingRow {
         device: device.into(),
         path: "*".into(),
-        reservation: "none".into(),
-        usage: "-".into(),
-        fence: "-".into(),
         error: format!("skipped: {why}"),
         ..Default::default()
     }
@@ -69,44 +68,98 @@ fn main() -> Result<()> {
             }
         }
     }
-    if args.json {
-        let items: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "{{\"device\":{},\"path\":{},\"reservation\":{},\"usage\":{},\"fence\":{},\"pending_to_signalled_ms\":{},\"error\":{}}}",
-                    json_str(&r.device),
-                    json_str(&r.path),
-                    json_str(&r.reservation),
-                    json_str(&r.usage),
-                    json_str(&r.fence),
-                    r.pending_to_signalled_ms
-                        .map(|v| format!("{v:.3}"))
-                        .unwrap_or_else(|| "null".into()),
-                    json_str(&r.error)
-                )
-            })
-            .collect();
-        println!("[{}]", items.join(",\n "));
-    } else {
-        println!(
-            "{:<8} {:<22} {:<10} {:<6} {:<28} {:>12}  error",
-            "device", "path", "resv", "usage", "driver/timeline", "pend->sig ms"
-        );
-        for r in &rows {
-            println!(
-                "{:<8} {:<22} {:<10} {:<6} {:<28} {:>12}  {}",
-                r.device,
-                r.path,
-                r.reservation,
-                r.usage,
-                r.fence,
-                r.pending_to_signalled_ms
-                    .map(|v| format!("{v:.1}"))
-                    .unwrap_or_else(|| "-".into()),
-                if r.error.is_empty() { "-" } else { &r.error }
-            );
+    match vivid::open_vivid_mplane() {
+        Err(e) => rows.push(skipped_row("vivid", &e)),
+        Ok(_) => {
+            for (name, path) in plans::vivid_fence_paths() {
+                rows.push(path(&env, name).0);
+            }
         }
     }
+    let text = if args.json {
+        format!("{}\n", json(&rows))
+    } else {
+        table(&rows)
+    };
+    // A closed pipe (`landing-map | head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(text.as_bytes());
     Ok(())
+}
+
+fn opt_ms(v: Option<f64>, json: bool) -> String {
+    match (v, json) {
+        (Some(v), true) => format!("{v:.3}"),
+        (Some(v), false) => format!("{v:.1}"),
+        (None, true) => "null".into(),
+        (None, false) => "-".into(),
+    }
+}
+
+/// One array of paths, each with its landings (one per watched buffer).
+fn json(rows: &[LandingRow]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let landings: Vec<String> = r
+                .landings
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{{\"buffer\":{},\"reservation\":{},\"usage\":{},\"fence\":{},\"pending_to_signalled_ms\":{}}}",
+                        json_str(&l.buffer),
+                        json_str(&l.reservation),
+                        json_str(&l.usage),
+                        json_str(&l.fence),
+                        opt_ms(l.pending_to_signalled_ms, true)
+                    )
+                })
+                .collect();
+            format!(
+                "{{\"device\":{},\"path\":{},\"landings\":[{}],\"error\":{}}}",
+                json_str(&r.device),
+                json_str(&r.path),
+                landings.join(","),
+                json_str(&r.error)
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(",\n "))
+}
+
+/// A line per landing; a path where nothing landed gets one line of "-".
+fn table(rows: &[LandingRow]) -> String {
+    let mut out = format!(
+        "{:<8} {:<24} {:<28} {:<9} {:<6} {:<30} {:>9}  error\n",
+        "device", "path", "buffer", "resv", "usage", "fence", "pend->sig"
+    );
+    for r in rows {
+        let error = if r.error.is_empty() { "-" } else { &r.error };
+        let none = [Default::default()];
+        let landings: &[userspace_tests::paths::Landing] = if r.landings.is_empty() {
+            &none
+        } else {
+            &r.landings
+        };
+        for (i, l) in landings.iter().enumerate() {
+            let dash = |s: &str| {
+                if s.is_empty() {
+                    "-".to_string()
+                } else {
+                    s.to_string()
+                }
+            };
+            out.push_str(&format!(
+                "{:<8} {:<24} {:<28} {:<9} {:<6} {:<30} {:>9}  {}\n",
+                r.device,
+                r.path,
+                dash(&l.buffer),
+                dash(&l.reservation),
+                dash(&l.usage),
+                dash(&l.fence),
+                opt_ms(l.pending_to_signalled_ms, false),
+                if i == 0 { error } else { "\"" }
+            ));
+        }
+    }
+    out
 }

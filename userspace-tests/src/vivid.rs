@@ -1,0 +1,322 @@
+//! vivid's video capture (series patch 0008): the multi-planar paths, which
+//! no m2m test driver has. A multi-planar vivid instance (`multiplanar=2`)
+//! captures NV12M, luma and chroma in two memory planes.
+//!
+//! vivid is not an m2m device: its capture thread takes one queued buffer
+//! per frame period, arms its fence, fills it and completes it in the same
+//! tick, so userspace only ever sees the fence signalled and left on the
+//! reservation (as with vicodec and visl); only bufinfo and the rust-kmod
+//! list signalled fences, and without either the tests are skips.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use v4l2r::QueueType;
+
+use crate::harness::NoDevice;
+use crate::oracle::{self, kmod_records};
+use crate::parse::{KmodRecord, Usage};
+use crate::paths::{Env, LandingRow, FENCE_EIO};
+use crate::sys;
+use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
+
+/// VIVID_CID_DQBUF_ERROR (vivid-ctrls.c: VIVID_CID_VIVID_BASE + 66), the
+/// "Inject V4L2_BUF_FLAG_ERROR" button: the next captured buffer completes
+/// with VB2_BUF_STATE_ERROR.
+pub const VIVID_CID_DQBUF_ERROR: u32 = 0x00f0_f000 + 66;
+/// NV12M: Y in memory plane 0, interleaved CbCr in memory plane 1.
+const NV12M: &[u8; 4] = b"NM12";
+/// One of the sizes vivid's default (webcam) input offers.
+const VIVID_W: u32 = 640;
+const VIVID_H: u32 = 360;
+/// vivid captures at 30 fps by default; TCG makes the thread slow.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// `type=` of the kmod records of a multi-planar capture queue.
+const CAPTURE_MPLANE_TYPE: &str = "9";
+
+/// The first multi-planar vivid video capture node.
+pub fn open_vivid_mplane() -> std::result::Result<VideoDev, String> {
+    find_device("vivid", |d| d.is_capture() && !d.is_m2m() && d.mplane).map_err(|e| {
+        format!(
+            "{e}; need a multi-planar vivid capture instance \
+             (modprobe vivid n_devs=2 multiplanar=1,2 node_types=0x1,0x1)"
+        )
+    })
+}
+
+/// A vivid capture queue set to NV12M with one buffer allocated.
+struct Capture {
+    dev: VideoDev,
+    q: QueueType,
+    /// sizeimage of each memory plane.
+    sizes: Vec<u32>,
+}
+
+impl Capture {
+    fn open(mem: Mem) -> Result<Self> {
+        let mut dev = open_vivid_mplane().map_err(|e| anyhow!(NoDevice(e)))?;
+        let q = dev.cap_q();
+        let f = dev.set_format(q, NV12M, VIVID_W, VIVID_H)?;
+        let sizes: Vec<u32> = f.plane_fmt.iter().map(|p| p.sizeimage).collect();
+        if sizes.len() != 2 {
+            bail!(
+                "vivid NV12M has {} memory planes (sizeimage {sizes:?}), expected 2",
+                sizes.len()
+            );
+        }
+        // vivid allocates at least two buffers; one is queued.
+        dev.reqbufs(q, mem, 1)?;
+        Ok(Self { dev, q, sizes })
+    }
+
+    /// STREAMON, wait for the one queued buffer, STREAMOFF; returns
+    /// whether it carried V4L2_BUF_FLAG_ERROR.
+    fn capture_one(&self) -> Result<bool> {
+        self.dev.streamon(self.q)?;
+        let got = self.dev.dqbuf_wait(self.q, FRAME_TIMEOUT);
+        // Stop the capture thread whatever happened; the buffer is done.
+        let off = self.dev.streamoff(self.q);
+        let d = got.context("vivid did not return the queued buffer")?;
+        off?;
+        Ok(d.error)
+    }
+}
+
+fn need_signalled_oracle(env: &Env) -> Result<()> {
+    if env.oracles.lists_signalled() {
+        return Ok(());
+    }
+    Err(NoDevice(
+        "vivid completes a frame in the tick that arms it: only bufinfo or \
+         vb2_fence_probe can show the signalled fence it left, and neither is available"
+            .into(),
+    )
+    .into())
+}
+
+/// Export both planes of MMAP buffer 0 (before QBUF) and return them with
+/// their inodes.
+fn export_planes(cap: &Capture, name: &str) -> Result<Vec<(OwnedFd, u64)>> {
+    (0..cap.sizes.len() as u32)
+        .map(|p| {
+            let fd = cap
+                .dev
+                .expbuf_plane(cap.q, 0, p)
+                .with_context(|| format!("EXPBUF plane {p}"))?;
+            let _ = sys::dma_buf_set_name(fd.as_fd(), &format!("fs:{name}:p{p}"));
+            let ino = sys::inode_of(fd.as_fd()).context("fstat(export)")?;
+            Ok((fd, ino))
+        })
+        .collect()
+}
+
+fn expect_nothing_yet(env: &Env, fds: &[(OwnedFd, u64)]) -> Result<()> {
+    for (p, (fd, _)) in fds.iter().enumerate() {
+        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        obs.expect_no_fences()
+            .with_context(|| format!("plane {p} with the buffer queued but not streaming"))?;
+    }
+    Ok(())
+}
+
+/// Every plane's export shows one signalled WRITE fence carrying `error`,
+/// the same fence on all planes (one job), with one kmod arm record per
+/// plane.
+fn expect_one_fence_on_every_plane(
+    env: &Env,
+    fds: &[(OwnedFd, u64)],
+    error: i32,
+    row: &mut LandingRow,
+) -> Result<()> {
+    let mut ids = Vec::new();
+    for (p, (fd, ino)) in fds.iter().enumerate() {
+        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        let (c, s) = obs
+            .holding(vec![*ino], false)
+            .on_resvs(fds.len())
+            .expect_one_signalled_with(Usage::Write, error)
+            .with_context(|| format!("plane {p} export after the frame"))?;
+        row.land(
+            &format!("plane {p} export"),
+            "exporter",
+            Usage::Write,
+            format!("{c}:{s} (signalled within the tick)"),
+        );
+        ids.push((c, s));
+    }
+    if ids.windows(2).any(|w| w[0] != w[1]) {
+        bail!("the planes of one frame show different fences: {ids:?}");
+    }
+    Ok(())
+}
+
+fn with_row(name: &str, f: impl FnOnce(&mut LandingRow) -> Result<()>) -> (LandingRow, Result<()>) {
+    let mut row = LandingRow::new("vivid", name);
+    let r = f(&mut row);
+    if let Err(e) = &r {
+        row.error = format!("{e:#}");
+    }
+    (row, r)
+}
+
+/// NV12M MMAP buffer, each plane exported before QBUF: nothing while the
+/// buffer waits for STREAMON; after the frame, one fence (the same on both
+/// planes) of WRITE usage on each plane's reservation, signalled without
+/// error; the kmod saw one arm per plane.
+pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
+    with_row(name, |row| {
+        need_signalled_oracle(env)?;
+        let cap = Capture::open(Mem::Mmap)?;
+        let fds = export_planes(&cap, name)?;
+        cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
+        expect_nothing_yet(env, &fds)?;
+        if cap.capture_one()? {
+            bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+        }
+        expect_one_fence_on_every_plane(env, &fds, 0, row)
+    })
+}
+
+/// "Inject V4L2_BUF_FLAG_ERROR", then capture one NV12M frame: the buffer
+/// comes back with the error flag and its fence signalled with -EIO on
+/// both planes. Only VB2FP_IOC_QUERY reports the error of a signalled
+/// fence, so without the kmod this is a skip.
+pub fn error_completion(env: &Env, name: &str) -> Result<()> {
+    let cap = Capture::open(Mem::Mmap)?;
+    let fds = export_planes(&cap, name)?;
+    cap.dev
+        .s_ctrl(VIVID_CID_DQBUF_ERROR, 1)
+        .context("press vivid's Inject V4L2_BUF_FLAG_ERROR button")?;
+    cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
+    // Checked before the oracle skip below, so that an injection that
+    // stopped working is a visible failure on every kernel.
+    if !cap.capture_one()? {
+        bail!("the frame came back without V4L2_BUF_FLAG_ERROR after the injection");
+    }
+    if let Err(e) = &env.oracles.kmod {
+        return Err(NoDevice(format!(
+            "{e}: only VB2FP_IOC_QUERY reports the error of a fence already signalled"
+        ))
+        .into());
+    }
+    let mut row = LandingRow::new("vivid", name);
+    expect_one_fence_on_every_plane(env, &fds, FENCE_EIO, &mut row)
+}
+
+/// The highest record number in the kmod ring (0 if empty).
+fn kmod_last_seq() -> Result<u64> {
+    Ok(kmod_records()?
+        .iter()
+        .filter_map(|r| match r {
+            KmodRecord::Event { seq, .. } => Some(*seq),
+            KmodRecord::Overflow { .. } => None,
+        })
+        .max()
+        .unwrap_or(0))
+}
+
+/// Both planes of an NV12M DMABUF buffer imported from one dma-buf (system
+/// heap): vb2 marks plane 1 `dbuf_duplicated`. After the frame the dma-buf
+/// carries exactly one signalled WRITE fence, armed once (plane 0); the
+/// kmod saw plane 1 skipped as a duplicated dma-buf and no arm for it.
+/// Arming the same reservation twice would deadlock on its ww_mutex
+/// (-EALREADY) or add the fence twice.
+pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
+    with_row(name, |row| {
+        need_signalled_oracle(env)?;
+        if !std::path::Path::new("/dev/dma_heap/system").exists() {
+            return Err(NoDevice(
+                "/dev/dma_heap/system absent (CONFIG_DMABUF_HEAPS_SYSTEM)".into(),
+            )
+            .into());
+        }
+        let cap = Capture::open(Mem::DmaBuf)?;
+        let heap =
+            std::fs::File::open("/dev/dma_heap/system").context("open /dev/dma_heap/system")?;
+        let total: u32 = cap.sizes.iter().sum::<u32>().div_ceil(4096) * 4096;
+        let fd =
+            sys::dma_heap_alloc(heap.as_fd(), u64::from(total)).context("DMA_HEAP_IOCTL_ALLOC")?;
+        let _ = sys::dma_buf_set_name(fd.as_fd(), &format!("fs:{name}:shared"));
+        let ino = sys::inode_of(fd.as_fd()).context("fstat(dma-buf)")?;
+        let seq0 = match &env.oracles.kmod {
+            Ok(_) => Some(kmod_last_seq()?),
+            Err(_) => None,
+        };
+        let plane = DmaBufPlane {
+            fd: fd.as_fd(),
+            length: total,
+            bytesused: 0,
+        };
+        cap.dev
+            .qbuf_dmabuf_planes(cap.q, 0, &[plane, plane])
+            .context("QBUF with both planes on one dma-buf")?;
+        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        obs.expect_no_fences()
+            .context("shared dma-buf with the buffer queued but not streaming")?;
+        if cap.capture_one()? {
+            bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+        }
+        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        let (c, s) = obs
+            .holding(vec![ino], false)
+            .expect_one_signalled(Usage::Write)
+            .context("shared dma-buf after the frame")?;
+        row.land(
+            "dma-buf behind planes 0 and 1",
+            "importer",
+            Usage::Write,
+            format!("{c}:{s} (signalled within the tick)"),
+        );
+        if let Some(seq0) = seq0 {
+            expect_duplicate_skipped(seq0, ino)?;
+        }
+        Ok(())
+    })
+}
+
+/// The records written since `seq0` for the capture queue: exactly one
+/// skip of plane 1 as a duplicated dma-buf, and every arm on plane 0 with
+/// the shared dma-buf's inode.
+fn expect_duplicate_skipped(seq0: u64, ino: u64) -> Result<()> {
+    let recs = kmod_records()?;
+    let mut skips = 0;
+    let mut shown = Vec::new();
+    for r in &recs {
+        let KmodRecord::Event {
+            seq,
+            event,
+            buf_type,
+            plane,
+            ino: rino,
+            reason,
+            ..
+        } = r
+        else {
+            continue;
+        };
+        if *seq <= seq0 || buf_type != CAPTURE_MPLANE_TYPE {
+            continue;
+        }
+        shown.push(format!(
+            "seq={seq} event={event} plane={plane:?} ino={rino:?} reason={reason}"
+        ));
+        match event.as_str() {
+            "skip" if *plane == Some(1) && reason == "duplicated_dma-buf" => skips += 1,
+            "arm" if *plane != Some(0) || *rino != Some(ino) => bail!(
+                "vb2_fence_probe: an arm on plane {plane:?} ino {rino:?}, expected only plane 0 \
+                 on the shared dma-buf (ino {ino}); records: [{}]",
+                shown.join(" | ")
+            ),
+            _ => {}
+        }
+    }
+    if skips != 1 {
+        bail!(
+            "vb2_fence_probe: expected exactly one skip of plane 1 with \
+             reason=duplicated_dma-buf, found {skips}; records: [{}]",
+            shown.join(" | ")
+        );
+    }
+    Ok(())
+}
