@@ -37,6 +37,10 @@ echo "== stage timings"
 cat "$FRESNEL_TIMINGS"
 # FRESNEL_T0: the caller's start, as an offset from this script's start.
 printf '%-28s %5d s\n' total $((SECONDS - ${FRESNEL_T0:-0}))
+echo "== landing maps (control | patched)"
+landing_args=()
+for kind in "${kinds[@]}"; do landing_args+=("--$kind" "$runs/$kind"); done
+"$here/rig.sh" landing-map "${landing_args[@]}" || echo "(the landing maps could not be shown)"
 echo "== verdict"
 if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then judge_args+=(--host-checks "$FRESNEL_HOST_CHECKS"); fi
 "$here/rig.sh" judge "${judge_args[@]}" \

@@ -5,6 +5,7 @@
 mod compliance;
 mod judge;
 mod kernel_log;
+mod landing;
 mod results_log;
 mod suite_output;
 
@@ -39,7 +40,7 @@ enum Cmd {
         #[arg(long)]
         host_checks: Option<PathBuf>,
     },
-    /// Print the landing maps the guests printed, control first.
+    /// Print the landing maps the guests printed (JSON), side by side.
     LandingMap {
         #[arg(long)]
         control: Option<PathBuf>,
@@ -107,17 +108,37 @@ fn judge_cmd(
 }
 
 fn landing_map(control: Option<&Path>, patched: Option<&Path>) -> Result<()> {
+    let mut maps: Vec<Option<Vec<landing::PathRow>>> = Vec::new();
     for (kind, dir) in [("control", control), ("patched", patched)] {
-        let Some(dir) = dir else { continue };
+        let Some(dir) = dir else {
+            maps.push(None);
+            continue;
+        };
         let run = GuestRun::parse(&read(&dir.join("results.log"))?);
-        println!(
-            "=== landing map, {kind} kernel ({})",
-            run.kind.as_deref().unwrap_or("?")
-        );
-        match run.stage("landing-map") {
-            Some(s) => print!("{}", s.output),
-            None => println!("(the guest printed no landing map)"),
+        let kernel = run.kind.as_deref().unwrap_or("?");
+        match run.stage("landing-map").map(|s| landing::parse(&s.output)) {
+            Some(Ok(rows)) => {
+                println!("=== landing map, {kind} kernel: {kernel}");
+                maps.push(Some(rows));
+            }
+            Some(Err(e)) => {
+                println!("=== landing map, {kind} kernel ({kernel}): {e:#}; as printed:");
+                if let Some(s) = run.stage("landing-map") {
+                    print!("{}", s.output);
+                }
+                maps.push(None);
+            }
+            None => {
+                println!("=== landing map, {kind} kernel ({kernel}): the guest printed none");
+                maps.push(None);
+            }
         }
+    }
+    if maps.iter().any(Option::is_some) {
+        print!(
+            "{}",
+            landing::side_by_side(maps[0].as_deref(), maps[1].as_deref())
+        );
     }
     Ok(())
 }

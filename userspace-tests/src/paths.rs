@@ -177,6 +177,19 @@ impl LandingRow {
         self.landings.len() - 1
     }
 
+    /// Record that nothing was seen on a watched buffer (the oracles'
+    /// complaint is the path's error).
+    pub fn land_nothing(&mut self, buffer: &str) -> usize {
+        self.landings.push(Landing {
+            buffer: buffer.into(),
+            reservation: "none".into(),
+            usage: "-".into(),
+            fence: "-".into(),
+            pending_to_signalled_ms: None,
+        });
+        self.landings.len() - 1
+    }
+
     pub fn set_pending_ms(&mut self, i: usize, ms: f64) {
         if let Some(l) = self.landings.get_mut(i) {
             l.pending_to_signalled_ms = Some(ms);
@@ -913,7 +926,10 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
             Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
             None => "-".into(),
         };
-        landed.push(row.land(&w.label, w.reservation, w.usage, fence));
+        landed.push(match &id {
+            Ok(_) => row.land(&w.label, w.reservation, w.usage, fence),
+            Err(_) => row.land_nothing(&w.label),
+        });
         w.id = id.with_context(|| format!("{} while the job runs", w.label))?;
         w.held = Some(held);
     }
@@ -1097,15 +1113,13 @@ fn sigkill_parent(
         Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
         None => "-".into(),
     };
-    let landing = row.land(
-        "CAPTURE export held by another process",
-        "exporter",
-        Usage::Write,
-        fence,
-    );
-    let id = obs
-        .expect_pending(Usage::Write)
-        .context("export held by another process while the owner's job runs")?;
+    let label = "CAPTURE export held by another process";
+    let id = obs.expect_pending(Usage::Write);
+    let landing = match &id {
+        Ok(_) => row.land(label, "exporter", Usage::Write, fence),
+        Err(_) => row.land_nothing(label),
+    };
+    let id = id.context("export held by another process while the owner's job runs")?;
     kill(pid, Signal::SIGKILL).context("kill(SIGKILL)")?;
     waitpid(pid, None).context("waitpid")?;
     // Pass 0 as t0: the job started in the child before we looked.
@@ -1373,16 +1387,17 @@ fn sync_fence_inner(
             .map(|(_, i)| *i)
             .collect();
         let after = *usage == Usage::Write && plan.when == SyncExport::AfterJob;
-        let id = obs
-            .holding(held, after)
-            .expect_one_signalled(*usage)
-            .with_context(|| format!("{label} after the job"))?;
-        row.land(
-            label,
-            "exporter",
-            *usage,
-            format!("{}:{} (signalled within the ioctl)", id.0, id.1),
-        );
+        let id = obs.holding(held, after).expect_one_signalled(*usage);
+        match &id {
+            Ok((c, s)) => row.land(
+                label,
+                "exporter",
+                *usage,
+                format!("{c}:{s} (signalled within the ioctl)"),
+            ),
+            Err(_) => row.land_nothing(label),
+        };
+        let id = id.with_context(|| format!("{label} after the job"))?;
         match usage {
             Usage::Write => match cap_id {
                 None => cap_id = Some(id),

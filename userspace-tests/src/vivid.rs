@@ -132,23 +132,25 @@ fn expect_one_fence_on_every_plane(
     let mut ids = Vec::new();
     for (p, (fd, ino)) in fds.iter().enumerate() {
         let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
-        let (c, s) = obs
+        let label = format!("plane {p} export");
+        let id = obs
             .holding(vec![*ino], false)
             .on_resvs(fds.len())
-            .expect_one_signalled_with(Usage::Write, error)
-            .with_context(|| format!("plane {p} export after the frame"))?;
-        row.land(
-            &format!("plane {p} export"),
-            "exporter",
-            Usage::Write,
-            format!("{c}:{s} (signalled within the tick)"),
-        );
-        ids.push((c, s));
+            .expect_one_signalled_with(Usage::Write, error);
+        match &id {
+            Ok((c, s)) => row.land(&label, "exporter", Usage::Write, signalled_in_tick(*c, *s)),
+            Err(_) => row.land_nothing(&label),
+        };
+        ids.push(id.with_context(|| format!("{label} after the frame"))?);
     }
     if ids.windows(2).any(|w| w[0] != w[1]) {
         bail!("the planes of one frame show different fences: {ids:?}");
     }
     Ok(())
+}
+
+fn signalled_in_tick(context: u64, seqno: u64) -> String {
+    format!("{context}:{seqno} (signalled within the tick)")
 }
 
 fn with_row(name: &str, f: impl FnOnce(&mut LandingRow) -> Result<()>) -> (LandingRow, Result<()>) {
@@ -258,16 +260,15 @@ pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
             bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
         }
         let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
-        let (c, s) = obs
+        let label = "dma-buf behind planes 0 and 1";
+        let id = obs
             .holding(vec![ino], false)
-            .expect_one_signalled(Usage::Write)
-            .context("shared dma-buf after the frame")?;
-        row.land(
-            "dma-buf behind planes 0 and 1",
-            "importer",
-            Usage::Write,
-            format!("{c}:{s} (signalled within the tick)"),
-        );
+            .expect_one_signalled(Usage::Write);
+        match &id {
+            Ok((c, s)) => row.land(label, "importer", Usage::Write, signalled_in_tick(*c, *s)),
+            Err(_) => row.land_nothing(label),
+        };
+        id.context("shared dma-buf after the frame")?;
         if let Some(seq0) = seq0 {
             expect_duplicate_skipped(seq0, ino)?;
         }
