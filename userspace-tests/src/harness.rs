@@ -66,6 +66,20 @@ fn need_vivid_mplane() -> Result<(), Outcome> {
         .map_err(Outcome::Skip)
 }
 
+/// A fence test on an m2m driver whose path drives the device itself.
+fn path_fence_test(driver: Driver, name: &str, f: plans::PathFn) -> Test {
+    Test {
+        name: format!("{}/{name}", driver.name()),
+        fence: true,
+        run: Box::new(move |env, n| {
+            if let Err(o) = need(driver) {
+                return o;
+            }
+            from_result(f(env, n).1)
+        }),
+    }
+}
+
 /// A fence test on the multi-planar vivid capture node.
 fn vivid_fence_test(name: &str, f: plans::PathFn) -> Test {
     Test {
@@ -244,17 +258,18 @@ pub fn all_tests() -> Vec<Test> {
         }),
     ]);
     t.extend(sync_fence_tests(Driver::Visl));
-    t.extend(vec![
-        plain_test_on(Driver::Visl, "no_fence_without_job", |e, n| {
-            paths::no_fence_without_job(e, n, Driver::Visl)
-        }),
-        skip_test(
-            "visl/expbuf_while_running",
-            "visl runs the job inside MEDIA_REQUEST_IOC_QUEUE; a pending fence is only \
-             visible from a second thread while visl_transtime_ms > 0 (a global module \
-             parameter): not driven yet, the visl tests check the signalled fence left behind",
-        ),
-    ]);
+    t.extend(vec![plain_test_on(
+        Driver::Visl,
+        "no_fence_without_job",
+        |e, n| paths::no_fence_without_job(e, n, Driver::Visl),
+    )]);
+    // The job sleeps visl_transtime_ms inside MEDIA_REQUEST_IOC_QUEUE,
+    // queued from a second thread: the fences are seen pending.
+    t.extend(
+        plans::visl_fence_paths()
+            .into_iter()
+            .map(|(name, f)| path_fence_test(Driver::Visl, name, f)),
+    );
     // vivid's multi-planar video capture (NV12M): one fence on several
     // reservations, and on one reservation once when planes share it.
     t.extend(

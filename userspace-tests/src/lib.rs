@@ -8,4 +8,5 @@ pub mod paths;
 pub mod plans;
 pub mod sys;
 pub mod v4l2;
+pub mod visl_pending;
 pub mod vivid;

@@ -116,7 +116,7 @@ impl Env {
         }
     }
 
-    fn job_timeout(&self) -> Duration {
+    pub fn job_timeout(&self) -> Duration {
         Duration::from_millis(u64::from(self.transtime_ms) + 5000)
     }
 
@@ -689,13 +689,10 @@ impl M2mRun {
     /// Queue the OUTPUT buffer (after `queue_capture`): the job becomes
     /// runnable (vicodec: runs and completes inside this QBUF).
     pub fn queue_output(&mut self) -> Result<()> {
-        if let Some(media) = &self.media {
+        if self.media.is_some() {
             // Request API: QBUF into a fresh request, then queue the
             // request; the job runs inside MEDIA_REQUEST_IOC_QUEUE.
-            let req = v4l2r::ioctl::Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
-            let d = self.dev()?;
-            d.qbuf_mmap_request(d.out_q(), 0, self.out_size, &req)?;
-            self.t0_ns = sys::monotonic_ns();
+            let req = self.output_request()?;
             req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
             self.request = Some(req);
             return Ok(());
@@ -704,6 +701,20 @@ impl M2mRun {
         let d = self.dev()?;
         d.qbuf_mmap(d.out_q(), 0, self.out_size)?;
         Ok(())
+    }
+
+    /// Request API drivers (visl): QBUF the OUTPUT buffer into a fresh
+    /// request and return it unqueued; queueing it runs the job.
+    pub fn output_request(&mut self) -> Result<v4l2r::ioctl::Request> {
+        let media = self
+            .media
+            .as_ref()
+            .ok_or_else(|| anyhow!("{} does not use the Request API", self.driver.name()))?;
+        let req = v4l2r::ioctl::Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
+        let d = self.dev()?;
+        d.qbuf_mmap_request(d.out_q(), 0, self.out_size, &req)?;
+        self.t0_ns = sys::monotonic_ns();
+        Ok(req)
     }
 
     pub fn cap_bytes(&self) -> Vec<u8> {
@@ -717,7 +728,12 @@ impl M2mRun {
     /// vim2m writes the frame in device_run(), then completes after the
     /// transaction time: CAPTURE content changing means the job is running.
     pub fn wait_started(&self, env: &Env) -> Result<()> {
-        let deadline = Instant::now() + env.start_timeout();
+        self.wait_started_within(env.start_timeout())
+    }
+
+    /// As `wait_started`, with an explicit bound.
+    pub fn wait_started_within(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
         loop {
             if self.cap_bytes().iter().any(|&b| b != 0) {
                 return Ok(());
@@ -725,7 +741,7 @@ impl M2mRun {
             if Instant::now() >= deadline {
                 bail!(
                     "job did not start within {} ms of QBUF (CAPTURE content unchanged)",
-                    env.start_timeout().as_millis()
+                    timeout.as_millis()
                 );
             }
             std::thread::sleep(Duration::from_millis(2));

@@ -91,6 +91,14 @@ pub fn sync_fence_plans(driver: Driver) -> Vec<(&'static str, SyncPlan)> {
 /// A fence path that drives its device itself and reports its landing row.
 pub type PathFn = fn(&Env, &str) -> (LandingRow, Result<()>);
 
+/// visl with `visl_transtime_ms` set for the test: a pending window.
+pub fn visl_fence_paths() -> Vec<(&'static str, PathFn)> {
+    vec![(
+        "expbuf_while_running",
+        crate::visl_pending::expbuf_while_running,
+    )]
+}
+
 /// vivid's multi-planar video capture (NV12M).
 pub fn vivid_fence_paths() -> Vec<(&'static str, PathFn)> {
     vec![

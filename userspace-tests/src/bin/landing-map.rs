@@ -65,6 +65,11 @@ fn main() -> Result<()> {
                 for (name, plan) in plans::sync_fence_plans(driver) {
                     rows.push(paths::sync_fence_path(&env, name, driver, &plan).0);
                 }
+                if driver == Driver::Visl {
+                    for (name, path) in plans::visl_fence_paths() {
+                        rows.push(path(&env, name).0);
+                    }
+                }
             }
         }
     }
