@@ -928,6 +928,7 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
     };
     // While the job runs: a pending vb2 fence of the right usage everywhere.
     let mut landed = Vec::new();
+    let mut first_err = None;
     for w in watched.iter_mut() {
         let (obs, held) = oracle::observe(&env.oracles, w.fd.as_fd())?;
         let (inos, after) = held_for(w.usage);
@@ -946,8 +947,18 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
             Ok(_) => row.land(&w.label, w.reservation, w.usage, fence),
             Err(_) => row.land_nothing(&w.label),
         });
-        w.id = id.with_context(|| format!("{} while the job runs", w.label))?;
         w.held = Some(held);
+        // Look at every buffer before failing, so the map shows them all.
+        match id {
+            Ok(id) => w.id = id,
+            Err(e) if first_err.is_none() => {
+                first_err = Some(e.context(format!("{} while the job runs", w.label)))
+            }
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
     }
     // All CAPTURE views are of one allocation: one fence.
     let cap_ids: Vec<_> = watched
@@ -1129,7 +1140,7 @@ fn sigkill_parent(
         Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
         None => "-".into(),
     };
-    let label = "CAPTURE export held by another process";
+    let label = "CAPTURE export (other process)";
     let id = obs.expect_pending(Usage::Write);
     let landing = match &id {
         Ok(_) => row.land(label, "exporter", Usage::Write, fence),
@@ -1389,6 +1400,7 @@ fn sync_fence_inner(
     }
     let mut cap_id = None;
     let mut out_id = None;
+    let mut first_err: Option<anyhow::Error> = None;
     // Every fd held for a buffer, for the inode of its kmod arm record;
     // CAPTURE exports made after the job came after the arm.
     let mut inos: Vec<(Usage, u64)> = Vec::new();
@@ -1413,7 +1425,14 @@ fn sync_fence_inner(
             ),
             Err(_) => row.land_nothing(label),
         };
-        let id = id.with_context(|| format!("{label} after the job"))?;
+        // Look at every buffer before failing, so the map shows them all.
+        let id = match id {
+            Ok(id) => id,
+            Err(e) => {
+                first_err.get_or_insert(e.context(format!("{label} after the job")));
+                continue;
+            }
+        };
         match usage {
             Usage::Write => match cap_id {
                 None => cap_id = Some(id),
@@ -1424,6 +1443,9 @@ fn sync_fence_inner(
             },
             _ => out_id = Some(id),
         }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
     }
     if let (Some(c), Some(o)) = (cap_id, out_id) {
         if c == o {

@@ -147,8 +147,10 @@ fn check_pending(
             Ok(_) => row.land(label, "exporter", usage, fence),
             Err(_) => row.land_nothing(label),
         };
-        ids.push(id.with_context(|| format!("{label} while the job runs"))?);
+        ids.push(id.with_context(|| format!("{label} while the job runs")));
     }
+    // Both exports were looked at (and are in the map) before failing.
+    let ids = ids.into_iter().collect::<Result<Vec<_>>>()?;
     if let [Some(c), Some(o)] = ids[..] {
         if c == o {
             bail!("OUTPUT and CAPTURE share fence {c:?}: usages are not separate");

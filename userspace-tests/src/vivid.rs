@@ -130,6 +130,7 @@ fn expect_one_fence_on_every_plane(
     row: &mut LandingRow,
 ) -> Result<()> {
     let mut ids = Vec::new();
+    let mut first_err: Option<anyhow::Error> = None;
     for (p, (fd, ino)) in fds.iter().enumerate() {
         let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
         let label = format!("plane {p} export");
@@ -141,7 +142,16 @@ fn expect_one_fence_on_every_plane(
             Ok((c, s)) => row.land(&label, "exporter", Usage::Write, signalled_in_tick(*c, *s)),
             Err(_) => row.land_nothing(&label),
         };
-        ids.push(id.with_context(|| format!("{label} after the frame"))?);
+        // Look at every plane before failing, so the map shows them all.
+        match id {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                first_err.get_or_insert(e.context(format!("{label} after the frame")));
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
     }
     if ids.windows(2).any(|w| w[0] != w[1]) {
         bail!("the planes of one frame show different fences: {ids:?}");
