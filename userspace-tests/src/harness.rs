@@ -66,27 +66,19 @@ fn need_vivid_mplane() -> Result<(), Outcome> {
         .map_err(Outcome::Skip)
 }
 
-/// A fence test on an m2m driver whose path drives the device itself.
-fn path_fence_test(driver: Driver, name: &str, f: plans::PathFn) -> Test {
+/// A fence test whose path drives its device itself; `need` skips it when
+/// the device is absent.
+fn path_fence_test(
+    device: &str,
+    need: fn() -> Result<(), Outcome>,
+    name: &str,
+    f: plans::PathFn,
+) -> Test {
     Test {
-        name: format!("{}/{name}", driver.name()),
+        name: format!("{device}/{name}"),
         fence: true,
         run: Box::new(move |env, n| {
-            if let Err(o) = need(driver) {
-                return o;
-            }
-            from_result(f(env, n).1)
-        }),
-    }
-}
-
-/// A fence test on the multi-planar vivid capture node.
-fn vivid_fence_test(name: &str, f: plans::PathFn) -> Test {
-    Test {
-        name: format!("vivid/{name}"),
-        fence: true,
-        run: Box::new(move |env, n| {
-            if let Err(o) = need_vivid_mplane() {
+            if let Err(o) = need() {
                 return o;
             }
             from_result(f(env, n).1)
@@ -268,14 +260,14 @@ pub fn all_tests() -> Vec<Test> {
     t.extend(
         plans::visl_fence_paths()
             .into_iter()
-            .map(|(name, f)| path_fence_test(Driver::Visl, name, f)),
+            .map(|(name, f)| path_fence_test("visl", || need(Driver::Visl), name, f)),
     );
     // vivid's multi-planar video capture (NV12M): one fence on several
     // reservations, and on one reservation once when planes share it.
     t.extend(
         plans::vivid_fence_paths()
             .into_iter()
-            .map(|(name, f)| vivid_fence_test(name, f)),
+            .map(|(name, f)| path_fence_test("vivid", need_vivid_mplane, name, f)),
     );
     t.extend(vec![
         // Not in control-expected-failures.txt for the reason given at

@@ -4,13 +4,13 @@
 //! second thread leaves a window in which this one sees the fences pending,
 //! as on vim2m, and can EXPBUF the CAPTURE buffer during the job.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::harness::NoDevice;
-use crate::oracle;
+use crate::oracle::{self, HeldSync};
 use crate::parse::Usage;
 use crate::paths::{CapSource, Driver, Env, LandingRow, M2mRun};
 use crate::sys;
@@ -80,33 +80,48 @@ fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()
     // the fences are out. TCG makes the fill slow, so wait up to the job
     // timeout rather than vim2m's start window.
     let started = run.wait_started_within(env.job_timeout());
-    let checked = started.and_then(|()| check_pending(env, name, &run, &out, out_ino, row));
+    let checked = started.and_then(|()| check_pending(env, name, &run, out, out_ino, row));
     let req = queued
         .join()
         .map_err(|_| anyhow!("the thread queueing the request panicked"))?
         .context("MEDIA_REQUEST_IOC_QUEUE")?;
-    let (cap, ids) = checked?;
+    let watched = checked?;
     if run.wait_done(env)? {
         bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
     }
     run.check_frame("CAPTURE after DQBUF", &run.cap_bytes())?;
     drop(req);
-    for ((label, fd, held, after), id) in [
-        ("CAPTURE export", &cap, vec![ids.2], true),
-        ("OUTPUT export", &out, vec![out_ino], false),
-    ]
-    .into_iter()
-    .zip([ids.0, ids.1])
-    {
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
-        obs.holding(held, after)
-            .expect_signalled(id, false)
-            .with_context(|| format!("{label} after the job"))?;
+    for w in &watched {
+        // The sync_file taken while the fence was pending must signal
+        // without error, after the job started.
+        let sf = if w.usage == Usage::Write {
+            &w.held.writers
+        } else {
+            &w.held.all
+        };
+        let (_, ts) =
+            oracle::expect_sync_signalled(sf.as_fd(), run.t0_ns, Some(false), env.job_timeout())
+                .with_context(|| format!("{} after the job", w.label))?;
+        row.set_pending_ms(w.landing, ts.saturating_sub(run.t0_ns) as f64 / 1e6);
+        let (obs, _) = oracle::observe(&env.oracles, w.fd.as_fd())?;
+        obs.holding(vec![w.ino], w.exported_after_arm)
+            .expect_signalled(w.id, false)
+            .with_context(|| format!("{} after the job", w.label))?;
     }
     Ok(())
 }
 
-type PendingIds = (Option<(u64, u64)>, Option<(u64, u64)>, u64);
+/// An export watched while the job runs.
+struct Watched {
+    label: &'static str,
+    fd: OwnedFd,
+    ino: u64,
+    usage: Usage,
+    exported_after_arm: bool,
+    id: Option<(u64, u64)>,
+    held: HeldSync,
+    landing: usize,
+}
 
 /// While the request's job sleeps: EXPBUF the CAPTURE buffer, then both
 /// exports must show a pending fence of their usage, and not the same one.
@@ -114,25 +129,26 @@ fn check_pending(
     env: &Env,
     name: &str,
     run: &M2mRun,
-    out: &std::os::fd::OwnedFd,
+    out: OwnedFd,
     out_ino: u64,
     row: &mut LandingRow,
-) -> Result<(std::os::fd::OwnedFd, PendingIds)> {
+) -> Result<Vec<Watched>> {
     let cap = run.export_cap(&format!("fs:{name}:cap"))?;
     let cap_ino = sys::inode_of(cap.as_fd()).context("fstat(CAPTURE export)")?;
-    let mut ids = Vec::new();
+    let mut watched = Vec::new();
+    let mut first_err: Option<anyhow::Error> = None;
     // The CAPTURE export came after the arm: its arm record carries ino 0.
-    for (label, fd, usage, held, after) in [
+    for (label, fd, usage, ino, after) in [
         (
-            "CAPTURE export made during the job",
-            &cap,
+            "CAPTURE export (during the job)",
+            cap,
             Usage::Write,
             cap_ino,
             true,
         ),
         ("OUTPUT export", out, Usage::Read, out_ino, false),
     ] {
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        let (obs, held) = oracle::observe(&env.oracles, fd.as_fd())?;
         let view = if usage == Usage::Write {
             &obs.sync_writers
         } else {
@@ -142,19 +158,37 @@ fn check_pending(
             || "-".to_string(),
             |f| format!("{}/{}", f.driver_name, f.obj_name),
         );
-        let id = obs.holding(vec![held], after).expect_pending(usage);
-        match &id {
+        let id = obs.holding(vec![ino], after).expect_pending(usage);
+        let landing = match &id {
             Ok(_) => row.land(label, "exporter", usage, fence),
             Err(_) => row.land_nothing(label),
         };
-        ids.push(id.with_context(|| format!("{label} while the job runs")));
+        // Look at both exports (the map shows them) before failing.
+        let id = match id {
+            Ok(id) => id,
+            Err(e) => {
+                first_err.get_or_insert(e.context(format!("{label} while the job runs")));
+                None
+            }
+        };
+        watched.push(Watched {
+            label,
+            fd,
+            ino,
+            usage,
+            exported_after_arm: after,
+            id,
+            held,
+            landing,
+        });
     }
-    // Both exports were looked at (and are in the map) before failing.
-    let ids = ids.into_iter().collect::<Result<Vec<_>>>()?;
-    if let [Some(c), Some(o)] = ids[..] {
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    if let [Watched { id: Some(c), .. }, Watched { id: Some(o), .. }] = &watched[..] {
         if c == o {
             bail!("OUTPUT and CAPTURE share fence {c:?}: usages are not separate");
         }
     }
-    Ok((cap, (ids[0], ids[1], cap_ino)))
+    Ok(watched)
 }
