@@ -109,6 +109,19 @@ fn fence_test(name: &str, plan: FencePlan) -> Test {
     }
 }
 
+fn vivid_plain_test(name: &str, f: fn(&Env, &str) -> anyhow::Result<()>) -> Test {
+    Test {
+        name: format!("vivid/{name}"),
+        fence: false,
+        run: Box::new(move |env, n| {
+            if let Err(o) = need_vivid_mplane() {
+                return o;
+            }
+            from_result(f(env, n))
+        }),
+    }
+}
+
 fn plain_test(name: &str, f: fn(&Env, &str) -> anyhow::Result<()>) -> Test {
     plain_test_on(Driver::Vim2m, name, f)
 }
@@ -272,16 +285,8 @@ pub fn all_tests() -> Vec<Test> {
     t.extend(vec![
         // Not in control-expected-failures.txt for the reason given at
         // vicodec/error_completion: it needs the kmod.
-        Test {
-            name: "vivid/error_completion".into(),
-            fence: false,
-            run: Box::new(|env, n| {
-                if let Err(o) = need_vivid_mplane() {
-                    return o;
-                }
-                from_result(crate::vivid::error_completion(env, n))
-            }),
-        },
+        vivid_plain_test("error_completion", crate::vivid::error_completion),
+        vivid_plain_test("readback_nv12m", crate::vivid::readback),
     ]);
     for (drv, what) in [
         ("rkvdec", "the suite does not drive rkvdec yet"),

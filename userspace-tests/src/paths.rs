@@ -1263,7 +1263,7 @@ fn run_and_read_back(
 
 /// mmap an export and read `len` bytes between DMA_BUF_IOCTL_SYNC
 /// start/end (READ), as a CPU consumer must.
-fn read_via_export(exp: &OwnedFd, len: usize) -> Result<Vec<u8>> {
+pub fn read_via_export(exp: &OwnedFd, len: usize) -> Result<Vec<u8>> {
     let m = Mapping::new(exp.as_fd(), len).context("mmap export")?;
     sys::dma_buf_sync(
         exp.as_fd(),

@@ -300,6 +300,20 @@ impl VideoDev {
         })
     }
 
+    /// mmap every plane of MMAP buffer `index`.
+    pub fn mmap_planes(&self, q: QueueType, index: u32) -> Result<Vec<PlaneMapping>, V4l2Error> {
+        self.query_mmap_planes(q, index)?
+            .into_iter()
+            .map(|(off, len)| {
+                ioctl::mmap(&self.file, off, len).map_err(|e| V4l2Error::Other {
+                    what: "mmap",
+                    path: self.p(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
     pub fn expbuf(&self, q: QueueType, index: u32) -> Result<OwnedFd, V4l2Error> {
         self.expbuf_plane(q, index, 0)
     }

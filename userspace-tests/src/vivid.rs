@@ -17,7 +17,7 @@ use v4l2r::QueueType;
 use crate::harness::NoDevice;
 use crate::oracle::{self, kmod_records};
 use crate::parse::{KmodRecord, Usage};
-use crate::paths::{Env, LandingRow, FENCE_EIO};
+use crate::paths::{read_via_export, sha256_hex, Env, LandingRow, FENCE_EIO};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
 
@@ -214,6 +214,37 @@ pub fn error_completion(env: &Env, name: &str) -> Result<()> {
     }
     let mut row = LandingRow::new("vivid", name);
     expect_one_fence_on_every_plane(env, &fds, FENCE_EIO, &mut row)
+}
+
+/// One NV12M frame read back per plane through the MMAP mapping and
+/// through the plane's export (mmap + DMA_BUF_IOCTL_SYNC): the same sha256,
+/// and not the zeroes the buffer was allocated with. vivid's test pattern
+/// has no software reference here, and no virtual device imports NV12M, so
+/// the importer view is left to the vim2m readback tests. Passes on both
+/// kernels.
+pub fn readback(_env: &Env, name: &str) -> Result<()> {
+    let cap = Capture::open(Mem::Mmap)?;
+    let fds = export_planes(&cap, name)?;
+    let maps = cap.dev.mmap_planes(cap.q, 0)?;
+    cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
+    if cap.capture_one()? {
+        bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+    }
+    for (p, ((fd, _), size)) in fds.iter().zip(&cap.sizes).enumerate() {
+        let map = maps
+            .get(p)
+            .ok_or_else(|| anyhow!("QUERYBUF gave {} planes, NV12M has 2", maps.len()))?;
+        let via_mmap = sys::plane_read(map, *size as usize);
+        let via_export = read_via_export(fd, *size as usize)?;
+        let (a, b) = (sha256_hex(&via_mmap), sha256_hex(&via_export));
+        if a != b {
+            bail!("plane {p}: sha256 through MMAP {a} differs from through the export {b}");
+        }
+        if via_mmap.iter().all(|&x| x == 0) {
+            bail!("plane {p}: all {size} bytes are zero: vivid wrote nothing");
+        }
+    }
+    Ok(())
 }
 
 /// The highest record number in the kmod ring (0 if empty).
