@@ -165,6 +165,21 @@ impl LandingRow {
         }
     }
 
+    /// Run a path that fills in a fresh row; its error, if any, becomes the
+    /// row's.
+    pub fn record(
+        device: &str,
+        path: &str,
+        f: impl FnOnce(&mut LandingRow) -> Result<()>,
+    ) -> (Self, Result<()>) {
+        let mut row = Self::new(device, path);
+        let r = f(&mut row);
+        if let Err(e) = &r {
+            row.error = format!("{e:#}");
+        }
+        (row, r)
+    }
+
     /// Record a landing; returns its index (to fill in the timing later).
     pub fn land(&mut self, buffer: &str, reservation: &str, usage: Usage, fence: String) -> usize {
         self.landings.push(Landing {
@@ -849,12 +864,7 @@ struct Watched {
 /// usage on every watched buffer through every oracle, end the job, see it
 /// signalled.
 pub fn fence_path(env: &Env, name: &str, plan: &FencePlan) -> (LandingRow, Result<()>) {
-    let mut row = LandingRow::new("vim2m", name);
-    let r = fence_path_inner(env, name, plan, &mut row);
-    if let Err(e) = &r {
-        row.error = format!("{e:#}");
-    }
-    (row, r)
+    LandingRow::record("vim2m", name, |row| fence_path_inner(env, name, plan, row))
 }
 
 fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRow) -> Result<()> {
@@ -1054,12 +1064,7 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
 
 /// SIGKILL the process owning the queue while this one holds the export.
 pub fn sigkill_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    let mut row = LandingRow::new("vim2m", name);
-    let r = sigkill_inner(env, name, &mut row);
-    if let Err(e) = &r {
-        row.error = format!("{e:#}");
-    }
-    (row, r)
+    LandingRow::record("vim2m", name, |row| sigkill_inner(env, name, row))
 }
 
 fn sigkill_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
@@ -1343,12 +1348,9 @@ pub fn sync_fence_path(
     driver: Driver,
     plan: &SyncPlan,
 ) -> (LandingRow, Result<()>) {
-    let mut row = LandingRow::new(driver.name(), name);
-    let r = sync_fence_inner(env, name, driver, plan, &mut row);
-    if let Err(e) = &r {
-        row.error = format!("{e:#}");
-    }
-    (row, r)
+    LandingRow::record(driver.name(), name, |row| {
+        sync_fence_inner(env, name, driver, plan, row)
+    })
 }
 
 fn sync_fence_inner(

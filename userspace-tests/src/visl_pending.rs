@@ -58,12 +58,7 @@ impl Drop for ParamGuard {
 /// fences) through every oracle; after the job both are signalled without
 /// error and the CAPTURE frame is visl's pattern.
 pub fn expbuf_while_running(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    let mut row = LandingRow::new("visl", name);
-    let r = while_running_inner(env, name, &mut row);
-    if let Err(e) = &r {
-        row.error = format!("{e:#}");
-    }
-    (row, r)
+    LandingRow::record("visl", name, |row| while_running_inner(env, name, row))
 }
 
 fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {

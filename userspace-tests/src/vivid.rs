@@ -163,21 +163,12 @@ fn signalled_in_tick(context: u64, seqno: u64) -> String {
     format!("{context}:{seqno} (signalled within the tick)")
 }
 
-fn with_row(name: &str, f: impl FnOnce(&mut LandingRow) -> Result<()>) -> (LandingRow, Result<()>) {
-    let mut row = LandingRow::new("vivid", name);
-    let r = f(&mut row);
-    if let Err(e) = &r {
-        row.error = format!("{e:#}");
-    }
-    (row, r)
-}
-
 /// NV12M MMAP buffer, each plane exported before QBUF: nothing while the
 /// buffer waits for STREAMON; after the frame, one fence (the same on both
 /// planes) of WRITE usage on each plane's reservation, signalled without
 /// error; the kmod saw one arm per plane.
 pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    with_row(name, |row| {
+    LandingRow::record("vivid", name, |row| {
         need_signalled_oracle(env)?;
         let cap = Capture::open(Mem::Mmap)?;
         let fds = export_planes(&cap, name)?;
@@ -266,7 +257,7 @@ fn kmod_last_seq() -> Result<u64> {
 /// Arming the same reservation twice would deadlock on its ww_mutex
 /// (-EALREADY) or add the fence twice.
 pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    with_row(name, |row| {
+    LandingRow::record("vivid", name, |row| {
         need_signalled_oracle(env)?;
         if !std::path::Path::new("/dev/dma_heap/system").exists() {
             return Err(NoDevice(
