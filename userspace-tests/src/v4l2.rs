@@ -331,13 +331,7 @@ impl VideoDev {
     }
 
     pub fn qbuf_mmap(&self, q: QueueType, index: u32, bytesused: u32) -> Result<(), V4l2Error> {
-        let mut b = V4l2Buffer::new(q, index, MemoryType::Mmap);
-        b.set_num_planes(1)
-            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
-        *b.get_first_plane_mut().bytesused = bytesused;
-        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
-            .map(drop)
-            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+        self.qbuf_mmap_n(q, index, 1, bytesused)
     }
 
     /// QBUF a CAPTURE MMAP buffer of a multi-planar queue with `planes`
@@ -348,9 +342,21 @@ impl VideoDev {
         index: u32,
         planes: usize,
     ) -> Result<(), V4l2Error> {
+        self.qbuf_mmap_n(q, index, planes, 0)
+    }
+
+    /// QBUF an MMAP buffer of `planes` planes, plane 0 carrying `bytesused`.
+    fn qbuf_mmap_n(
+        &self,
+        q: QueueType,
+        index: u32,
+        planes: usize,
+        bytesused: u32,
+    ) -> Result<(), V4l2Error> {
         let mut b = V4l2Buffer::new(q, index, MemoryType::Mmap);
         b.set_num_planes(planes)
             .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
+        *b.get_first_plane_mut().bytesused = bytesused;
         ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
             .map(drop)
             .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
