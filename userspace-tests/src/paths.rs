@@ -356,6 +356,11 @@ pub struct M2mRun {
     request: Option<v4l2r::ioctl::Request>,
 }
 
+/// sizeimage of a format's first plane (0 if the driver gave none).
+fn plane0_size(f: &v4l2r::Format) -> u32 {
+    f.plane_fmt.first().map_or(0, |p| p.sizeimage)
+}
+
 fn page_round(n: u32) -> u32 {
     n.div_ceil(4096) * 4096
 }
@@ -429,8 +434,8 @@ impl M2mRun {
                 cf.height
             );
         }
-        let out_size = of.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
-        let cap_size = cf.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
+        let out_size = plane0_size(&of);
+        let cap_size = plane0_size(&cf);
         let input = pattern_rgb24(W, H);
         if out_size as usize != input.len() {
             bail!("OUTPUT sizeimage {out_size}, expected {}", input.len());
@@ -509,8 +514,8 @@ impl M2mRun {
                 cf.pixelformat
             );
         }
-        let out_size = of.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
-        let cap_size = cf.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
+        let out_size = plane0_size(&of);
+        let cap_size = plane0_size(&cf);
         let input = pattern_yuv420(VICODEC_W, VICODEC_H);
         if out_size as usize != input.len() {
             bail!("OUTPUT sizeimage {out_size}, expected {}", input.len());
@@ -580,8 +585,8 @@ impl M2mRun {
             );
         }
         let cf = dev.g_format(cq)?;
-        let out_len = of.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
-        let cap_size = cf.plane_fmt.first().map(|p| p.sizeimage).unwrap_or(0);
+        let out_len = plane0_size(&of);
+        let cap_size = plane0_size(&cf);
         let out_size = u32::try_from(input.len()).context("input length")?;
         if out_size == 0 || out_size > out_len || cap_size == 0 {
             bail!(

@@ -79,12 +79,17 @@ pub struct VideoDev {
 
 /// Every /dev/videoN node, sorted by number.
 pub fn video_nodes() -> Vec<PathBuf> {
+    dev_nodes("video")
+}
+
+/// Every /dev/<prefix>N node, sorted by N.
+fn dev_nodes(prefix: &str) -> Vec<PathBuf> {
     let mut v: Vec<(u32, PathBuf)> = std::fs::read_dir("/dev")
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let n = name.strip_prefix("video")?.parse::<u32>().ok()?;
+                    let n = name.strip_prefix(prefix)?.parse::<u32>().ok()?;
                     Some((n, e.path()))
                 })
                 .collect()
@@ -500,20 +505,8 @@ pub fn find_device(driver: &str, want: impl Fn(&VideoDev) -> bool) -> Result<Vid
 /// The first /dev/media* node whose MEDIA_IOC_DEVICE_INFO driver or model
 /// is `driver` (a stateless decoder allocates its requests there).
 pub fn find_media(driver: &str) -> Result<File, String> {
-    let mut nodes: Vec<(u32, PathBuf)> = std::fs::read_dir("/dev")
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let n = name.strip_prefix("media")?.parse::<u32>().ok()?;
-                    Some((n, e.path()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    nodes.sort();
     let mut seen = Vec::new();
-    for (_, p) in nodes {
+    for p in dev_nodes("media") {
         let f = match OpenOptions::new().read(true).write(true).open(&p) {
             Ok(f) => f,
             Err(e) => {
