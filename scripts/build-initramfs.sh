@@ -55,6 +55,7 @@ awk -v k="$kind" '!/^#/ && NF >= 4 && ($3 == "both" || $3 == k) {
 	printf "%s %s", $1, $2; for (i = 4; i <= NF; i++) printf " %s", $i; printf "\n" }' \
 	"${FRESNEL_STAGES:-$REPO_ROOT/vm/stages.list}" >"$root/etc/fresnel/stages"
 
+mkdir -p "$(dirname "$out")"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"
 mv "$out.tmp" "$out"
 ok "initramfs for $kind: $out ($(du -h "$out" | cut -f1))"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Download the pinned Debian linux-source package (manifest.toml [ci_base])
 # through a private apt configuration (sid + trixie-backports are never added
-# to the system's sources), verify it, and unpack it into a git tree tagged
+# to the system's sources) into the downloads cache under its sha256 (pinned
+# as deb_sha256), and unpack it into a git tree tagged
 # `ci-base` under $FRESNEL_CACHE/kernel/<version>/src. Idempotent.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,22 +22,23 @@ fi
 
 private_apt_setup
 
-deb=$aptdir/debs/${pkg}_${ver}_all.deb
-if [ ! -f "$deb" ] || ! echo "$want_sha  $deb" | sha256sum -c --quiet - 2>/dev/null; then
+# download_pinned: run in an empty directory by fetch_verified.
+download_pinned() {
 	private_apt_update
+	local avail
 	avail=$(apt-cache "${APT[@]}" madison "$pkg" | awk '{print $3}' | paste -sd' ')
 	if ! grep -qxF -- "$ver" <(tr ' ' '\n' <<<"$avail"); then
 		die "pinned kernel source $pkg=$ver (manifest.toml [ci_base]) is no longer served; available: ${avail:-none}. Pick one, set [ci_base] version and deb_sha256, and rerun."
 	fi
 	step "downloading $pkg $ver (~164 MB)"
-	(cd "$aptdir/debs" && with_timeout 1200 "download $pkg" apt-get "${APT[@]}" download "$pkg=$ver")
-	got=$(sha256sum "$deb" | cut -d' ' -f1)
-	[ "$got" = "$want_sha" ] ||
-		die "$deb has sha256 $got, manifest.toml [ci_base] deb_sha256 pins $want_sha; if the archive rebuilt the package on purpose, update the pin"
-fi
+	with_timeout 1200 "download $pkg" apt-get "${APT[@]}" download "$pkg=$ver"
+}
+deb=
+fetch_verified "$want_sha" deb download_pinned
 
 step "unpacking $pkg $ver into $src"
-tmp=$(mktemp -d "$kdir.unpack.XXXXXX")
+mkdir -p "$kdir"
+tmp=$(mktemp -d "$kdir/unpack.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/src/
 tarball=$(manifest_get ci_base tarball)
@@ -50,7 +52,6 @@ git -C "$tmp/tree" add -f .
 git -C "$tmp/tree" -c user.name=fresnel-rig -c user.email=rig@fresnel-fourier.invalid \
 	commit -q -m "Debian $pkg $ver"
 git -C "$tmp/tree" tag ci-base
-mkdir -p "$kdir"
 rm -rf "$src"
 mv "$tmp/tree" "$src"
 ok "kernel source ready at $src"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Download the pinned sid packages of manifest.toml [vm_userspace] and unpack
-# them into $FRESNEL_CACHE/vm-userspace/<hash>/, the guest's /usr for
+# Download the pinned sid packages of manifest.toml [vm_userspace] (kept in
+# the downloads cache under their sha256) and unpack them into $FRESNEL_CACHE/vm-userspace/<hash>/, the guest's /usr for
 # v4l2-compliance and v4l2-ctl. Prints that directory. Idempotent.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,21 +15,25 @@ if [ -f "$root/.complete" ]; then
 	exit 0
 fi
 private_apt_setup
+# The lists are state: refreshed once per run. Each pinned package is
+# fetched into the downloads cache under the sha256 the signed index gives.
+private_apt_update >&2
+debs=()
 while IFS='=' read -r pkg ver; do
-	dir=$aptdir/debs/vm/$pkg=$ver
-	if ! compgen -G "$dir/*.deb" >/dev/null; then
-		private_apt_update
-		mkdir -p "$dir"
+	sha=$(apt-cache "${APT[@]}" show "$pkg=$ver" 2>/dev/null | awk '/^SHA256:/ {print $2; exit}')
+	[ -n "$sha" ] ||
+		die "$pkg=$ver (manifest.toml [vm_userspace]) is not served by sid or trixie-backports; 'apt-cache madison $pkg' with the private lists ($aptdir) shows what is"
+	download_one() {
 		step "downloading $pkg $ver" >&2
-		(cd "$dir" && with_timeout 600 "download $pkg=$ver" apt-get "${APT[@]}" download "$pkg=$ver" >&2) ||
-			die "$pkg=$ver (manifest.toml [vm_userspace]) could not be downloaded; 'apt-cache madison $pkg' with the private lists shows what is served"
-	fi
+		with_timeout 600 "download $pkg=$ver" apt-get "${APT[@]}" download "$pkg=$ver" >&2
+	}
+	deb=
+	fetch_verified "$sha" deb download_one
+	debs+=("$deb")
 done <<<"$pins"
 mkdir -p "$(dirname "$root")"
 tmp=$(mktemp -d "$root.XXXXXX")
-while IFS='=' read -r pkg ver; do
-	for deb in "$aptdir/debs/vm/$pkg=$ver"/*.deb; do dpkg-deb -x "$deb" "$tmp"; done
-done <<<"$pins"
+for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$tmp"; done
 rm -rf "$root"
 mv "$tmp" "$root"
 touch "$root/.complete"

@@ -8,19 +8,24 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Dir::Cache::Archives=/var/cache/fresnel/host-debs -y --no-install-recommends)
-mkdir -p /var/cache/fresnel/host-debs/partial
+# apt checks a cached .deb against the signed index before it uses it, so
+# the archive directory is a content cache.
+debs=$FRESNEL_CONTENT/host-debs
+mkdir -p "$debs/partial"
+APT_OPTS=(-o DPkg::Lock::Timeout=600 -o "Dir::Cache::Archives=$debs" -y --no-install-recommends)
+apt_updated=0
+apt_update_once() {
+	if [ "$apt_updated" = 0 ]; then
+		step "apt-get update"
+		with_timeout 600 "apt-get update" apt-get -o DPkg::Lock::Timeout=600 update -q
+		apt_updated=1
+	fi
+}
 
 bpo=/etc/apt/sources.list.d/fresnel-bookworm-backports.list
 if [ ! -f "$bpo" ]; then
 	step "adding bookworm-backports (QEMU 10) to apt sources"
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$bpo"
-	rm -f /var/cache/fresnel/host-apt-updated
-fi
-if [ ! -f /var/cache/fresnel/host-apt-updated ]; then
-	step "apt-get update"
-	with_timeout 600 "apt-get update" apt-get -o DPkg::Lock::Timeout=600 update -q
-	touch /var/cache/fresnel/host-apt-updated
 fi
 
 pkgs=(build-essential bc flex bison libelf-dev libssl-dev cpio kmod rsync python3
@@ -32,6 +37,7 @@ for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
+	apt_update_once
 	step "apt-get install ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive with_timeout 1800 "apt-get install" \
 		apt-get "${APT_OPTS[@]}" install "${missing[@]}"
@@ -39,6 +45,7 @@ fi
 # bookworm's QEMU 7.2 conflicts with the preinstalled qemu-utils 10 from
 # backports, so QEMU and its data/firmware come from backports as a set.
 if ! dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q '^1:10'; then
+	apt_update_once
 	step "apt-get install -t bookworm-backports qemu-system-x86"
 	DEBIAN_FRONTEND=noninteractive with_timeout 1800 "apt-get install qemu" \
 		apt-get "${APT_OPTS[@]}" -t bookworm-backports install qemu-system-x86

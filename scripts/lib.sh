@@ -11,10 +11,15 @@ case ":$PATH:" in
 *) PATH="$HOME/.cargo/bin:$PATH" ;;
 esac
 export HOME PATH
-# Everything big lives outside the repo so a clean clone stays small and the
-# caches survive across clones (CI runs on a fresh clone of the same machine).
+# Everything big lives outside the repo, in two places:
+# - FRESNEL_CACHE, the state: what a run derives (kernel tree, build tree,
+#   artifacts, apt lists, guest runs). Nothing in it is trusted to be there;
+#   .ci/run empties it so that every unpack, configure and check runs.
+# - FRESNEL_CONTENT, caches whose entries are named by their content and so
+#   can never be stale: ccache, downloads stored under their sha256.
 FRESNEL_CACHE=${FRESNEL_CACHE:-/var/cache/fresnel}
-export REPO_ROOT FRESNEL_CACHE
+FRESNEL_CONTENT=${FRESNEL_CONTENT:-/var/cache/fresnel-content}
+export REPO_ROOT FRESNEL_CACHE FRESNEL_CONTENT
 
 step() { printf '==> [%(%H:%M:%S)T] %s\n' -1 "$*"; }
 ok() { printf 'ok: %s\n' "$*"; }
@@ -54,8 +59,45 @@ PY
 # shellcheck disable=SC2034 # used by the scripts that source this file
 KMAKE=(make LLVM=-19 RUSTC=/usr/bin/rustc "BINDGEN=$HOME/.cargo/bin/bindgen"
 	"CC=ccache clang-19")
-export CCACHE_DIR=${CCACHE_DIR:-$FRESNEL_CACHE/ccache}
+export CCACHE_DIR=${CCACHE_DIR:-$FRESNEL_CONTENT/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+# The trees live under the state directory, whose path may change between
+# runs: hash paths relative to it, and not the working directory, so a new
+# state directory still hits the cache.
+export CCACHE_BASEDIR=$FRESNEL_CACHE CCACHE_NOHASHDIR=true
+
+# fetch_verified WANT_SHA256 OUT_VAR CMD...: make sure the download whose
+# sha256 is WANT_SHA256 is in the downloads cache (as sha256/<hex>), running
+# CMD in an empty scratch directory (it must leave one file there) if it is
+# not; set OUT_VAR to its path. Both a cached and a new file are verified;
+# a mismatch is named and the file is not kept.
+fetch_verified() {
+	local want=$1 var=$2 dir got scratch file
+	shift 2
+	dir=$FRESNEL_CONTENT/downloads/sha256
+	mkdir -p "$dir"
+	if [ -f "$dir/$want" ] && ! echo "$want  $dir/$want" | sha256sum -c --quiet - >/dev/null 2>&1; then
+		printf 'warning: %s is damaged (sha256 differs); downloading it again\n' "$dir/$want" >&2
+		rm -f "$dir/$want"
+	fi
+	if [ ! -f "$dir/$want" ]; then
+		scratch=$(mktemp -d "$dir/.partial.XXXXXX")
+		if ! (cd "$scratch" && "$@"); then
+			rm -rf "$scratch"
+			return 1
+		fi
+		file=$(find "$scratch" -maxdepth 1 -type f | head -n1)
+		[ -n "$file" ] || die "the download into $scratch produced no file"
+		got=$(sha256sum "$file" | cut -d' ' -f1)
+		if [ "$got" != "$want" ]; then
+			rm -rf "$scratch"
+			die "downloaded ${file##*/} has sha256 $got, expected $want; if the archive rebuilt it on purpose, update the pin"
+		fi
+		mv "$file" "$dir/$want"
+		rm -rf "$scratch"
+	fi
+	printf -v "$var" '%s' "$dir/$want"
+}
 
 ci_base_version() { manifest_get ci_base version; }
 kernel_dir() { printf '%s/kernel/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)"; }

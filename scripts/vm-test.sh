@@ -18,6 +18,7 @@ if [ "${1:-}" = --patched-only ]; then
 fi
 export FRESNEL_TIMINGS=${FRESNEL_TIMINGS:-$(mktemp)}
 runs=$FRESNEL_CACHE/runs
+mkdir -p "$runs"
 
 timed "kernel source" "$here/fetch-kernel-source.sh"
 timed "guest userspace (sid debs)" "$here/fetch-vm-userspace.sh" >/dev/null

@@ -6,7 +6,9 @@ use crate::diag::Diagnostic;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// `Some(value)` for `CONFIG_X=value`, `None` for `# CONFIG_X is not set`.
+/// `Some(value)` for `CONFIG_X=value`, `None` for `# CONFIG_X is not set`
+/// and for `CONFIG_X=n`: Kconfig writes the latter as the former, so both
+/// mean "off".
 fn parse_line(line: &str) -> Option<(String, Option<String>)> {
     let line = line.trim();
     if let Some(rest) = line.strip_prefix("# ") {
@@ -14,8 +16,8 @@ fn parse_line(line: &str) -> Option<(String, Option<String>)> {
         return sym.starts_with("CONFIG_").then(|| (sym.to_string(), None));
     }
     let (k, v) = line.split_once('=')?;
-    k.starts_with("CONFIG_")
-        .then(|| (k.to_string(), Some(v.to_string())))
+    let v = (v != "n").then(|| v.to_string());
+    k.starts_with("CONFIG_").then(|| (k.to_string(), v))
 }
 
 pub fn parse(text: &str) -> HashMap<String, Option<String>> {
@@ -23,7 +25,16 @@ pub fn parse(text: &str) -> HashMap<String, Option<String>> {
 }
 
 /// One diagnostic (at the fragment's line) per symbol whose value differs.
-pub fn check(fragment: &Path, fragment_text: &str, config_text: &str) -> Vec<Diagnostic> {
+/// A symbol the final .config does not mention at all is off: that is how
+/// Kconfig leaves a symbol whose dependencies are not met, which is what a
+/// fragment's `=n` asks for. `arch` is the `ARCH=` the build uses, for the
+/// message.
+pub fn check(
+    fragment: &Path,
+    fragment_text: &str,
+    config_text: &str,
+    arch: &str,
+) -> Vec<Diagnostic> {
     let config = parse(config_text);
     let mut out = Vec::new();
     for (i, line) in fragment_text.lines().enumerate() {
@@ -43,7 +54,7 @@ pub fn check(fragment: &Path, fragment_text: &str, config_text: &str) -> Vec<Dia
             i + 1,
             format!(
                 "wanted {} but the final .config has {}: a dependency is missing or the symbol \
-                 was renamed; look it up with `make ARCH=arm64 menuconfig` (/ to search) and add \
+                 was renamed; look it up with `make ARCH={arch} menuconfig` (/ to search) and add \
                  what it depends on to the fragment",
                 show(&want),
                 show(&got)
@@ -61,7 +72,7 @@ mod tests {
     fn reports_dropped_and_changed_symbols() {
         let frag = "CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x\"\n# comment\n";
         let cfg = "CONFIG_A=y\nCONFIG_B=y\nCONFIG_C=y\n";
-        let d = check(Path::new("f"), frag, cfg);
+        let d = check(Path::new("f"), frag, cfg, "arm64");
         let lines: Vec<_> = d.iter().map(|d| d.line).collect();
         assert_eq!(lines, vec![2, 3, 4]);
         assert!(d[0]
@@ -73,6 +84,30 @@ mod tests {
     fn clean_when_all_kept() {
         let frag = "CONFIG_A=y\n# CONFIG_C is not set\n";
         let cfg = "CONFIG_A=y\n# CONFIG_C is not set\n";
-        assert!(check(Path::new("f"), frag, cfg).is_empty());
+        assert!(check(Path::new("f"), frag, cfg, "arm64").is_empty());
+    }
+
+    /// `=n` is what `# ... is not set` means, and what an absent symbol is.
+    #[test]
+    fn n_is_not_set_or_absent() {
+        let frag = "CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN=n\nCONFIG_GONE=n\n";
+        let cfg = "# CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN is not set\n";
+        assert!(check(Path::new("f"), frag, cfg, "x86_64").is_empty());
+        let d = check(Path::new("f"), frag, "CONFIG_GONE=y\n", "x86_64");
+        assert_eq!(d.len(), 1);
+        assert!(d[0]
+            .message
+            .contains("wanted CONFIG_GONE unset but the final .config has CONFIG_GONE=y"));
+    }
+
+    /// The hint names the architecture being built, not always arm64.
+    #[test]
+    fn message_names_the_build_arch() {
+        let d = check(Path::new("f"), "CONFIG_A=y\n", "", "x86_64");
+        assert!(
+            d[0].message.contains("make ARCH=x86_64 menuconfig"),
+            "{}",
+            d[0].message
+        );
     }
 }

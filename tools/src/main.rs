@@ -133,6 +133,9 @@ enum KconfigCmd {
         fragment: PathBuf,
         #[arg(long)]
         config: PathBuf,
+        /// The ARCH= of the build, named in the hint of each problem.
+        #[arg(long)]
+        arch: String,
     },
 }
 
@@ -148,7 +151,7 @@ enum RfcCmd {
         /// Reroll count (vN).
         #[arg(short = 'v', long = "reroll", default_value_t = 2)]
         version: u32,
-        /// Git repository of the CI base kernel (default: /var/cache/fresnel/kernel/<ci_base.version>/src).
+        /// Git repository of the CI base kernel (default: $FRESNEL_CACHE/kernel/<ci_base.version>/src).
         #[arg(long)]
         src: Option<PathBuf>,
         #[arg(long, default_value = "ci-base")]
@@ -253,13 +256,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Kconfig {
-            cmd: KconfigCmd::Check { fragment, config },
+            cmd:
+                KconfigCmd::Check {
+                    fragment,
+                    config,
+                    arch,
+                },
         } => {
             let f = std::fs::read_to_string(&fragment)
                 .with_context(|| format!("reading {}", fragment.display()))?;
             let c = std::fs::read_to_string(&config)
                 .with_context(|| format!("reading {}", config.display()))?;
-            let diags = kconfig::check(&fragment, &f, &c);
+            let diags = kconfig::check(&fragment, &f, &c, &arch);
             if diags.is_empty() {
                 println!(
                     "ok: every symbol of {} is in {}",
@@ -287,7 +295,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let src = match src {
                 Some(s) => s,
                 None => PathBuf::from(format!(
-                    "/var/cache/fresnel/kernel/{}/src",
+                    "{}/kernel/{}/src",
+                    std::env::var("FRESNEL_CACHE").unwrap_or_else(|_| "/var/cache/fresnel".into()),
                     man.ci_base
                         .get("version")
                         .map(String::as_str)
