@@ -51,8 +51,10 @@ cp "$REPO_ROOT/vm/init" "$root/init"
 cp "$REPO_ROOT"/vm/stages/*.sh "$root/usr/libexec/fresnel/"
 chmod +x "$root/init" "$root"/usr/libexec/fresnel/*.sh
 echo "$kind" >"$root/etc/fresnel/kind"
-awk -v k="$kind" '!/^#/ && NF >= 4 && ($3 == "both" || $3 == k) {
-	printf "%s %s", $1, $2; for (i = 4; i <= NF; i++) printf " %s", $i; printf "\n" }' \
+# Columns of stages.list: name timeout kernels verdict command...; the guest
+# gets "name timeout command..." (the verdict column is the judge's).
+awk -v k="$kind" '!/^#/ && NF >= 5 && ($3 == "both" || $3 == k) {
+	printf "%s %s", $1, $2; for (i = 5; i <= NF; i++) printf " %s", $i; printf "\n" }' \
 	"${FRESNEL_STAGES:-$REPO_ROOT/vm/stages.list}" >"$root/etc/fresnel/stages"
 
 mkdir -p "$(dirname "$out")"

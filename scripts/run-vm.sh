@@ -45,22 +45,16 @@ else
 	step "booting the $kind kernel under QEMU with TCG: KVM does not boot here ($probe) (limit ${limit}s)"
 fi
 
+# Built before the guest's clock starts: the guest's stage timeouts are wall time.
+"$here/rig.sh" follow --help >/dev/null
 start=$SECONDS
 timeout --kill-after=10 "$limit" qemu-system-x86_64 "${qemu_common[@]}" "${accel_args[@]}" \
 	-serial "file:$rundir/console.log" -serial "file:$rundir/results.log" \
 	>"$rundir/qemu.log" 2>&1 &
 qemu=$!
-# Progress: name each stage as the guest starts it.
-seen=0
-while kill -0 "$qemu" 2>/dev/null; do
-	sleep 5
-	n=$(grep -c '@@FRESNEL BEGIN' "$rundir/results.log" 2>/dev/null || true)
-	if [ "${n:-0}" -gt "$seen" ]; then
-		grep '@@FRESNEL BEGIN' "$rundir/results.log" | sed -n "$((seen + 1)),${n}p" |
-			while read -r _ _ stage; do printf '    ... %3d s: guest stage %s\n' $((SECONDS - start)) "$stage"; done
-		seen=$n
-	fi
-done
+# Progress: each guest stage as it begins and ends, until the VM is gone.
+"$here/rig.sh" follow "$rundir/results.log" --while-pid "$qemu" ||
+	echo "(the progress display failed; the VM runs on)" >&2
 rc=0
 wait "$qemu" || rc=$?
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then

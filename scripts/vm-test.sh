@@ -44,5 +44,5 @@ for kind in "${kinds[@]}"; do landing_args+=("--$kind" "$runs/$kind"); done
 "$here/rig.sh" landing-map "${landing_args[@]}" || echo "(the landing maps could not be shown)"
 echo "== verdict"
 if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then judge_args+=(--host-checks "$FRESNEL_HOST_CHECKS"); fi
-"$here/rig.sh" judge "${judge_args[@]}" \
-	--expected-failures "$REPO_ROOT/userspace-tests/control-expected-failures.txt"
+"$here/rig.sh" judge "${judge_args[@]}" --cases "$REPO_ROOT/userspace-tests/cases.txt" \
+	--stages "${FRESNEL_STAGES:-$REPO_ROOT/vm/stages.list}"

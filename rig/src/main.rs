@@ -2,18 +2,22 @@
 //! boot; every decision about what the guest's output means is made here.
 //! (Config fragment checks live in fresnel-tools, shared with the PKGBUILD.)
 
+mod cases;
+mod cases_markdown;
 mod compliance;
+mod follow;
 mod judge;
 mod kernel_log;
 mod landing;
 mod results_log;
+mod stages_list;
 mod suite_output;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use judge::{KernelRun, Outcome};
+use judge::{KernelRun, Outcome, Rules};
 use results_log::GuestRun;
-use std::collections::BTreeSet;
+use stages_list::Kernel;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -34,8 +38,13 @@ enum Cmd {
         /// Directory of the patched kernel's run.
         #[arg(long)]
         patched: Option<PathBuf>,
+        /// The case table: what each kernel must report for each suite test
+        /// (userspace-tests/cases.txt).
         #[arg(long)]
-        expected_failures: PathBuf,
+        cases: PathBuf,
+        /// The stage table the guests ran (vm/stages.list, or $FRESNEL_STAGES).
+        #[arg(long)]
+        stages: PathBuf,
         /// Host-side check results, in the suite's PASS/FAIL/SKIP line format.
         #[arg(long)]
         host_checks: Option<PathBuf>,
@@ -47,6 +56,19 @@ enum Cmd {
         #[arg(long)]
         patched: Option<PathBuf>,
     },
+    /// Print the guest's stages as they begin and end, from a results.log.
+    Follow {
+        results_log: PathBuf,
+        /// Keep reading until the guest finishes or this process (the VM) ends.
+        #[arg(long)]
+        while_pid: Option<u32>,
+    },
+    /// Check a case table; with --markdown print it as the README shows it.
+    Cases {
+        cases: PathBuf,
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -54,9 +76,13 @@ fn read(path: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn load_run(kind: &'static str, dir: &Path) -> Result<KernelRun> {
+fn load_cases(path: &Path) -> Result<Vec<cases::Case>> {
+    cases::parse(&read(path)?).with_context(|| format!("{}", path.display()))
+}
+
+fn load_run(kernel: Kernel, dir: &Path) -> Result<KernelRun> {
     Ok(KernelRun {
-        kind,
+        kernel,
         guest: GuestRun::parse(&read(&dir.join("results.log"))?),
         console: read(&dir.join("console.log"))?,
     })
@@ -65,27 +91,32 @@ fn load_run(kind: &'static str, dir: &Path) -> Result<KernelRun> {
 fn judge_cmd(
     control: Option<&Path>,
     patched: Option<&Path>,
-    expected: &Path,
+    cases_path: &Path,
+    stages_path: &Path,
     host_checks: Option<&Path>,
 ) -> Result<bool> {
-    let expected: BTreeSet<String> = suite_output::parse_name_list(&read(expected)?)
-        .into_iter()
-        .collect();
-    let control = control.map(|d| load_run("control", d)).transpose()?;
-    let patched = patched.map(|d| load_run("patched", d)).transpose()?;
+    let cases = load_cases(cases_path)?;
+    let stages = stages_list::parse(&read(stages_path)?)
+        .with_context(|| format!("{}", stages_path.display()))?;
+    let control = control.map(|d| load_run(Kernel::Control, d)).transpose()?;
+    let patched = patched.map(|d| load_run(Kernel::Patched, d)).transpose()?;
     if control.is_none() && patched.is_none() {
         bail!("nothing to judge: give --control and/or --patched");
     }
     for run in [&control, &patched].into_iter().flatten() {
-        for line in judge::compliance_summary(&run.guest) {
-            println!("info: {} compliance: {line}", run.kind);
+        for line in judge::compliance_summary(&run.guest, &stages) {
+            println!("info: {} compliance: {line}", run.kernel);
         }
     }
     let mut checks = match host_checks {
         Some(path) => judge::host_checks(&read(path)?),
         None => Vec::new(),
     };
-    checks.extend(judge::judge(control.as_ref(), patched.as_ref(), &expected));
+    let rules = Rules {
+        cases: &cases,
+        stages: &stages,
+    };
+    checks.extend(judge::judge(control.as_ref(), patched.as_ref(), &rules));
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for c in &checks {
         match &c.outcome {
@@ -105,6 +136,24 @@ fn judge_cmd(
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     Ok(failed == 0)
+}
+
+fn cases_cmd(path: &Path, markdown: bool) -> Result<()> {
+    let cases = load_cases(path)?;
+    if markdown {
+        print!("{}", cases_markdown::render(&cases));
+    } else {
+        let control = |e: cases::Expect| cases.iter().filter(|c| c.control == e).count();
+        println!(
+            "{}: {} cases; on the control kernel {} must pass, {} must fail with no-fence, {} must skip",
+            path.display(),
+            cases.len(),
+            control(cases::Expect::Pass),
+            control(cases::Expect::NoFence),
+            control(cases::Expect::Skip)
+        );
+    }
+    Ok(())
 }
 
 fn landing_map(control: Option<&Path>, patched: Option<&Path>) -> Result<()> {
@@ -149,13 +198,15 @@ fn main() -> Result<()> {
         Cmd::Judge {
             control,
             patched,
-            expected_failures,
+            cases,
+            stages,
             host_checks,
         } => {
             if judge_cmd(
                 control.as_deref(),
                 patched.as_deref(),
-                &expected_failures,
+                &cases,
+                &stages,
                 host_checks.as_deref(),
             )? {
                 Ok(())
@@ -164,5 +215,10 @@ fn main() -> Result<()> {
             }
         }
         Cmd::LandingMap { control, patched } => landing_map(control.as_deref(), patched.as_deref()),
+        Cmd::Follow {
+            results_log,
+            while_pid,
+        } => follow::follow(&results_log, while_pid),
+        Cmd::Cases { cases, markdown } => cases_cmd(&cases, markdown),
     }
 }

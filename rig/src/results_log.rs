@@ -1,14 +1,19 @@
 //! Parses what the guest wrote on its results port (see vm/init): stages
-//! bracketed by `@@FRESNEL BEGIN <stage>` / `@@FRESNEL END <stage> rc=<n>`,
-//! then `@@FRESNEL DONE`. A stage with a BEGIN and no END is where the guest
-//! hung or died.
+//! bracketed by `@@FRESNEL BEGIN <stage>` /
+//! `@@FRESNEL END <stage> rc=<n> seconds=<s> [timeout=<limit>]`, then
+//! `@@FRESNEL DONE`. A stage with a BEGIN and no END is where the guest hung
+//! or died; `timeout=` marks a stage its guest timeout killed.
 
 /// One stage's output and exit status (None: it never ended).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stage {
     pub name: String,
     pub output: String,
     pub rc: Option<i32>,
+    /// How long the stage ran, by the guest's clock.
+    pub seconds: Option<u64>,
+    /// The limit (s) of the guest timeout that killed the stage.
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -42,17 +47,22 @@ impl GuestRun {
                     }
                     open = Some(Stage {
                         name: words.next().unwrap_or("?").to_string(),
-                        output: String::new(),
-                        rc: None,
+                        ..Stage::default()
                     });
                 }
                 Some("END") => {
-                    let rc = words
-                        .nth(1)
-                        .and_then(|w| w.strip_prefix("rc="))
-                        .and_then(|n| n.parse().ok());
                     if let Some(mut stage) = open.take() {
-                        stage.rc = rc;
+                        // A mark without a readable rc= still ends the stage:
+                        // rc -1 fails any rule that looks at it.
+                        stage.rc = Some(-1);
+                        for (key, value) in words.skip(1).filter_map(|w| w.split_once('=')) {
+                            match key {
+                                "rc" => stage.rc = Some(value.parse().unwrap_or(-1)),
+                                "seconds" => stage.seconds = value.parse().ok(),
+                                "timeout" => stage.timeout = value.parse().ok(),
+                                _ => {}
+                            }
+                        }
                         run.stages.push(stage);
                     }
                 }
@@ -90,6 +100,26 @@ mod tests {
         assert_eq!(run.stage("a").map(|s| s.output.as_str()), Some("x\ny\n"));
         assert_eq!(run.stage("b").and_then(|s| s.rc), Some(3));
         assert!(run.hung_stage().is_none());
+    }
+
+    #[test]
+    fn end_mark_fields() {
+        let run = GuestRun::parse(
+            "@@FRESNEL BEGIN suite\nPASS a\n@@FRESNEL END suite rc=143 seconds=901 timeout=900\n\
+             @@FRESNEL BEGIN dmesg\n@@FRESNEL END dmesg rc=0 seconds=0\n\
+             @@FRESNEL BEGIN odd\n@@FRESNEL END odd\n",
+        );
+        let suite = run.stage("suite").expect("suite");
+        assert_eq!(
+            (suite.rc, suite.seconds, suite.timeout),
+            (Some(143), Some(901), Some(900))
+        );
+        let dmesg = run.stage("dmesg").expect("dmesg");
+        assert_eq!(
+            (dmesg.rc, dmesg.seconds, dmesg.timeout),
+            (Some(0), Some(0), None)
+        );
+        assert_eq!(run.stage("odd").and_then(|s| s.rc), Some(-1));
     }
 
     #[test]

@@ -3,8 +3,9 @@
  * vb2fp-selftest: checks the /dev/vb2_fence_probe contract of README.md that
  * needs no V4L2 device: node mode, unprivileged open, ioctl errors, the query
  * on dma-bufs with no and with one fence, and the record line format.
- * Run as root with the module loaded. Prints PASS/FAIL lines and a summary;
- * exits 1 if anything failed.
+ * Run as root with the module loaded. Prints PASS/FAIL/SKIP lines and, on
+ * every way out, the summary "<P> passed, <F> failed, <S> skipped"; exits 1
+ * if anything failed.
  *
  * With --vim2m /dev/videoN it also runs one vim2m job (MMAP, CAPTURE buffer
  * exported with EXPBUF) and checks that QUERY on the export shows the
@@ -37,7 +38,7 @@
 #define DEV "/dev/vb2_fence_probe"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static int failed, passed;
+static int failed, passed, skipped;
 
 static void check(int ok, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -57,6 +58,28 @@ static void check(int ok, const char *name, const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	failed++;
+}
+
+static void skip(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void skip(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("SKIP %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	skipped++;
+}
+
+/* The summary line; the exit status. */
+static int summary(void)
+{
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	return failed ? 1 : 0;
 }
 
 /* ioctl expecting failure with @want; returns 1 if so. */
@@ -241,8 +264,8 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	if (stat(DEV, &st) < 0) {
-		printf("FAIL node: %s: %s\n", DEV, strerror(errno));
-		return 1;
+		check(0, "node", "%s: %s", DEV, strerror(errno));
+		return summary();
 	}
 	check(S_ISCHR(st.st_mode) && (st.st_mode & 07777) == 0600 &&
 	      st.st_uid == 0, "node_mode_0600", "mode %o uid %u",
@@ -260,8 +283,8 @@ int main(int argc, char **argv)
 
 	dev = open(DEV, O_RDONLY | O_CLOEXEC);
 	if (dev < 0) {
-		printf("FAIL open: %s\n", strerror(errno));
-		return 1;
+		check(0, "open", "%s", strerror(errno));
+		return summary();
 	}
 
 	test_read_format(dev);
@@ -294,8 +317,8 @@ int main(int argc, char **argv)
 
 	buf = heap_buf(4096);
 	if (buf < 0) {
-		printf("SKIP query_*: no /dev/dma_heap/system buffer: %s\n",
-		       strerror(errno));
+		skip("query_*", "no /dev/dma_heap/system buffer: %s",
+		     strerror(errno));
 		goto out;
 	}
 	memset(&q, 0, sizeof(q));
@@ -317,14 +340,14 @@ int main(int argc, char **argv)
 		};
 
 		if (ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex) < 0) {
-			printf("SKIP query_one_fence: export sync_file: %s\n",
-			       strerror(errno));
+			skip("query_one_fence", "export sync_file: %s",
+			     strerror(errno));
 			goto out;
 		}
 		im.fd = ex.fd;
 		if (ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im) < 0) {
-			printf("SKIP query_one_fence: import sync_file: %s\n",
-			       strerror(errno));
+			skip("query_one_fence", "import sync_file: %s",
+			     strerror(errno));
 			goto out;
 		}
 		close(ex.fd);
@@ -358,6 +381,5 @@ int main(int argc, char **argv)
 	close(devnull);
 out:
 	close(dev);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return summary();
 }

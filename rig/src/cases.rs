@@ -1,0 +1,199 @@
+//! Parses the case table, userspace-tests/cases.txt (docs/interfaces.md):
+//! every test the suite generates, in run order, one per line as
+//! `name patched control`, with what each kernel must report for it.
+//! `#` starts a comment; blank lines are ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use thiserror::Error;
+
+/// What a kernel must report for a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// `pass`: a PASS line.
+    Pass,
+    /// `no-fence`: a FAIL line of category `no-fence` (the oracle found no
+    /// vb2 fence where the series puts one).
+    NoFence,
+    /// `skip`: a SKIP line (what the test needs cannot exist on that kernel).
+    Skip,
+}
+
+impl Expect {
+    pub const ALL: [Expect; 3] = [Expect::Pass, Expect::NoFence, Expect::Skip];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Expect::Pass => "pass",
+            Expect::NoFence => "no-fence",
+            Expect::Skip => "skip",
+        }
+    }
+
+    fn from_word(word: &str) -> Option<Self> {
+        Expect::ALL.into_iter().find(|e| e.word() == word)
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub name: String,
+    pub patched: Expect,
+    pub control: Expect,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CasesError {
+    #[error("line {line}: expected three columns `name patched control`, found {found:?}")]
+    Columns { line: usize, found: String },
+    #[error(
+        "line {line}: {name}: unknown {column} expectation {word:?} (one of pass, no-fence, skip)"
+    )]
+    UnknownWord {
+        line: usize,
+        name: String,
+        column: &'static str,
+        word: String,
+    },
+    #[error("line {line}: {name}: the patched column must be `pass` (every case runs on the patched kernel), found {word:?}")]
+    PatchedNotPass {
+        line: usize,
+        name: String,
+        word: String,
+    },
+    #[error("line {line}: {name} is already listed on line {first}")]
+    Duplicate {
+        line: usize,
+        name: String,
+        first: usize,
+    },
+}
+
+pub fn parse(text: &str) -> Result<Vec<Case>, CasesError> {
+    let mut cases = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let content = raw.split('#').next().unwrap_or("").trim();
+        if content.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = content.split_whitespace().collect();
+        let [name, patched, control] = words[..] else {
+            return Err(CasesError::Columns {
+                line,
+                found: content.to_string(),
+            });
+        };
+        let expect = |column: &'static str, word: &str| {
+            Expect::from_word(word).ok_or_else(|| CasesError::UnknownWord {
+                line,
+                name: name.to_string(),
+                column,
+                word: word.to_string(),
+            })
+        };
+        let (patched_expect, control) = (expect("patched", patched)?, expect("control", control)?);
+        if patched_expect != Expect::Pass {
+            return Err(CasesError::PatchedNotPass {
+                line,
+                name: name.to_string(),
+                word: patched.to_string(),
+            });
+        }
+        if let Some(&first) = seen.get(name) {
+            return Err(CasesError::Duplicate {
+                line,
+                name: name.to_string(),
+                first,
+            });
+        }
+        seen.insert(name.to_string(), line);
+        cases.push(Case {
+            name: name.to_string(),
+            patched: patched_expect,
+            control,
+        });
+    }
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_comments_and_words() {
+        let cases = parse(
+            "# name patched control\n\nvim2m/mmap pass pass\nvim2m/fence  pass  no-fence # why\noracle/vb2_fence_probe pass skip\n",
+        )
+        .expect("parses");
+        assert_eq!(cases.len(), 3);
+        assert_eq!(cases[1].name, "vim2m/fence");
+        assert_eq!(
+            (cases[1].patched, cases[1].control),
+            (Expect::Pass, Expect::NoFence)
+        );
+        assert_eq!(cases[2].control, Expect::Skip);
+    }
+
+    #[test]
+    fn unknown_words_are_rejected_with_their_line() {
+        let e = parse("a pass pass\nb pass fails\n").expect_err("bad control word");
+        assert!(
+            matches!(
+                e,
+                CasesError::UnknownWord {
+                    line: 2,
+                    column: "control",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().starts_with("line 2: b: unknown control"),
+            "{e}"
+        );
+        let e = parse("a maybe pass\n").expect_err("bad patched word");
+        assert!(
+            matches!(
+                e,
+                CasesError::UnknownWord {
+                    line: 1,
+                    column: "patched",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = parse("a skip pass\n").expect_err("patched must pass");
+        assert!(
+            matches!(e, CasesError::PatchedNotPass { line: 1, .. }),
+            "{e}"
+        );
+        let e = parse("a pass\n").expect_err("two columns");
+        assert!(matches!(e, CasesError::Columns { line: 1, .. }), "{e}");
+        assert!(parse("a pass pass extra\n").is_err());
+    }
+
+    #[test]
+    fn duplicates_are_rejected_with_both_lines() {
+        let e = parse("a pass pass\n# gap\nb pass pass\na pass no-fence\n").expect_err("duplicate");
+        assert_eq!(
+            e,
+            CasesError::Duplicate {
+                line: 4,
+                name: "a".into(),
+                first: 1
+            }
+        );
+        assert_eq!(e.to_string(), "line 4: a is already listed on line 1");
+    }
+}

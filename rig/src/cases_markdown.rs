@@ -1,0 +1,62 @@
+//! The case table as the README shows it (between `<!-- cases:begin -->`
+//! and `<!-- cases:end -->` in "How the rig works"), and the test that keeps
+//! the README equal to userspace-tests/cases.txt.
+
+use crate::cases::{Case, Expect};
+
+/// What each word of the table asks of a kernel, as the judge enforces it.
+fn meaning(expect: Expect) -> &'static str {
+    match expect {
+        Expect::Pass => "the test must PASS; a FAIL, a SKIP or its absence fails the run.",
+        Expect::NoFence => {
+            "the test must FAIL with category `no-fence`: its oracle found no vb2 fence where the \
+             series puts one. A PASS proves nothing (it cannot tell the series from no series), and \
+             a FAIL for another reason (`[error]`, `[wrong-fence]`, ...), a SKIP or its absence \
+             fails the run."
+        }
+        Expect::Skip => {
+            "the test must SKIP: what it needs cannot exist without the series (the vb2_fence_probe \
+             module needs the series' tracepoints). A PASS means it loaded on a kernel without the \
+             series and fails the run."
+        }
+    }
+}
+
+pub fn render(cases: &[Case]) -> String {
+    let mut out = String::from(
+        "What `fresnel-rig judge` requires of each suite test on each kernel, from\n\
+         `userspace-tests/cases.txt` (`fresnel-rig cases --markdown userspace-tests/cases.txt`\n\
+         prints this table; a rig unit test fails when the two differ). Every case must run\n\
+         exactly once on each kernel, and a test the table does not list fails the run.\n\n\
+         | test | patched | control |\n\
+         |---|---|---|\n",
+    );
+    for c in cases {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.name, c.patched, c.control
+        ));
+    }
+    out.push('\n');
+    for e in Expect::ALL {
+        out.push_str(&format!("- `{e}`: {}\n", meaning(e)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cases;
+
+    #[test]
+    fn renders_rows_and_meanings() {
+        let table = cases::parse("vim2m/a pass pass\nvim2m/b pass no-fence\noracle/c pass skip\n")
+            .expect("fixture");
+        let md = render(&table);
+        assert!(md.contains("| test | patched | control |\n|---|---|---|\n| `vim2m/a` | pass | pass |\n| `vim2m/b` | pass | no-fence |\n| `oracle/c` | pass | skip |\n\n"), "{md}");
+        for word in ["- `pass`: ", "- `no-fence`: ", "- `skip`: "] {
+            assert!(md.contains(word), "{word} in {md}");
+        }
+    }
+}
