@@ -1,4 +1,4 @@
-//! The fence paths, in one table that both the test harness and the
+//! The fence paths, in one table that both the case table and the
 //! `landing-map` CLI read, so the map always shows what the tests check.
 
 use anyhow::Result;

@@ -436,11 +436,15 @@ pub enum Forked {
     Child,
 }
 
-/// fork(2). Only called from the single-threaded harness.
+/// fork(2): the runner's child per test, and the sigkill path's queue
+/// owner inside it.
 pub fn fork_process() -> Result<Forked, Errno> {
-    // SAFETY: the suite runs its tests on one thread, so the child does not
-    // inherit locks held by other threads; the child only does ioctls,
-    // socket I/O and exits with `_exit`.
+    // SAFETY: the suite binaries are single-threaded when they fork (the
+    // runner between tests; a test before it starts any thread), so the
+    // child inherits no lock another thread holds. The runner's unit tests
+    // fork from libtest's threaded process: there the children run small
+    // closures that take no lock but malloc's, which glibc's fork() leaves
+    // usable in the child. Every child ends with `_exit`.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
         nix::unistd::ForkResult::Child => Ok(Forked::Child),

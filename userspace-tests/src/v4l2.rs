@@ -16,8 +16,16 @@ use v4l2r::ioctl::{
 use v4l2r::memory::MemoryType;
 use v4l2r::{Format, PixelFormat, QueueType};
 
+use crate::access::permission_fix;
+use crate::verdict::absent;
+
 #[derive(Debug, Error)]
 pub enum V4l2Error {
+    #[error("open {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{what} on {path}: {source}")]
     Ioctl {
         what: &'static str,
@@ -109,10 +117,9 @@ impl VideoDev {
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| V4l2Error::Other {
-                what: "open",
+            .map_err(|source| V4l2Error::Open {
                 path: path.display().to_string(),
-                detail: e.to_string(),
+                source,
             })?;
         let cap: Capability = ioctl::querycap(&file).map_err(|e| V4l2Error::Other {
             what: "VIDIOC_QUERYCAP",
@@ -482,46 +489,97 @@ impl VideoDev {
 }
 
 /// First /dev/video* node whose QUERYCAP driver is `driver` and whose
-/// capabilities satisfy `want`.
-pub fn find_device(driver: &str, want: impl Fn(&VideoDev) -> bool) -> Result<VideoDev, String> {
+/// capabilities satisfy `want`. When none is, the error is an absence
+/// (`verdict::absent`, naming `load`, the command that provides the device)
+/// if every node opened or was refused for permission; a node that failed
+/// to open otherwise may have been the device, so that is an error.
+pub fn find_device(
+    driver: &str,
+    load: &str,
+    want: impl Fn(&VideoDev) -> bool,
+) -> anyhow::Result<VideoDev> {
     let nodes = video_nodes();
     if nodes.is_empty() {
-        return Err("no /dev/video* nodes on this system".into());
+        return Err(absent(format!(
+            "no /dev/video* nodes on this system: {load}"
+        )));
     }
     let mut seen = Vec::new();
+    let mut denied = Vec::new();
+    let mut failed = Vec::new();
     for n in nodes {
         match VideoDev::open(&n) {
             Ok(d) if d.driver() == driver && want(&d) => return Ok(d),
             Ok(d) => seen.push(format!("{}={}", n.display(), d.driver())),
-            Err(e) => seen.push(format!("{}: {e}", n.display())),
+            Err(V4l2Error::Open { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                denied.push(n)
+            }
+            Err(e) => failed.push(e.to_string()),
         }
     }
-    Err(format!(
-        "no {driver} device among /dev/video* ({})",
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "no {driver} device found, and nodes that may be it failed: {} (opened: {})",
+            failed.join("; "),
+            seen.join(", ")
+        );
+    }
+    if let Some(first) = denied.first() {
+        return Err(absent(format!(
+            "no {driver} device among the /dev/video* nodes this user can open ({}); {}",
+            seen.join(", "),
+            permission_fix(first)
+        )));
+    }
+    Err(absent(format!(
+        "no {driver} device among /dev/video* ({}): {load}",
         seen.join(", ")
-    ))
+    )))
 }
 
 /// The first /dev/media* node whose MEDIA_IOC_DEVICE_INFO driver or model
-/// is `driver` (a stateless decoder allocates its requests there).
-pub fn find_media(driver: &str) -> Result<File, String> {
+/// is `driver` (a stateless decoder allocates its requests there); absences
+/// and errors told apart as in `find_device`.
+pub fn find_media(driver: &str, load: &str) -> anyhow::Result<File> {
     let mut seen = Vec::new();
+    let mut denied = Vec::new();
+    let mut failed = Vec::new();
     for p in dev_nodes("media") {
         let f = match OpenOptions::new().read(true).write(true).open(&p) {
             Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                denied.push(p);
+                continue;
+            }
             Err(e) => {
-                seen.push(format!("{}: {e}", p.display()));
+                failed.push(format!("{}: {e}", p.display()));
                 continue;
             }
         };
         match crate::sys::media_device_info(f.as_fd()) {
             Ok(i) if i.driver == driver || i.model == driver => return Ok(f),
             Ok(i) => seen.push(format!("{}={}", p.display(), i.driver)),
-            Err(e) => seen.push(format!("{}: {e}", p.display())),
+            Err(e) => failed.push(format!("{}: MEDIA_IOC_DEVICE_INFO: {e}", p.display())),
         }
     }
-    Err(format!(
-        "no {driver} media device among /dev/media* ({}); CONFIG_MEDIA_CONTROLLER?",
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "no {driver} media device found, and nodes that may be it failed: {} (opened: {})",
+            failed.join("; "),
+            seen.join(", ")
+        );
+    }
+    if let Some(first) = denied.first() {
+        return Err(absent(format!(
+            "no {driver} media device among the /dev/media* nodes this user can open; {}",
+            permission_fix(first)
+        )));
+    }
+    Err(absent(format!(
+        "no {driver} media device among /dev/media* ({}): {load} (the kernel needs \
+         CONFIG_MEDIA_CONTROLLER)",
         seen.join(", ")
-    ))
+    )))
 }

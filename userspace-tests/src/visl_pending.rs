@@ -5,17 +5,16 @@
 //! as on vim2m, and can EXPBUF the CAPTURE buffer during the job.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::harness::NoDevice;
 use crate::oracle::{self, HeldSync};
 use crate::parse::Usage;
 use crate::paths::{CapSource, Driver, Env, LandingRow, M2mRun};
 use crate::sys;
+use crate::verdict::wrong;
 
-const TRANSTIME_PARAM: &str = "/sys/module/visl/parameters/visl_transtime_ms";
+pub const TRANSTIME_PARAM: &str = "/sys/module/visl/parameters/visl_transtime_ms";
 
 /// Sets a module parameter and puts the old value back when dropped, so a
 /// failing test does not slow down everything after it.
@@ -25,19 +24,15 @@ struct ParamGuard {
 }
 
 impl ParamGuard {
+    /// The test's prerequisites made sure the file is there and writable
+    /// (`access::writable`), so any failure here is an error.
     fn set(path: &'static str, value: u32) -> Result<Self> {
-        if !Path::new(path).exists() {
-            return Err(NoDevice(format!("{path} absent (visl not loaded as a module)")).into());
-        }
         let old = std::fs::read_to_string(path)
             .with_context(|| format!("read {path}"))?
             .trim()
             .to_string();
-        std::fs::write(path, value.to_string()).map_err(|e| {
-            anyhow!(NoDevice(format!(
-                "cannot write {path} ({e}): run as root to give visl a processing time"
-            )))
-        })?;
+        std::fs::write(path, value.to_string())
+            .with_context(|| format!("write {value} to {path}"))?;
         Ok(Self { path, old })
     }
 }
@@ -98,9 +93,11 @@ fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()
             oracle::expect_sync_signalled(sf.as_fd(), run.t0_ns, Some(false), env.job_timeout())
                 .with_context(|| format!("{} after the job", w.label))?;
         row.set_pending_ms(w.landing, ts.saturating_sub(run.t0_ns) as f64 / 1e6);
+        let id =
+            w.id.ok_or_else(|| anyhow!("{}: no fence id recorded while pending", w.label))?;
         let (obs, _) = oracle::observe(&env.oracles, w.fd.as_fd())?;
         obs.holding(vec![w.ino], w.exported_after_arm)
-            .expect_signalled(w.id, false)
+            .expect_signalled(id, false)
             .with_context(|| format!("{} after the job", w.label))?;
     }
     Ok(())
@@ -160,7 +157,7 @@ fn check_pending(
         };
         // Look at both exports (the map shows them) before failing.
         let id = match id {
-            Ok(id) => id,
+            Ok(id) => Some(id),
             Err(e) => {
                 first_err.get_or_insert(e.context(format!("{label} while the job runs")));
                 None
@@ -182,7 +179,9 @@ fn check_pending(
     }
     if let [Watched { id: Some(c), .. }, Watched { id: Some(o), .. }] = &watched[..] {
         if c == o {
-            bail!("OUTPUT and CAPTURE share fence {c:?}: usages are not separate");
+            return Err(wrong(format!(
+                "OUTPUT and CAPTURE share fence {c:?}: usages are not separate"
+            )));
         }
     }
     Ok(watched)

@@ -5,8 +5,8 @@
 //! vivid is not an m2m device: its capture thread takes one queued buffer
 //! per frame period, arms its fence, fills it and completes it in the same
 //! tick, so userspace only ever sees the fence signalled and left on the
-//! reservation (as with vicodec and visl); only bufinfo and the rust-kmod
-//! list signalled fences, and without either the tests are skips.
+//! reservation (as with vicodec and visl); only bufinfo (required) and the
+//! rust-kmod list signalled fences.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
@@ -14,12 +14,14 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use v4l2r::QueueType;
 
-use crate::harness::NoDevice;
 use crate::oracle::{self, kmod_records};
 use crate::parse::{KmodRecord, Usage};
-use crate::paths::{read_via_export, sha256_hex, Env, LandingRow, FENCE_EIO};
+use crate::paths::{
+    read_via_export, sha256_hex, Env, LandingRow, DMA_HEAP, DMA_HEAP_FIX, FENCE_EIO,
+};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
+use crate::verdict::wrong;
 
 /// VIVID_CID_DQBUF_ERROR (vivid-ctrls.c: VIVID_CID_VIVID_BASE + 66), the
 /// "Inject V4L2_BUF_FLAG_ERROR" button: the next captured buffer completes
@@ -36,13 +38,13 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 const CAPTURE_MPLANE_TYPE: &str = "9";
 
 /// The first multi-planar vivid video capture node.
-pub fn open_vivid_mplane() -> std::result::Result<VideoDev, String> {
-    find_device("vivid", |d| d.is_capture() && !d.is_m2m() && d.mplane).map_err(|e| {
-        format!(
-            "{e}; need a multi-planar vivid capture instance \
-             (modprobe vivid n_devs=2 multiplanar=1,2 node_types=0x1,0x1)"
-        )
-    })
+pub fn open_vivid_mplane() -> Result<VideoDev> {
+    find_device(
+        "vivid",
+        "modprobe vivid n_devs=2 allocators=1,0 multiplanar=1,2 node_types=0x1,0x1 \
+         num_outputs=0,0 (instance 1: multi-planar; as vm/stages/load-drivers.sh)",
+        |d| d.is_capture() && !d.is_m2m() && d.mplane,
+    )
 }
 
 /// A vivid capture queue set to NV12M with one buffer allocated.
@@ -55,7 +57,7 @@ struct Capture {
 
 impl Capture {
     fn open(mem: Mem) -> Result<Self> {
-        let mut dev = open_vivid_mplane().map_err(|e| anyhow!(NoDevice(e)))?;
+        let mut dev = open_vivid_mplane()?;
         let q = dev.cap_q();
         let f = dev.set_format(q, NV12M, VIVID_W, VIVID_H)?;
         let sizes: Vec<u32> = f.plane_fmt.iter().map(|p| p.sizeimage).collect();
@@ -81,18 +83,6 @@ impl Capture {
         off?;
         Ok(d.error)
     }
-}
-
-fn need_signalled_oracle(env: &Env) -> Result<()> {
-    if env.oracles.lists_signalled() {
-        return Ok(());
-    }
-    Err(NoDevice(
-        "vivid completes a frame in the tick that arms it: only bufinfo or \
-         vb2_fence_probe can show the signalled fence it left, and neither is available"
-            .into(),
-    )
-    .into())
 }
 
 /// Export both planes of MMAP buffer 0 (before QBUF) and return them with
@@ -154,7 +144,9 @@ fn expect_one_fence_on_every_plane(
         return Err(e);
     }
     if ids.windows(2).any(|w| w[0] != w[1]) {
-        bail!("the planes of one frame show different fences: {ids:?}");
+        return Err(wrong(format!(
+            "the planes of one frame show different fences: {ids:?}"
+        )));
     }
     Ok(())
 }
@@ -169,7 +161,6 @@ fn signalled_in_tick(context: u64, seqno: u64) -> String {
 /// error; the kmod saw one arm per plane.
 pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
     LandingRow::record("vivid", name, |row| {
-        need_signalled_oracle(env)?;
         let cap = Capture::open(Mem::Mmap)?;
         let fds = export_planes(&cap, name)?;
         cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
@@ -183,8 +174,9 @@ pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
 
 /// "Inject V4L2_BUF_FLAG_ERROR", then capture one NV12M frame: the buffer
 /// comes back with the error flag and its fence signalled with -EIO on
-/// both planes. Only VB2FP_IOC_QUERY reports the error of a signalled
-/// fence, so without the kmod this is a skip.
+/// both planes. bufinfo must show the fence on each plane first (an
+/// unpatched kernel has none: no-fence); only VB2FP_IOC_QUERY reports the
+/// error of a signalled fence, so after that the kmod is required.
 pub fn error_completion(env: &Env, name: &str) -> Result<()> {
     let cap = Capture::open(Mem::Mmap)?;
     let fds = export_planes(&cap, name)?;
@@ -192,16 +184,10 @@ pub fn error_completion(env: &Env, name: &str) -> Result<()> {
         .s_ctrl(VIVID_CID_DQBUF_ERROR, 1)
         .context("press vivid's Inject V4L2_BUF_FLAG_ERROR button")?;
     cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
-    // Checked before the oracle skip below, so that an injection that
-    // stopped working is a visible failure on every kernel.
+    // Checked first, so that an injection that stopped working is a
+    // visible failure on every kernel.
     if !cap.capture_one()? {
         bail!("the frame came back without V4L2_BUF_FLAG_ERROR after the injection");
-    }
-    if let Err(e) = &env.oracles.kmod {
-        return Err(NoDevice(format!(
-            "{e}: only VB2FP_IOC_QUERY reports the error of a fence already signalled"
-        ))
-        .into());
     }
     let mut row = LandingRow::new("vivid", name);
     expect_one_fence_on_every_plane(env, &fds, FENCE_EIO, &mut row)
@@ -258,16 +244,8 @@ fn kmod_last_seq() -> Result<u64> {
 /// (-EALREADY) or add the fence twice.
 pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
     LandingRow::record("vivid", name, |row| {
-        need_signalled_oracle(env)?;
-        if !std::path::Path::new("/dev/dma_heap/system").exists() {
-            return Err(NoDevice(
-                "/dev/dma_heap/system absent (CONFIG_DMABUF_HEAPS_SYSTEM)".into(),
-            )
-            .into());
-        }
         let cap = Capture::open(Mem::DmaBuf)?;
-        let heap =
-            std::fs::File::open("/dev/dma_heap/system").context("open /dev/dma_heap/system")?;
+        let heap = crate::access::open_node(DMA_HEAP, false, DMA_HEAP_FIX)?;
         let total: u32 = cap.sizes.iter().sum::<u32>().div_ceil(4096) * 4096;
         let fd =
             sys::dma_heap_alloc(heap.as_fd(), u64::from(total)).context("DMA_HEAP_IOCTL_ALLOC")?;
@@ -336,20 +314,22 @@ fn expect_duplicate_skipped(seq0: u64, ino: u64) -> Result<()> {
         ));
         match event.as_str() {
             "skip" if *plane == Some(1) && reason == "duplicated_dma-buf" => skips += 1,
-            "arm" if *plane != Some(0) || *rino != Some(ino) => bail!(
-                "vb2_fence_probe: an arm on plane {plane:?} ino {rino:?}, expected only plane 0 \
-                 on the shared dma-buf (ino {ino}); records: [{}]",
-                shown.join(" | ")
-            ),
+            "arm" if *plane != Some(0) || *rino != Some(ino) => {
+                return Err(wrong(format!(
+                    "vb2_fence_probe: an arm on plane {plane:?} ino {rino:?}, expected only \
+                     plane 0 on the shared dma-buf (ino {ino}); records: [{}]",
+                    shown.join(" | ")
+                )))
+            }
             _ => {}
         }
     }
     if skips != 1 {
-        bail!(
+        return Err(wrong(format!(
             "vb2_fence_probe: expected exactly one skip of plane 1 with \
              reason=duplicated_dma-buf, found {skips}; records: [{}]",
             shown.join(" | ")
-        );
+        )));
     }
     Ok(())
 }

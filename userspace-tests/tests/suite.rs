@@ -1,6 +1,7 @@
-//! `cargo test` entry point: the suite's own harness (harness = false).
+//! `cargo test` entry point (harness = false): the same runner and table as
+//! `fence-suite`, with the device tests ignored unless FRESNEL_DEVICE_TESTS=1
+//! or `-- --include-ignored` asks for them.
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    userspace_tests::harness::run_main(&args)
+    userspace_tests::cases::main(userspace_tests::cases::Mode::CargoTest)
 }

@@ -1,7 +1,7 @@
-//! The same suite as `cargo test --test suite`, as a binary with a fixed
-//! name the VM rig can copy into its initramfs (no cargo needed there).
+//! The suite as the VM runs it: a binary with a fixed name the rig copies
+//! into its initramfs (no cargo needed there). Every test runs; the
+//! arguments are libtest's (`--list`, `--exact`, `--skip`, a filter).
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    userspace_tests::harness::run_main(&args)
+    userspace_tests::cases::main(userspace_tests::cases::Mode::Suite)
 }

@@ -3,14 +3,23 @@
 //! pending, and what went wrong.
 
 use std::io::Write;
+use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::Parser;
-use userspace_tests::paths::{self, Driver, Env, LandingRow};
-use userspace_tests::{plans, vivid};
+use userspace_tests::cases::{self, Body};
+use userspace_tests::needs;
+use userspace_tests::paths::{Env, LandingRow};
+use userspace_tests::runner::Outcome;
+use userspace_tests::verdict::{category_of, one_line, Category};
 
 #[derive(Parser)]
-#[command(about = "Where videobuf2 producer fences land, per device and path")]
+#[command(
+    about = "Where videobuf2 producer fences land, per device and path",
+    after_help = "Runs the suite's fence paths (cases.txt: the no-fence ones). A path whose \
+                  device is absent is a skipped row. Exit status 1 when a path fails with an \
+                  error (not when it merely finds no fence, as on an unpatched kernel), each \
+                  named on stderr."
+)]
 struct Args {
     /// Print JSON (one array of rows) instead of a table.
     #[arg(long)]
@@ -44,40 +53,48 @@ fn json_str(s: &str) -> String {
     o
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
     std::env::set_var("FENCE_SUITE_TRANSTIME_MS", args.transtime_ms.to_string());
     let env = Env::new();
     let mut rows: Vec<LandingRow> = Vec::new();
-    match paths::open_vim2m() {
-        Err(e) => rows.push(skipped_row("vim2m", &e)),
-        Ok(_) => {
-            for (name, plan) in plans::vim2m_fence_plans() {
-                rows.push(paths::fence_path(&env, name, &plan).0);
-            }
-            rows.push(paths::sigkill_path(&env, "sigkill_owner").0);
-        }
-    }
-    for driver in [Driver::VicodecEnc, Driver::Visl] {
-        match driver.open() {
-            Err(e) => rows.push(skipped_row(driver.name(), &e)),
-            Ok(_) => {
-                for (name, plan) in plans::sync_fence_plans(driver) {
-                    rows.push(paths::sync_fence_path(&env, name, driver, &plan).0);
+    // (case, error) of every path that failed for another reason than
+    // finding no fence or a wrong one.
+    let mut errors: Vec<(String, String)> = Vec::new();
+    for case in cases::cases() {
+        let Body::Path(path) = &case.body else {
+            continue;
+        };
+        let device = case.name.split('/').next().unwrap_or_default().to_string();
+        match needs::unmet(&case.needs, &env) {
+            // One skipped row per device and reason.
+            Some(Outcome::Skip(why)) => {
+                let row = skipped_row(&device, &why);
+                if !rows
+                    .iter()
+                    .any(|r| r.device == row.device && r.error == row.error)
+                {
+                    rows.push(row);
                 }
-                if driver == Driver::Visl {
-                    for (name, path) in plans::visl_fence_paths() {
-                        rows.push(path(&env, name).0);
+            }
+            Some(other) => {
+                let why = match other {
+                    Outcome::Fail(_, why) => why,
+                    _ => "unmet prerequisite".into(),
+                };
+                let mut row = LandingRow::new(&device, case.short_name());
+                row.error = why.clone();
+                rows.push(row);
+                errors.push((case.name.clone(), why));
+            }
+            None => {
+                let (row, result) = path(&env, case.short_name());
+                if let Err(e) = &result {
+                    if category_of(e) == Category::Error {
+                        errors.push((case.name.clone(), one_line(e)));
                     }
                 }
-            }
-        }
-    }
-    match vivid::open_vivid_mplane() {
-        Err(e) => rows.push(skipped_row("vivid", &e)),
-        Ok(_) => {
-            for (name, path) in plans::vivid_fence_paths() {
-                rows.push(path(&env, name).0);
+                rows.push(row);
             }
         }
     }
@@ -88,7 +105,14 @@ fn main() -> Result<()> {
     };
     // A closed pipe (`landing-map | head`) is not an error worth a panic.
     let _ = std::io::stdout().write_all(text.as_bytes());
-    Ok(())
+    for (name, e) in &errors {
+        eprintln!("landing-map: {name}: {e}");
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn opt_ms(v: Option<f64>, json: bool) -> String {

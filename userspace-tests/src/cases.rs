@@ -1,0 +1,390 @@
+//! The case table: every test the suite generates, in run order, with what
+//! it needs, its body, and what the unpatched (control) kernel must show.
+//! `cases.txt`, which the rig's judge reads, is this table written out; a
+//! unit test keeps the two equal. `landing-map` runs the table's fence
+//! paths.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::needs::{self, Need};
+use crate::paths::{self, CapSource, Driver, Env, LandingRow};
+use crate::plans;
+use crate::runner::{self, Outcome, Runner, Setup, Test, DEFAULT_LIMIT};
+
+/// What a test must do on the unpatched kernel (the `control` column of
+/// cases.txt). On the patched kernel every test must pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Pass,
+    /// FAIL [no-fence]: the control kernel publishes no vb2 fence.
+    NoFence,
+    /// SKIP: the thing tested cannot exist there (the Rust module).
+    Skip,
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Pass => "pass",
+            Control::NoFence => "no-fence",
+            Control::Skip => "skip",
+        }
+    }
+}
+
+/// A fence path: drives its device and reports what landed where (the
+/// landing map prints the row).
+pub type PathFn = Box<dyn Fn(&Env, &str) -> (LandingRow, Result<()>)>;
+/// Any other test body.
+pub type CheckFn = Box<dyn Fn(&Env, &str) -> Result<()>>;
+
+pub enum Body {
+    Path(PathFn),
+    Check(CheckFn),
+}
+
+pub struct Case {
+    /// `<device>/<test>`.
+    pub name: String,
+    pub needs: Vec<Need>,
+    pub body: Body,
+    pub control: Control,
+    pub limit: Duration,
+}
+
+impl Case {
+    /// The part after `<device>/`: what the body labels its buffers and
+    /// landing row with.
+    pub fn short_name(&self) -> &str {
+        self.name.split_once('/').map_or(&self.name, |(_, s)| s)
+    }
+
+    /// Needs first (the only source of a SKIP), then the body, whose
+    /// error fails the test in the category its chain carries.
+    pub fn run(&self, env: &Env) -> Outcome {
+        if let Some(o) = needs::unmet(&self.needs, env) {
+            return o;
+        }
+        let short = self.short_name();
+        Outcome::of(match &self.body {
+            Body::Path(f) => f(env, short).1,
+            Body::Check(f) => f(env, short),
+        })
+    }
+
+    pub fn into_test(self, ignored: bool) -> Test<Env> {
+        let limit = self.limit;
+        Test::new(self.name.clone(), move |env: &Env| self.run(env))
+            .limit(limit)
+            .ignored(ignored)
+    }
+}
+
+/// A fence path: on the control kernel it fails at its first oracle check
+/// (no fence).
+fn path(
+    name: String,
+    needs: Vec<Need>,
+    f: impl Fn(&Env, &str) -> (LandingRow, Result<()>) + 'static,
+) -> Case {
+    Case {
+        name,
+        needs,
+        body: Body::Path(Box::new(f)),
+        control: Control::NoFence,
+        limit: DEFAULT_LIMIT,
+    }
+}
+
+fn check(
+    name: &str,
+    needs: Vec<Need>,
+    control: Control,
+    f: impl Fn(&Env, &str) -> Result<()> + 'static,
+) -> Case {
+    Case {
+        name: name.to_string(),
+        needs,
+        body: Body::Check(Box::new(f)),
+        control,
+        limit: DEFAULT_LIMIT,
+    }
+}
+
+/// Tests that wait on vim2m's transaction time (or visl's processing
+/// time) get a limit that grows with it: at most a handful of waits of one
+/// job timeout each.
+fn scaled_limit() -> Duration {
+    let job = paths::job_timeout_for(paths::transtime_ms_from_env());
+    DEFAULT_LIMIT.max(job * 10)
+}
+
+fn with_limit(mut c: Case, limit: Duration) -> Case {
+    c.limit = limit;
+    c
+}
+
+/// Every test, in run order.
+pub fn cases() -> Vec<Case> {
+    use Control::{NoFence, Pass, Skip};
+    use Need::{Bufinfo, Device, DmaHeap, Kmod, Udmabuf, VislTranstime, VividCapture, VividMplane};
+    let vim2m = || vec![Device(Driver::Vim2m), Bufinfo];
+    let slow = scaled_limit();
+    let mut t = vec![
+        // The oracles themselves: bufinfo must read and parse; the Rust
+        // module loads only on a kernel with the series.
+        check("oracle/bufinfo", vec![Bufinfo], Pass, |_, _| Ok(())),
+        check("oracle/vb2_fence_probe", vec![Kmod], Skip, |_, _| Ok(())),
+        with_limit(
+            check("vim2m/mmap_without_export", vim2m(), Pass, |e, n| {
+                paths::mmap_without_export(e, n, Driver::Vim2m)
+            }),
+            slow,
+        ),
+    ];
+    // vim2m: a job lasts the transaction time, so pending fences are seen.
+    for (name, plan) in plans::vim2m_fence_plans() {
+        let mut needs = vim2m();
+        needs.extend(match plan.src {
+            CapSource::Heap => Some(DmaHeap),
+            CapSource::Udmabuf => Some(Udmabuf),
+            CapSource::Vivid => Some(VividCapture),
+            CapSource::Mmap => None,
+        });
+        t.push(with_limit(
+            path(format!("vim2m/{name}"), needs, move |e, n| {
+                paths::fence_path(e, n, &plan)
+            }),
+            slow,
+        ));
+    }
+    t.extend([
+        with_limit(
+            check("vim2m/no_fence_without_job", vim2m(), Pass, |e, n| {
+                paths::no_fence_without_job(e, n, Driver::Vim2m)
+            }),
+            slow,
+        ),
+        with_limit(
+            path("vim2m/sigkill_owner".into(), vim2m(), paths::sigkill_path),
+            slow,
+        ),
+        with_limit(
+            check(
+                "vim2m/readback_rgb24",
+                vec![Device(Driver::Vim2m)],
+                Pass,
+                |e, n| paths::readback(e, n, b"RGB3"),
+            ),
+            slow,
+        ),
+        with_limit(
+            check(
+                "vim2m/readback_yuyv",
+                vec![Device(Driver::Vim2m)],
+                Pass,
+                |e, n| paths::readback(e, n, b"YUYV"),
+            ),
+            slow,
+        ),
+    ]);
+    // vicodec's stateful encoder: the job runs inside the QBUF that makes
+    // it runnable; the signalled fence it leaves is checked.
+    let vicodec = || vec![Device(Driver::VicodecEnc), Bufinfo];
+    t.push(check(
+        "vicodec/mmap_without_export",
+        vicodec(),
+        Pass,
+        |e, n| paths::mmap_without_export(e, n, Driver::VicodecEnc),
+    ));
+    t.extend(sync_paths(Driver::VicodecEnc, vicodec()));
+    t.extend([
+        check("vicodec/no_fence_without_job", vicodec(), Pass, |e, n| {
+            paths::no_fence_without_job(e, n, Driver::VicodecEnc)
+        }),
+        check(
+            "vicodec/readback_fwht",
+            vec![Device(Driver::VicodecEnc), Device(Driver::VicodecDec)],
+            Pass,
+            paths::readback_fwht,
+        ),
+        check(
+            "vicodec/error_completion",
+            vec![Device(Driver::VicodecDec), Bufinfo],
+            NoFence,
+            crate::vicodec_error::vicodec_error_completion,
+        ),
+    ]);
+    // visl: the job runs inside MEDIA_REQUEST_IOC_QUEUE.
+    let visl = || vec![Device(Driver::Visl), Bufinfo];
+    t.push(check("visl/mmap_without_export", visl(), Pass, |e, n| {
+        paths::mmap_without_export(e, n, Driver::Visl)
+    }));
+    t.extend(sync_paths(Driver::Visl, visl()));
+    t.push(check("visl/no_fence_without_job", visl(), Pass, |e, n| {
+        paths::no_fence_without_job(e, n, Driver::Visl)
+    }));
+    // With visl_transtime_ms set and the request queued from a second
+    // thread, visl's fences are seen pending.
+    for (name, f) in plans::visl_fence_paths() {
+        let mut needs = visl();
+        needs.push(VislTranstime);
+        t.push(with_limit(path(format!("visl/{name}"), needs, f), slow));
+    }
+    // vivid's multi-planar capture (NV12M): one fence on several
+    // reservations, and on one reservation once when planes share it.
+    for (name, f) in plans::vivid_fence_paths() {
+        let mut needs = vec![VividMplane, Bufinfo];
+        if name == "planes_share_one_dmabuf" {
+            needs.push(DmaHeap);
+        }
+        t.push(path(format!("vivid/{name}"), needs, f));
+    }
+    t.extend([
+        check(
+            "vivid/error_completion",
+            vec![VividMplane, Bufinfo],
+            NoFence,
+            crate::vivid::error_completion,
+        ),
+        check(
+            "vivid/readback_nv12m",
+            vec![VividMplane],
+            Pass,
+            crate::vivid::readback,
+        ),
+    ]);
+    t
+}
+
+/// The fence paths of a driver that completes its jobs inside an ioctl.
+fn sync_paths(driver: Driver, needs: Vec<Need>) -> Vec<Case> {
+    plans::sync_fence_plans(driver)
+        .into_iter()
+        .map(|(name, plan)| {
+            path(
+                format!("{}/{name}", driver.name()),
+                needs.clone(),
+                move |e, n| paths::sync_fence_path(e, n, driver, &plan),
+            )
+        })
+        .collect()
+}
+
+/// The table as cases.txt writes it: `name patched control` per line.
+pub fn table_lines() -> Vec<String> {
+    cases()
+        .iter()
+        .map(|c| format!("{} pass {}", c.name, c.control.as_str()))
+        .collect()
+}
+
+/// Hardware codecs the series patches but the suite does not drive: named
+/// when present, so that nobody takes their absence from the results for
+/// a pass.
+fn hardware_notes() -> Vec<String> {
+    ["rkvdec", "hantro-vpu", "rockchip-rga"]
+        .into_iter()
+        .filter_map(|drv| {
+            crate::v4l2::find_device(drv, "-", |_| true).ok().map(|d| {
+                format!(
+                    "{drv} present ({}), not driven by this suite: its fence paths are \
+                         not tested here",
+                    d.path.display()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Who runs the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `fence-suite`, the binary the VM runs: every test runs.
+    Suite,
+    /// `cargo test`: the device tests are ignored (libtest's `#[ignore]`)
+    /// unless FRESNEL_DEVICE_TESTS=1 or `--ignored` / `--include-ignored`
+    /// asks for them, so that a developer's `cargo test` on a machine with
+    /// vim2m loaded does not judge that machine's kernel.
+    CargoTest,
+}
+
+pub const DEVICE_TESTS_ENV: &str = "FRESNEL_DEVICE_TESTS";
+
+/// The suite's `main`: parse the command line (libtest's), then list or
+/// run the table.
+pub fn main(mode: Mode) -> ExitCode {
+    let args = match runner::parse_args(std::env::args_os()) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let opted_in = mode == Mode::Suite || std::env::var(DEVICE_TESTS_ENV).is_ok_and(|v| v == "1");
+    let tests: Vec<Test<Env>> = cases()
+        .into_iter()
+        .map(|c| c.into_test(!opted_in))
+        .collect();
+    let runner = Runner {
+        ignored_hint: format!(
+            "the device tests run with {DEVICE_TESTS_ENV}=1 or `cargo test -- \
+             --include-ignored` (they need the V4L2 test drivers: see README.md)"
+        ),
+        ..Runner::default()
+    };
+    let setup = || Setup {
+        context: Env::new(),
+        notes: hardware_notes(),
+    };
+    runner
+        .main(&args, tests, setup, &mut std::io::stdout())
+        .exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cases.txt (which the rig reads) is this table, name by name, in
+    /// run order, with the same control column.
+    #[test]
+    fn cases_txt_is_the_table() {
+        let listed: Vec<String> = include_str!("../cases.txt")
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        let table = table_lines();
+        assert!(
+            listed == table,
+            "cases.txt differs from the case table; the table says:\n{}",
+            table.join("\n")
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_prefixed() {
+        let names: Vec<String> = cases().into_iter().map(|c| c.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "duplicate test names");
+        assert!(names.iter().all(|n| n.split_once('/').is_some()));
+    }
+
+    /// Every fence path fails as no-fence on the control kernel, and every
+    /// test that observes a dma-buf requires bufinfo.
+    #[test]
+    fn fence_paths_need_bufinfo_and_expect_no_fence() {
+        for c in cases() {
+            if matches!(c.body, Body::Path(_)) {
+                assert_eq!(c.control, Control::NoFence, "{}", c.name);
+            }
+            if c.control == Control::NoFence {
+                assert!(c.needs.contains(&Need::Bufinfo), "{}", c.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! What a test needs before its body runs: a device, an oracle, a dma-buf
+//! exporter, a writable module parameter. A need that is absent (or not
+//! permitted for this user) is the only source of a SKIP, and its reason
+//! names the command that fixes it; a need that fails otherwise (a node
+//! that exists but does not open, bufinfo that does not parse) is a FAIL.
+
+use anyhow::Result;
+
+use crate::access;
+use crate::oracle::Unavailable;
+use crate::paths::{self, Driver, Env, DMA_HEAP, DMA_HEAP_FIX, UDMABUF, UDMABUF_FIX};
+use crate::runner::Outcome;
+use crate::verdict::{is_absent, one_line, Category};
+use crate::visl_pending::TRANSTIME_PARAM;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// The device node of an m2m driver (visl: and its media device).
+    Device(Driver),
+    /// vivid's single-planar capture instance (an exporter for vim2m).
+    VividCapture,
+    /// vivid's multi-planar capture instance (NV12M).
+    VividMplane,
+    /// debugfs dma_buf/bufinfo, readable and parsing.
+    Bufinfo,
+    /// The Rust module's /dev/vb2_fence_probe.
+    Kmod,
+    /// /dev/dma_heap/system.
+    DmaHeap,
+    /// /dev/udmabuf.
+    Udmabuf,
+    /// visl's visl_transtime_ms parameter, writable.
+    VislTranstime,
+}
+
+impl Need {
+    pub fn check(self, env: &Env) -> Result<()> {
+        match self {
+            Need::Device(d) => d.open().map(drop),
+            Need::VividCapture => paths::open_vivid_capture().map(drop),
+            Need::VividMplane => crate::vivid::open_vivid_mplane().map(drop),
+            Need::Bufinfo => env.oracles.require_bufinfo(),
+            Need::Kmod => env
+                .oracles
+                .kmod
+                .as_ref()
+                .map(drop)
+                .map_err(Unavailable::to_error),
+            Need::DmaHeap => access::open_node(DMA_HEAP, false, DMA_HEAP_FIX).map(drop),
+            Need::Udmabuf => access::open_node(UDMABUF, false, UDMABUF_FIX).map(drop),
+            Need::VislTranstime => access::writable(
+                TRANSTIME_PARAM,
+                "modprobe visl (a module parameter of visl)",
+            ),
+        }
+    }
+}
+
+/// The needs, in order: the first absence is a SKIP, the first other
+/// failure a FAIL [error]; `None` when all are met.
+pub fn unmet(needs: &[Need], env: &Env) -> Option<Outcome> {
+    needs.iter().find_map(|n| match n.check(env) {
+        Ok(()) => None,
+        Err(e) if is_absent(&e) => Some(Outcome::Skip(one_line(&e))),
+        Err(e) => Some(Outcome::Fail(Category::Error, one_line(&e))),
+    })
+}

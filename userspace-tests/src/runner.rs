@@ -1,0 +1,392 @@
+//! The test runner: selects tests as libtest does (libtest-mimic's
+//! arguments), runs each one in a forked child under a watchdog, and prints
+//! one line per test in the format the rig parses (docs/interfaces.md):
+//!
+//! ```text
+//! PASS <name>
+//! SKIP <name>: <reason>
+//! FAIL <name> [<category>]: <reason>
+//! <P> passed, <F> failed, <S> skipped
+//! ```
+//!
+//! It knows nothing about V4L2: a test is a name, a time limit and a
+//! function of a context `C` that the caller builds once, before the first
+//! fork.
+
+mod isolate;
+mod select;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub use libtest_mimic::Arguments;
+pub use select::{parse_args, Selection};
+
+use crate::verdict::{category_of, Category};
+
+/// How long a test may run unless it says otherwise.
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(90);
+/// How long a child gets to die after SIGKILL before it is left behind.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// The result of one test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// Something the test needs is absent; the reason names it and the
+    /// command that fixes it.
+    Skip(String),
+    Fail(Category, String),
+}
+
+type TestFn<C> = Box<dyn Fn(&C) -> Outcome>;
+
+impl Outcome {
+    /// The outcome of a test body: an error fails it, in the category its
+    /// chain carries (`verdict::category_of`).
+    pub fn of(result: anyhow::Result<()>) -> Self {
+        match result {
+            Ok(()) => Outcome::Pass,
+            Err(e) => Outcome::Fail(category_of(&e), crate::verdict::one_line(&e)),
+        }
+    }
+}
+
+/// One test: its name, its time limit, whether it is ignored unless asked
+/// for (libtest's `#[ignore]`), and its body.
+pub struct Test<C> {
+    pub name: String,
+    pub limit: Duration,
+    pub ignored: bool,
+    run: TestFn<C>,
+}
+
+impl<C> Test<C> {
+    pub fn new(name: impl Into<String>, run: impl Fn(&C) -> Outcome + 'static) -> Self {
+        Self {
+            name: name.into(),
+            limit: DEFAULT_LIMIT,
+            ignored: false,
+            run: Box::new(run),
+        }
+    }
+
+    /// A longer (or shorter) limit than `DEFAULT_LIMIT`.
+    pub fn limit(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    pub fn ignored(mut self, ignored: bool) -> Self {
+        self.ignored = ignored;
+        self
+    }
+}
+
+/// What the run needs before its first test: the context every test gets,
+/// and informational lines printed before the results (not test results).
+pub struct Setup<C> {
+    pub context: C,
+    pub notes: Vec<String>,
+}
+
+/// Counts of the printed result lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Summary {
+    pub fn exit_code(&self) -> ExitCode {
+        if self.failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Knobs of a run; the defaults are the suite's.
+pub struct Runner {
+    pub kill_grace: Duration,
+    /// Printed when every selected test is ignored (how to run them).
+    pub ignored_hint: String,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self {
+            kill_grace: KILL_GRACE,
+            ignored_hint: "pass --include-ignored to run them".into(),
+        }
+    }
+}
+
+/// The line the rig parses for one result.
+pub fn result_line(name: &str, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Pass => format!("PASS {name}"),
+        Outcome::Skip(r) => format!("SKIP {name}: {}", one_line(r)),
+        Outcome::Fail(c, r) => format!("FAIL {name} [{c}]: {}", one_line(r)),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " | ")
+}
+
+impl Runner {
+    /// `--list`, or run the selected tests; returns the counts of a run
+    /// (zero for a listing). `setup` is called only when a test will run.
+    pub fn main<C>(
+        &self,
+        args: &Arguments,
+        tests: Vec<Test<C>>,
+        setup: impl FnOnce() -> Setup<C>,
+        out: &mut dyn Write,
+    ) -> Summary {
+        let selection = Selection::new(args, tests);
+        if args.list {
+            // A closed pipe (`--list | head`) is not worth a panic.
+            let _ = selection.list(args, out);
+            return Summary::default();
+        }
+        self.run(selection, setup, out)
+    }
+
+    fn run<C>(
+        &self,
+        selection: Selection<C>,
+        setup: impl FnOnce() -> Setup<C>,
+        out: &mut dyn Write,
+    ) -> Summary {
+        let mut summary = Summary::default();
+        if selection.ignored > 0 {
+            let _ = writeln!(
+                out,
+                "note: {} ignored test(s) not run: {}",
+                selection.ignored, self.ignored_hint
+            );
+        }
+        if !selection.to_run.is_empty() {
+            let setup = setup();
+            for n in &setup.notes {
+                let _ = writeln!(out, "note: {}", one_line(n));
+            }
+            for t in &selection.to_run {
+                // Flushed before the fork, so that nothing buffered here
+                // is written twice.
+                let _ = out.flush();
+                let outcome =
+                    isolate::run_in_child(&*t.run, &setup.context, t.limit, self.kill_grace);
+                match outcome {
+                    Outcome::Pass => summary.passed += 1,
+                    Outcome::Skip(_) => summary.skipped += 1,
+                    Outcome::Fail(..) => summary.failed += 1,
+                }
+                let _ = writeln!(out, "{}", result_line(&t.name, &outcome));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{} passed, {} failed, {} skipped",
+            summary.passed, summary.failed, summary.skipped
+        );
+        let _ = out.flush();
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::missing;
+
+    fn args(a: &[&str]) -> Arguments {
+        let mut v = vec!["fence-suite"];
+        v.extend_from_slice(a);
+        parse_args(v).expect("valid arguments")
+    }
+
+    fn run_table(a: &[&str], tests: Vec<Test<u32>>) -> (Summary, Vec<String>) {
+        run_with_notes(a, tests, vec![])
+    }
+
+    fn run_with_notes(
+        a: &[&str],
+        tests: Vec<Test<u32>>,
+        notes: Vec<String>,
+    ) -> (Summary, Vec<String>) {
+        let runner = Runner {
+            kill_grace: Duration::from_secs(2),
+            ..Runner::default()
+        };
+        let mut out = Vec::new();
+        let s = runner.main(&args(a), tests, || Setup { context: 7, notes }, &mut out);
+        let text = String::from_utf8(out).expect("utf-8 output");
+        (s, text.lines().map(str::to_string).collect())
+    }
+
+    /// A test that panics costs one FAIL [panic]; the next still runs, a
+    /// hang costs one FAIL [timeout], and the summary comes last.
+    #[test]
+    fn isolates_panics_and_hangs() {
+        let short = Duration::from_millis(500);
+        let tests = vec![
+            Test::new("t/pass", |c: &u32| {
+                assert_eq!(*c, 7, "the context reaches the child");
+                Outcome::Pass
+            }),
+            Test::new("t/panic", |_: &u32| panic!("boom {}", 42)),
+            Test::new("t/after_panic", |_: &u32| Outcome::Pass),
+            Test::new("t/hang", |_: &u32| loop {
+                std::thread::sleep(Duration::from_secs(1));
+            })
+            .limit(short),
+            Test::new("t/skip", |_: &u32| Outcome::Skip("modprobe x".into())),
+            Test::new("t/no_fence", |_: &u32| {
+                Outcome::of(Err(
+                    missing("poll says idle").context("CAPTURE export #0 while the job runs")
+                ))
+            }),
+            Test::new("t/exit", |_: &u32| std::process::exit(3)),
+        ];
+        let notes = vec!["rkvdec present, not driven".to_string()];
+        let (s, lines) = run_with_notes(&[], tests, notes);
+        assert_eq!(lines[0], "note: rkvdec present, not driven");
+        assert_eq!(lines[1], "PASS t/pass");
+        assert!(
+            lines[2].starts_with("FAIL t/panic [panic]: boom 42 (at src/runner.rs:"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(lines[3], "PASS t/after_panic");
+        assert_eq!(
+            lines[4],
+            "FAIL t/hang [timeout]: no result within its limit of 0.5 s; killed with SIGKILL"
+        );
+        assert_eq!(lines[5], "SKIP t/skip: modprobe x");
+        assert_eq!(
+            lines[6],
+            "FAIL t/no_fence [no-fence]: CAPTURE export #0 while the job runs: poll says idle"
+        );
+        assert_eq!(
+            lines[7],
+            "FAIL t/exit [error]: the test process exited with status 3 without a result"
+        );
+        assert_eq!(lines[8], "2 passed, 4 failed, 1 skipped");
+        assert_eq!(lines.len(), 9);
+        assert_eq!(
+            s,
+            Summary {
+                passed: 2,
+                failed: 4,
+                skipped: 1
+            }
+        );
+        assert_eq!(s.exit_code(), ExitCode::FAILURE);
+    }
+
+    fn names() -> Vec<Test<u32>> {
+        ["vim2m/expbuf_before_qbuf", "vim2m/expbuf", "visl/expbuf"]
+            .into_iter()
+            .map(|n| Test::new(n, |_: &u32| Outcome::Pass))
+            .collect()
+    }
+
+    #[test]
+    fn skip_exact_and_filters() {
+        let (_, l) = run_table(&["--skip", "visl"], names());
+        assert_eq!(
+            l[..2],
+            ["PASS vim2m/expbuf_before_qbuf", "PASS vim2m/expbuf"]
+        );
+        let (_, l) = run_table(&["--exact", "vim2m/expbuf"], names());
+        assert_eq!(
+            l[..2],
+            ["PASS vim2m/expbuf", "1 passed, 0 failed, 0 skipped"]
+        );
+        let (_, l) = run_table(&["expbuf_before"], names());
+        assert_eq!(l[..1], ["PASS vim2m/expbuf_before_qbuf"]);
+        let (_, l) = run_table(&["--exact", "--skip", "vim2m/expbuf", "vim2m"], names());
+        assert_eq!(l, ["0 passed, 0 failed, 0 skipped"]);
+        let (_, l) = run_table(&["--skip", "vim2m", "--skip", "visl"], names());
+        assert_eq!(l, ["0 passed, 0 failed, 0 skipped"]);
+    }
+
+    #[test]
+    fn list_in_libtest_format() {
+        let (s, l) = run_table(&["--list", "--skip", "visl"], names());
+        assert_eq!(
+            l,
+            [
+                "vim2m/expbuf_before_qbuf: test",
+                "vim2m/expbuf: test",
+                "",
+                "2 tests, 0 benchmarks"
+            ]
+        );
+        assert_eq!(s, Summary::default());
+        let (_, l) = run_table(
+            &["--list", "--format", "terse", "--exact", "visl/expbuf"],
+            names(),
+        );
+        assert_eq!(l, ["visl/expbuf: test"]);
+    }
+
+    #[test]
+    fn ignored_tests() {
+        let table = || {
+            let mut t = names();
+            t[2].ignored = true;
+            t
+        };
+        let (_, l) = run_table(&[], table());
+        assert_eq!(
+            l,
+            [
+                "note: 1 ignored test(s) not run: pass --include-ignored to run them",
+                "PASS vim2m/expbuf_before_qbuf",
+                "PASS vim2m/expbuf",
+                "2 passed, 0 failed, 0 skipped"
+            ]
+        );
+        let (_, l) = run_table(&["--ignored"], table());
+        assert_eq!(l, ["PASS visl/expbuf", "1 passed, 0 failed, 0 skipped"]);
+        let (s, _) = run_table(&["--include-ignored"], table());
+        assert_eq!(s.passed, 3);
+        let (_, l) = run_table(&["--list", "--format", "terse", "--ignored"], table());
+        assert_eq!(l, ["visl/expbuf: test"]);
+        let (_, l) = run_table(&["--list", "--format", "terse"], table());
+        assert_eq!(l.len(), 3, "--list shows ignored tests too, as libtest");
+    }
+
+    /// Nothing to run: no setup (no device probing), just the summary.
+    #[test]
+    fn no_setup_without_tests() {
+        let mut out = Vec::new();
+        let s = Runner::default().main(
+            &args(&["--skip", "/"]),
+            names(),
+            || -> Setup<u32> { panic!("setup must not run") },
+            &mut out,
+        );
+        assert_eq!(s, Summary::default());
+        assert_eq!(out, b"0 passed, 0 failed, 0 skipped\n");
+    }
+
+    #[test]
+    fn unsupported_arguments_rejected() {
+        let e = |a: &[&str]| {
+            let mut v = vec!["fence-suite"];
+            v.extend_from_slice(a);
+            parse_args(v).expect_err("rejected").to_string()
+        };
+        assert!(e(&["--format", "json"]).contains("json"));
+        assert!(e(&["--logfile", "x"]).contains("--logfile"));
+        assert!(e(&["--no-such-flag"]).contains("--no-such-flag"));
+    }
+}
