@@ -48,6 +48,10 @@ pub fn render(cases: &[Case]) -> String {
 mod tests {
     use super::*;
     use crate::cases;
+    use std::path::Path;
+
+    const BEGIN: &str = "<!-- cases:begin -->";
+    const END: &str = "<!-- cases:end -->";
 
     #[test]
     fn renders_rows_and_meanings() {
@@ -58,5 +62,26 @@ mod tests {
         for word in ["- `pass`: ", "- `no-fence`: ", "- `skip`: "] {
             assert!(md.contains(word), "{word} in {md}");
         }
+    }
+
+    #[test]
+    fn the_readme_table_equals_cases_txt() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let read = |p: &str| {
+            std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("reading {p}: {e}"))
+        };
+        let table = cases::parse(&read("userspace-tests/cases.txt"))
+            .unwrap_or_else(|e| panic!("userspace-tests/cases.txt: {e}"));
+        let readme = read("README.md");
+        let block = readme
+            .split_once(BEGIN)
+            .and_then(|(_, rest)| rest.split_once(END))
+            .map(|(block, _)| block)
+            .unwrap_or_else(|| panic!("README.md has no {BEGIN} ... {END} block"));
+        assert!(
+            block.trim_matches('\n') == render(&table).trim_matches('\n'),
+            "the README's test table differs from userspace-tests/cases.txt: put the output of \
+             `fresnel-rig cases --markdown userspace-tests/cases.txt` between {BEGIN} and {END}"
+        );
     }
 }
