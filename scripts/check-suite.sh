@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# check-suite.sh: the userspace suite on the host: fmt, clippy -D warnings and
-# `cargo test` (the host has no V4L2 devices: device tests report SKIP with
-# their reason; parser unit tests run for real).
+# check-suite.sh: the userspace suite on the host: fmt, clippy -D warnings,
+# `cargo test` (the unit tests; the device suite needs the VM's V4L2 test
+# drivers and is ignored here) and `fence-suite --list`, which must name
+# exactly the tests of cases.txt, in order.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -15,3 +16,9 @@ cd "$REPO_ROOT/userspace-tests"
 cargo fmt --check
 with_timeout 1200 "suite clippy" cargo clippy --quiet --all-targets -- -D warnings
 with_timeout 1200 "suite cargo test" cargo test
+# The binary the VM runs lists the tests cases.txt names, in its order.
+if ! diff <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' cases.txt | awk '{print $1}') \
+	<(target/debug/fence-suite --list --format terse | sed 's/: test$//'); then
+	echo "error: fence-suite --list differs from userspace-tests/cases.txt" >&2
+	exit 1
+fi

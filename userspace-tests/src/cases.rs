@@ -205,6 +205,7 @@ pub fn cases() -> Vec<Case> {
         check("vicodec/no_fence_without_job", vicodec(), Pass, |e, n| {
             paths::no_fence_without_job(e, n, Driver::VicodecEnc)
         }),
+        // Encoded, then decoded again by vicodec's decoder.
         check(
             "vicodec/readback_fwht",
             vec![Device(Driver::VicodecEnc), Device(Driver::VicodecDec)],
@@ -250,11 +251,15 @@ pub fn cases() -> Vec<Case> {
             NoFence,
             crate::vivid::error_completion,
         ),
-        check(
-            "vivid/readback_nv12m",
-            vec![VividMplane],
-            Pass,
-            crate::vivid::readback,
+        // The importer that reads vivid's export back is vim2m.
+        with_limit(
+            check(
+                "vivid/readback_nv12m",
+                vec![VividMplane, Device(Driver::Vim2m)],
+                Pass,
+                crate::vivid::readback,
+            ),
+            slow,
         ),
     ]);
     t
