@@ -16,6 +16,8 @@ pub mod oracle;
 pub mod parse;
 pub mod paths;
 pub mod plans;
+pub mod readback_dev;
+pub mod readback_ref;
 pub mod runner;
 pub mod sys;
 pub mod v4l2;

@@ -11,14 +11,12 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use v4l2r::QueueType;
 
 use crate::oracle::{self, kmod_records};
 use crate::parse::{KmodRecord, Usage};
-use crate::paths::{
-    read_via_export, sha256_hex, Env, LandingRow, DMA_HEAP, DMA_HEAP_FIX, FENCE_EIO,
-};
+use crate::paths::{read_via_export, Env, LandingRow, DMA_HEAP, DMA_HEAP_FIX, FENCE_EIO};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
 use crate::verdict::wrong;
@@ -193,33 +191,59 @@ pub fn error_completion(env: &Env, name: &str) -> Result<()> {
     expect_one_fence_on_every_plane(env, &fds, FENCE_EIO, &mut row)
 }
 
-/// One NV12M frame read back per plane through the MMAP mapping and
-/// through the plane's export (mmap + DMA_BUF_IOCTL_SYNC): the same sha256,
-/// and not the zeroes the buffer was allocated with. vivid's test pattern
-/// has no software reference here, and no virtual device imports NV12M, so
-/// the importer view is left to the vim2m readback tests. Passes on both
+/// One NV12M frame of a solid colour (`readback_dev::select_solid_red`:
+/// the webcam input, the "100% Red" pattern with nothing drawn over it,
+/// BT.601 limited range), read back per plane through the MMAP mapping,
+/// through the plane's export (mmap + DMA_BUF_IOCTL_SYNC) and through an
+/// importer (vim2m copying the export), each equal byte for byte to the
+/// frame the suite computes with v4l2-tpg's arithmetic
+/// (`readback_ref::tpg_bt601_limited`). Both planes are zeroed through MMAP
+/// before QBUF, so any byte vivid did not write shows. Passes on both
 /// kernels.
-pub fn readback(_env: &Env, name: &str) -> Result<()> {
+pub fn readback(env: &Env, name: &str) -> Result<()> {
+    use crate::readback_dev::{read_via_vim2m, select_solid_red};
+    use crate::readback_ref::{compare_exact, nv12m_planes, nv12m_solid};
+    // Input and controls before Capture::open: S_INPUT is refused once
+    // buffers exist.
+    let colour = select_solid_red(&open_vivid_mplane()?)?;
     let cap = Capture::open(Mem::Mmap)?;
+    let (w, h) = (VIVID_W as usize, VIVID_H as usize);
+    let planes = nv12m_planes(w, h);
+    let frame = nv12m_solid(w, h, colour);
+    let sizes: Vec<usize> = cap.sizes.iter().map(|&s| s as usize).collect();
+    let expected: Vec<usize> = frame.iter().map(Vec::len).collect();
+    if sizes != expected {
+        bail!(
+            "vivid NV12M {w}x{h} planes have sizeimage {sizes:?}, expected {expected:?} \
+             (lines of {w} bytes)"
+        );
+    }
     let fds = export_planes(&cap, name)?;
-    let maps = cap.dev.mmap_planes(cap.q, 0)?;
-    cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
+    let mut maps = cap.dev.mmap_planes(cap.q, 0)?;
+    if maps.len() != frame.len() {
+        bail!("QUERYBUF gave {} planes, NV12M has 2", maps.len());
+    }
+    for m in &mut maps {
+        m.as_mut().fill(0);
+    }
+    cap.dev.qbuf_mmap_planes(cap.q, 0, frame.len())?;
     if cap.capture_one()? {
         bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
     }
-    for (p, ((fd, _), size)) in fds.iter().zip(&cap.sizes).enumerate() {
-        let map = maps
-            .get(p)
-            .ok_or_else(|| anyhow!("QUERYBUF gave {} planes, NV12M has 2", maps.len()))?;
-        let via_mmap = sys::plane_read(map, *size as usize);
-        let via_export = read_via_export(fd, *size as usize)?;
-        let (a, b) = (sha256_hex(&via_mmap), sha256_hex(&via_export));
-        if a != b {
-            bail!("plane {p}: sha256 through MMAP {a} differs from through the export {b}");
-        }
-        if via_mmap.iter().all(|&x| x == 0) {
-            bail!("plane {p}: all {size} bytes are zero: vivid wrote nothing");
-        }
+    for (((plane, want), map), (fd, _)) in planes.iter().zip(&frame).zip(&maps).zip(&fds) {
+        let len = want.len();
+        compare_exact(plane, want, &sys::plane_read(map, len))
+            .context("through the MMAP mapping")?;
+        compare_exact(plane, want, &read_via_export(fd, len)?)
+            .context("through the export (mmap + DMA_BUF_IOCTL_SYNC)")?;
+        let via_importer = read_via_vim2m(
+            crate::paths::open_vim2m()?,
+            fd.as_fd(),
+            len,
+            env.job_timeout(),
+        )?;
+        compare_exact(plane, want, &via_importer)
+            .context("through an importer (vim2m copying the export)")?;
     }
     Ok(())
 }
