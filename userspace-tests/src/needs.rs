@@ -65,3 +65,50 @@ pub fn unmet(needs: &[Need], env: &Env) -> Option<Outcome> {
         Err(e) => Some(Outcome::Fail(Category::Error, one_line(&e))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::Oracles;
+
+    fn env(bufinfo: Result<(), Unavailable>, kmod: Unavailable) -> Env {
+        Env {
+            oracles: Oracles {
+                bufinfo,
+                kmod: Err(kmod),
+            },
+            transtime_ms: 1500,
+        }
+    }
+
+    /// An absent need is a SKIP with its fix, a broken one a FAIL
+    /// [error]; the first unmet need decides.
+    #[test]
+    fn absent_skips_broken_fails() {
+        let root = Unavailable::Absent("no permission on bufinfo: run as root".into());
+        let broken = Unavailable::Broken("bufinfo line 5: \"\\tnew\"".into());
+        let no_kmod = Unavailable::Absent("modprobe vb2_fence_probe".into());
+        let e = env(Err(root), no_kmod.clone());
+        assert_eq!(
+            unmet(&[Need::Bufinfo, Need::Kmod], &e),
+            Some(Outcome::Skip(
+                "the bufinfo oracle is required: no permission on bufinfo: run as root".into()
+            ))
+        );
+        let e = env(Ok(()), no_kmod);
+        assert_eq!(unmet(&[Need::Bufinfo], &e), None);
+        assert_eq!(
+            unmet(&[Need::Bufinfo, Need::Kmod], &e),
+            Some(Outcome::Skip("modprobe vb2_fence_probe".into()))
+        );
+        let e = env(Err(broken), Unavailable::Broken("EIO".into()));
+        match unmet(&[Need::Bufinfo], &e) {
+            Some(Outcome::Fail(Category::Error, why)) => assert!(why.contains("line 5"), "{why}"),
+            other => panic!("expected FAIL [error], got {other:?}"),
+        }
+        assert!(matches!(
+            unmet(&[Need::Kmod], &e),
+            Some(Outcome::Fail(Category::Error, _))
+        ));
+    }
+}
