@@ -8,6 +8,10 @@
 //!   `vivid`, `vicodec_error`, and the readback references;
 //! * `oracle`, `v4l2`, `access`; then `parse`, `sys`;
 //! * `verdict` (what a failure means), used by all of them.
+//!
+//! `sys` is the only module with `unsafe` code; the crate denies it elsewhere.
+
+#![deny(unsafe_code)]
 
 pub mod access;
 pub mod cases;
@@ -19,6 +23,7 @@ pub mod plans;
 pub mod readback_dev;
 pub mod readback_ref;
 pub mod runner;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod v4l2;
 pub mod verdict;

@@ -1,8 +1,9 @@
 //! Every raw kernel interface the suite uses that v4l2r does not wrap.
 //!
-//! This is the only module with `unsafe` code. Each wrapper takes borrowed
-//! fds and plain Rust values and returns owned results, so test logic never
-//! sees an ioctl number or a raw pointer.
+//! This is the only module with `unsafe` code (`lib.rs` denies it
+//! elsewhere). Each wrapper takes borrowed fds and plain Rust values and
+//! returns owned results, so test logic never sees an ioctl number or a raw
+//! pointer.
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -23,8 +24,7 @@ pub const DMA_BUF_SYNC_WRITE: u64 = 2;
 pub const DMA_BUF_SYNC_START: u64 = 0;
 pub const DMA_BUF_SYNC_END: u64 = 4;
 
-/// `struct dma_buf_export_sync_file` / `struct dma_buf_import_sync_file`
-/// (same layout).
+/// `struct dma_buf_export_sync_file`.
 #[repr(C)]
 #[derive(Default)]
 struct DmaBufSyncFile {
@@ -112,6 +112,20 @@ struct Vb2fpQueryRaw {
     entries: u64,
 }
 
+// The sizes the kernel's uAPI headers give (and, for the vb2fp structs,
+// the sizes rust-kmod asserts on both sides of its FFI: vb2fp_shim.c,
+// vb2fp_main.rs). The ioctl numbers encode them too, so a wrong mirror
+// would fail every call with ENOTTY instead of at build time.
+const _: () = assert!(size_of::<DmaBufSync>() == 8);
+const _: () = assert!(size_of::<DmaBufSyncFile>() == 8);
+const _: () = assert!(size_of::<SyncFenceInfoRaw>() == 80);
+const _: () = assert!(size_of::<SyncFileInfoRaw>() == 56);
+const _: () = assert!(size_of::<DmaHeapAllocationData>() == 24);
+const _: () = assert!(size_of::<UdmabufCreate>() == 24);
+const _: () = assert!(size_of::<MediaDeviceInfoRaw>() == 256);
+const _: () = assert!(size_of::<Vb2fpFenceRaw>() == 96);
+const _: () = assert!(size_of::<Vb2fpQueryRaw>() == 24);
+
 mod nr {
     use super::*;
     nix::ioctl_write_ptr!(dma_buf_ioctl_sync, b'b', 0, DmaBufSync);
@@ -123,12 +137,10 @@ mod nr {
         libc::c_char
     );
     nix::ioctl_readwrite!(dma_buf_export_sync_file, b'b', 2, DmaBufSyncFile);
-    nix::ioctl_write_ptr!(dma_buf_import_sync_file, b'b', 3, DmaBufSyncFile);
     nix::ioctl_readwrite!(sync_ioc_file_info, b'>', 4, SyncFileInfoRaw);
     nix::ioctl_readwrite!(dma_heap_ioctl_alloc, b'H', 0, DmaHeapAllocationData);
     nix::ioctl_write_ptr!(udmabuf_create, b'u', 0x42, UdmabufCreate);
     nix::ioctl_readwrite!(media_ioc_device_info, b'|', 0, MediaDeviceInfoRaw);
-    nix::ioctl_none!(vb2fp_ioc_reset, b'V', 0xf0);
     nix::ioctl_readwrite!(vb2fp_ioc_query, b'V', 0xf1, Vb2fpQueryRaw);
 }
 
@@ -161,20 +173,6 @@ pub fn dma_buf_export_sync_file(buf: BorrowedFd<'_>, flags: u32) -> Result<Owned
     unsafe { nr::dma_buf_export_sync_file(buf.as_raw_fd(), &mut arg) }?;
     // SAFETY: on success the kernel installed a new fd that nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
-}
-
-/// `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`: add a sync_file's fence to a dma-buf.
-pub fn dma_buf_import_sync_file(
-    buf: BorrowedFd<'_>,
-    flags: u32,
-    sync_file: BorrowedFd<'_>,
-) -> Result<(), Errno> {
-    let arg = DmaBufSyncFile {
-        flags,
-        fd: sync_file.as_raw_fd(),
-    };
-    // SAFETY: `arg` is valid and outlives the call; the kernel only reads it.
-    unsafe { nr::dma_buf_import_sync_file(buf.as_raw_fd(), &arg) }.map(drop)
 }
 
 /// One fence of a sync_file, as SYNC_IOC_FILE_INFO reports it.
@@ -307,12 +305,6 @@ pub struct KmodFence {
     pub error: i32,
     pub driver: String,
     pub timeline: String,
-}
-
-/// `VB2FP_IOC_RESET`: clear the module's record ring.
-pub fn vb2fp_reset(probe: BorrowedFd<'_>) -> Result<(), Errno> {
-    // SAFETY: _IO ioctl without argument.
-    unsafe { nr::vb2fp_ioc_reset(probe.as_raw_fd()) }.map(drop)
 }
 
 /// `VB2FP_IOC_QUERY`: every fence on the reservation of dma-buf `buf`.
