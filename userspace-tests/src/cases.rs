@@ -12,7 +12,8 @@ use anyhow::Result;
 use crate::needs::{self, Need};
 use crate::paths::{self, CapSource, Driver, Env, LandingRow};
 use crate::plans;
-use crate::runner::{self, Outcome, Runner, Setup, Test, DEFAULT_LIMIT};
+use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
+use crate::verdict::Outcome;
 
 /// What a test must do on the unpatched kernel (the `control` column of
 /// cases.txt). On the patched kernel every test must pass.

@@ -9,8 +9,7 @@ use anyhow::Result;
 use crate::access;
 use crate::oracle::Unavailable;
 use crate::paths::{self, Driver, Env, DMA_HEAP, DMA_HEAP_FIX, UDMABUF, UDMABUF_FIX};
-use crate::runner::Outcome;
-use crate::verdict::{is_absent, one_line, Category};
+use crate::verdict::{is_absent, one_line, Category, Outcome};
 use crate::visl_pending::TRANSTIME_PARAM;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

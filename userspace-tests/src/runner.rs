@@ -23,35 +23,14 @@ use std::time::Duration;
 pub use libtest_mimic::Arguments;
 pub use select::{parse_args, Selection};
 
-use crate::verdict::{category_of, Category};
+use crate::verdict::Outcome;
 
 /// How long a test may run unless it says otherwise.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(90);
 /// How long a child gets to die after SIGKILL before it is left behind.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
-/// The result of one test.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Pass,
-    /// Something the test needs is absent; the reason names it and the
-    /// command that fixes it.
-    Skip(String),
-    Fail(Category, String),
-}
-
 type TestFn<C> = Box<dyn Fn(&C) -> Outcome>;
-
-impl Outcome {
-    /// The outcome of a test body: an error fails it, in the category its
-    /// chain carries (`verdict::category_of`).
-    pub fn of(result: anyhow::Result<()>) -> Self {
-        match result {
-            Ok(()) => Outcome::Pass,
-            Err(e) => Outcome::Fail(category_of(&e), crate::verdict::one_line(&e)),
-        }
-    }
-}
 
 /// One test: its name, its time limit, whether it is ignored unless asked
 /// for (libtest's `#[ignore]`), and its body.

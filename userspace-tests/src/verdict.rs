@@ -1,6 +1,7 @@
-//! What a failed check means: the typed errors the checks raise, and the
-//! category the suite prints for a failure (docs/interfaces.md: `no-fence`,
-//! `wrong-fence`, `error`, `panic`, `timeout`).
+//! What a test's result means: its outcome, the typed errors the checks
+//! raise, and the category the suite prints for a failure
+//! (docs/interfaces.md: `no-fence`, `wrong-fence`, `error`, `panic`,
+//! `timeout`).
 //!
 //! The checks wrap their errors in context as they travel up; the category
 //! is found by looking through the whole anyhow chain, so context never
@@ -39,6 +40,27 @@ impl Category {
 impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The result of one test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// Something the test needs is absent; the reason names it and the
+    /// command that fixes it.
+    Skip(String),
+    Fail(Category, String),
+}
+
+impl Outcome {
+    /// The outcome of a test body: an error fails it, in the category its
+    /// chain carries (`category_of`).
+    pub fn of(result: anyhow::Result<()>) -> Self {
+        match result {
+            Ok(()) => Outcome::Pass,
+            Err(e) => Outcome::Fail(category_of(&e), one_line(&e)),
+        }
     }
 }
 

@@ -9,8 +9,7 @@ use clap::Parser;
 use userspace_tests::cases::{self, Body};
 use userspace_tests::needs;
 use userspace_tests::paths::{Env, LandingRow};
-use userspace_tests::runner::Outcome;
-use userspace_tests::verdict::{category_of, one_line, Category};
+use userspace_tests::verdict::{category_of, one_line, Category, Outcome};
 
 #[derive(Parser)]
 #[command(

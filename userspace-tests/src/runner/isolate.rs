@@ -16,9 +16,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::Outcome;
 use crate::sys::{self, Forked};
 use crate::verdict::Category;
+use crate::verdict::Outcome;
 
 thread_local! {
     /// Set on the main thread of a test's child process.
