@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
+use crate::landing::LandingRow;
 use crate::needs::{self, Need};
-use crate::paths::{self, CapSource, Driver, Env, LandingRow};
+use crate::paths::{self, CapSource, Driver};
 use crate::plans;
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
@@ -119,7 +121,7 @@ fn check(
 /// time) get a limit that grows with it: at most a handful of waits of one
 /// job timeout each.
 fn scaled_limit() -> Duration {
-    let job = paths::job_timeout_for(paths::transtime_ms_from_env());
+    let job = job_timeout_for(transtime_ms_from_env());
     DEFAULT_LIMIT.max(job * 10)
 }
 

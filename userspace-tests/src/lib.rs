@@ -15,6 +15,9 @@
 
 pub mod access;
 pub mod cases;
+pub mod env;
+pub mod frames;
+pub mod landing;
 pub mod needs;
 pub mod oracle;
 pub mod parse;

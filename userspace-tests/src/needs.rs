@@ -7,8 +7,9 @@
 use anyhow::Result;
 
 use crate::access;
+use crate::env::Env;
 use crate::oracle::Unavailable;
-use crate::paths::{self, Driver, Env, DMA_HEAP, DMA_HEAP_FIX, UDMABUF, UDMABUF_FIX};
+use crate::paths::{self, Driver, DMA_HEAP, DMA_HEAP_FIX, UDMABUF, UDMABUF_FIX};
 use crate::verdict::{is_absent, one_line, Category, Outcome};
 use crate::visl_pending::TRANSTIME_PARAM;
 

@@ -27,6 +27,8 @@ pub const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 pub const KMOD_DEV: &str = "/dev/vb2_fence_probe";
 /// Driver name of fences published by the series (docs/interfaces.md).
 pub const VB2_DRIVER: &str = "vb2";
+/// What vb2_buffer_done() signals a fence with for VB2_BUF_STATE_ERROR.
+pub const FENCE_EIO: i32 = -(nix::errno::Errno::EIO as i32);
 
 /// Why an oracle cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]

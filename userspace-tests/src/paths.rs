@@ -9,11 +9,16 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use sha2::{Digest, Sha256};
 use v4l2r::ioctl::PlaneMapping;
 use v4l2r::PixelFormat;
 
-use crate::oracle::{self, HeldSync, Oracles};
+use crate::env::Env;
+use crate::frames::{
+    check_fwht_frame, pattern_rgb24, pattern_yuv420, vim2m_rgb24_to_yuyv, Reference, FWHT_HDR_LEN,
+    VICODEC_H, VICODEC_W, VIM2M_H, VIM2M_W,
+};
+use crate::landing::LandingRow;
+use crate::oracle::{self, HeldSync};
 use crate::parse::Usage;
 use crate::sys::{self, Mapping};
 use crate::v4l2::{find_device, Mem, VideoDev};
@@ -22,26 +27,12 @@ use crate::verdict::wrong;
 /// vim2m: V4L2_CID_USER_BASE (0x00980900) + 0x1000
 /// (drivers/media/test-drivers/vim2m.c, V4L2_CID_TRANS_TIME_MSEC).
 pub const VIM2M_CID_TRANS_TIME_MSEC: u32 = 0x0098_0900 + 0x1000;
-pub const W: u32 = 64;
-pub const H: u32 = 48;
-/// vicodec clamps to at least 640x360 (MIN_WIDTH/MIN_HEIGHT in
-/// vicodec-core.c) and rounds both dimensions up to its 8x8 block
-/// (vic_round_dim: 360 becomes 368), so the raw frames are 640x480, a size
-/// it takes unchanged.
-pub const VICODEC_W: u32 = 640;
-pub const VICODEC_H: u32 = 480;
-/// `struct fwht_cframe_hdr` (codec-fwht.h): eleven 32-bit fields.
-pub const FWHT_HDR_LEN: usize = 44;
-/// FWHT_MAGIC1, FWHT_MAGIC2 (codec-fwht.h) as they appear in the stream.
-pub const FWHT_MAGIC: [u8; 8] = [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
 /// The system dma-heap, and what provides it.
 pub const DMA_HEAP: &str = "/dev/dma_heap/system";
 pub const DMA_HEAP_FIX: &str = "the kernel needs CONFIG_DMABUF_HEAPS_SYSTEM";
 /// udmabuf, and what provides it.
 pub const UDMABUF: &str = "/dev/udmabuf";
 pub const UDMABUF_FIX: &str = "the kernel needs CONFIG_UDMABUF";
-/// What vb2_buffer_done() signals a fence with for VB2_BUF_STATE_ERROR.
-pub const FENCE_EIO: i32 = -(nix::errno::Errno::EIO as i32);
 
 /// The m2m devices the suite drives, and how their jobs run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,237 +98,6 @@ pub fn open_vicodec_dec() -> Result<VideoDev> {
         "modprobe vicodec (the suite drives its node named stateful-decoder)",
         |d| d.is_m2m() && d.node_name().as_deref() == Some("stateful-decoder"),
     )
-}
-
-/// Run-wide settings and oracles.
-pub struct Env {
-    pub oracles: Oracles,
-    /// How long one vim2m job takes: the window in which a pending fence
-    /// is observable.
-    pub transtime_ms: u32,
-}
-
-/// The vim2m transaction time (and visl's processing time) for this run:
-/// `FENCE_SUITE_TRANSTIME_MS`, default 1500 ms.
-pub fn transtime_ms_from_env() -> u32 {
-    std::env::var("FENCE_SUITE_TRANSTIME_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1500)
-}
-
-/// How long one job may take before a wait for it gives up.
-pub fn job_timeout_for(transtime_ms: u32) -> Duration {
-    Duration::from_millis(u64::from(transtime_ms) + 5000)
-}
-
-impl Env {
-    pub fn new() -> Self {
-        Self {
-            oracles: Oracles::probe(),
-            transtime_ms: transtime_ms_from_env(),
-        }
-    }
-
-    pub fn job_timeout(&self) -> Duration {
-        job_timeout_for(self.transtime_ms)
-    }
-
-    fn start_timeout(&self) -> Duration {
-        Duration::from_millis(u64::from(self.transtime_ms / 2).max(200))
-    }
-}
-
-impl Default for Env {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// What landed on one watched buffer of a path.
-#[derive(Clone, Debug, Default)]
-pub struct Landing {
-    /// Which view of which buffer: "CAPTURE export #0", "OUTPUT export",
-    /// "plane 1 export", ...
-    pub buffer: String,
-    /// Whose reservation: exporter (the V4L2 allocation's) or importer
-    /// (the imported dma-buf's).
-    pub reservation: String,
-    pub usage: String,
-    /// driver/timeline while pending, or the fence's context:seqno where
-    /// it is only ever seen signalled.
-    pub fence: String,
-    pub pending_to_signalled_ms: Option<f64>,
-}
-
-/// One path of the landing map: a landing per watched buffer.
-#[derive(Clone, Debug, Default)]
-pub struct LandingRow {
-    pub device: String,
-    pub path: String,
-    pub landings: Vec<Landing>,
-    pub error: String,
-}
-
-impl LandingRow {
-    pub fn new(device: &str, path: &str) -> Self {
-        Self {
-            device: device.into(),
-            path: path.into(),
-            ..Default::default()
-        }
-    }
-
-    /// Run a path that fills in a fresh row; its error, if any, becomes the
-    /// row's.
-    pub fn record(
-        device: &str,
-        path: &str,
-        f: impl FnOnce(&mut LandingRow) -> Result<()>,
-    ) -> (Self, Result<()>) {
-        let mut row = Self::new(device, path);
-        let r = f(&mut row);
-        if let Err(e) = &r {
-            row.error = format!("{e:#}");
-        }
-        (row, r)
-    }
-
-    /// Record a landing; returns its index (to fill in the timing later).
-    pub fn land(&mut self, buffer: &str, reservation: &str, usage: Usage, fence: String) -> usize {
-        self.landings.push(Landing {
-            buffer: buffer.into(),
-            reservation: reservation.into(),
-            usage: usage.name().into(),
-            fence,
-            pending_to_signalled_ms: None,
-        });
-        self.landings.len() - 1
-    }
-
-    /// Record that nothing was seen on a watched buffer (the oracles'
-    /// complaint is the path's error).
-    pub fn land_nothing(&mut self, buffer: &str) -> usize {
-        self.landings.push(Landing {
-            buffer: buffer.into(),
-            reservation: "none".into(),
-            usage: "-".into(),
-            fence: "-".into(),
-            pending_to_signalled_ms: None,
-        });
-        self.landings.len() - 1
-    }
-
-    pub fn set_pending_ms(&mut self, i: usize, ms: f64) {
-        if let Some(l) = self.landings.get_mut(i) {
-            l.pending_to_signalled_ms = Some(ms);
-        }
-    }
-}
-
-/// Deterministic RGB24 test frame.
-pub fn pattern_rgb24(w: u32, h: u32) -> Vec<u8> {
-    let mut v = Vec::with_capacity((w * h * 3) as usize);
-    for y in 0..h {
-        for x in 0..w {
-            v.push((x * 4 + y + 1) as u8);
-            v.push(((y * 5 + x * 3) ^ 0x5a) as u8);
-            v.push(((x ^ y) * 7 + 3) as u8);
-        }
-    }
-    v
-}
-
-/// vim2m's RGB24 -> YUYV conversion (copy_two_pixels in vim2m.c): Y from
-/// each pixel, U and V both from the first pixel of the pair.
-pub fn vim2m_rgb24_to_yuyv(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity((w * h * 2) as usize);
-    for y in 0..h as usize {
-        for x in (0..w as usize).step_by(2) {
-            let p0 = &rgb[(y * w as usize + x) * 3..][..3];
-            let p1 = &rgb[(y * w as usize + x + 1) * 3..][..3];
-            let (r, g, b) = (i32::from(p0[0]), i32::from(p0[1]), i32::from(p0[2]));
-            let (r1, g1, b1) = (i32::from(p1[0]), i32::from(p1[1]), i32::from(p1[2]));
-            let yy = (8453 * r + 16594 * g + 3223 * b + 524288) >> 15;
-            let u = (-4878 * r - 9578 * g + 14456 * b + 4210688) >> 15;
-            let v = (14456 * r - 12105 * g - 2351 * b + 4210688) >> 15;
-            let y1 = (8453 * r1 + 16594 * g1 + 3223 * b1 + 524288) >> 15;
-            out.extend_from_slice(&[yy as u8, u as u8, y1 as u8, v as u8]);
-        }
-    }
-    out
-}
-
-pub fn sha256_hex(d: &[u8]) -> String {
-    Sha256::digest(d)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Deterministic YUV420 (YU12) frame: smooth gradients, so that FWHT has
-/// something to compress.
-pub fn pattern_yuv420(w: u32, h: u32) -> Vec<u8> {
-    let (w, h) = (w as usize, h as usize);
-    let mut v = Vec::with_capacity(w * h * 3 / 2);
-    for y in 0..h {
-        for x in 0..w {
-            v.push(((x + 2 * y) / 4) as u8);
-        }
-    }
-    for plane in 0..2usize {
-        for y in 0..h / 2 {
-            for x in 0..w / 2 {
-                v.push((64 + plane * 64 + (x + y) / 8) as u8);
-            }
-        }
-    }
-    v
-}
-
-fn be32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[off..off + 4]);
-    u32::from_be_bytes(a)
-}
-
-/// A compressed frame as vicodec's encoder writes it (v4l2_fwht_encode()):
-/// the magic, the visible size, and a payload size that accounts for
-/// exactly the bytes DQBUF reported.
-pub fn check_fwht_frame(got: &[u8], w: u32, h: u32) -> Result<()> {
-    if got.len() <= FWHT_HDR_LEN {
-        bail!(
-            "{} bytes: not even an FWHT header ({FWHT_HDR_LEN} bytes) and payload",
-            got.len()
-        );
-    }
-    if got[..8] != FWHT_MAGIC {
-        bail!("no FWHT magic: starts with {:02x?}", &got[..8]);
-    }
-    let (fw, fh, size) = (be32(got, 12), be32(got, 16), be32(got, 40));
-    if (fw, fh) != (w, h) {
-        bail!("FWHT header says {fw}x{fh}, the frame was {w}x{h}");
-    }
-    if size as usize + FWHT_HDR_LEN != got.len() {
-        bail!(
-            "FWHT header size {size} + {FWHT_HDR_LEN} != bytesused {}",
-            got.len()
-        );
-    }
-    Ok(())
-}
-
-/// What a completed CAPTURE buffer must hold.
-#[derive(Clone, Debug)]
-pub enum Reference {
-    /// Exactly these bytes (vim2m: a software reference).
-    Exact(Vec<u8>),
-    /// A well-formed FWHT frame of this visible size (vicodec encoder; the
-    /// bytes themselves are compared between views and runs instead).
-    Fwht { w: u32, h: u32 },
-    /// Anything but the all-zero bytes the buffer was cleared to (visl's
-    /// debug pattern carries timestamps and text).
-    Written,
 }
 
 /// Where the CAPTURE buffer comes from.
@@ -447,17 +207,17 @@ fn import_source(src: CapSource, size: u32) -> Result<(OwnedFd, u32, Option<Vide
 }
 
 impl M2mRun {
-    /// vim2m, RGB24 W x H in, `cap_fourcc` out, CAPTURE backed by `src`.
+    /// vim2m, RGB24 VIM2M_W x VIM2M_H in, `cap_fourcc` out, CAPTURE backed by `src`.
     pub fn setup(env: &Env, dev: VideoDev, cap_fourcc: &[u8; 4], src: CapSource) -> Result<Self> {
         let mut dev = dev;
         dev.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, env.transtime_ms as i32)
             .context("set vim2m transaction time")?;
         let (oq, cq) = (dev.out_q(), dev.cap_q());
-        let of = dev.set_format(oq, b"RGB3", W, H)?;
-        let cf = dev.set_format(cq, cap_fourcc, W, H)?;
-        if (of.width, of.height, cf.width, cf.height) != (W, H, W, H) {
+        let of = dev.set_format(oq, b"RGB3", VIM2M_W, VIM2M_H)?;
+        let cf = dev.set_format(cq, cap_fourcc, VIM2M_W, VIM2M_H)?;
+        if (of.width, of.height, cf.width, cf.height) != (VIM2M_W, VIM2M_H, VIM2M_W, VIM2M_H) {
             bail!(
-                "vim2m adjusted {W}x{H} to {}x{} / {}x{}",
+                "vim2m adjusted {VIM2M_W}x{VIM2M_H} to {}x{} / {}x{}",
                 of.width,
                 of.height,
                 cf.width,
@@ -466,13 +226,13 @@ impl M2mRun {
         }
         let out_size = plane0_size(&of);
         let cap_size = plane0_size(&cf);
-        let input = pattern_rgb24(W, H);
+        let input = pattern_rgb24(VIM2M_W, VIM2M_H);
         if out_size as usize != input.len() {
             bail!("OUTPUT sizeimage {out_size}, expected {}", input.len());
         }
         let expected = match cap_fourcc {
             b"RGB3" => input.clone(),
-            b"YUYV" => vim2m_rgb24_to_yuyv(&input, W, H),
+            b"YUYV" => vim2m_rgb24_to_yuyv(&input, VIM2M_W, VIM2M_H),
             _ => bail!("no software reference for this CAPTURE format"),
         };
         let reference = Reference::Exact(expected.clone());
@@ -818,31 +578,10 @@ impl M2mRun {
         Ok(c.error)
     }
 
+    /// The CAPTURE bytes `got` (read through `what`) hold what the run's
+    /// reference says.
     pub fn check_frame(&self, what: &str, got: &[u8]) -> Result<()> {
-        match &self.reference {
-            Reference::Exact(expected) => {
-                if got != expected.as_slice() {
-                    bail!(
-                        "{what}: sha256 {} differs from the software reference {}",
-                        sha256_hex(got),
-                        sha256_hex(expected)
-                    );
-                }
-                Ok(())
-            }
-            Reference::Written => {
-                if got.iter().all(|&b| b == 0) {
-                    bail!(
-                        "{what}: {} bytes, all zero: the job wrote nothing",
-                        got.len()
-                    );
-                }
-                Ok(())
-            }
-            Reference::Fwht { w, h } => {
-                check_fwht_frame(got, *w, *h).with_context(|| what.to_string())
-            }
-        }
+        self.reference.check(what, got)
     }
 
     pub fn drop_mappings(&mut self) {
@@ -1264,8 +1003,8 @@ pub fn readback(env: &Env, name: &str, fourcc: &[u8; 4]) -> Result<()> {
     let mut imp = run.dev()?.reopen()?;
     imp.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, 1)?;
     let (oq, cq) = (imp.out_q(), imp.cap_q());
-    imp.set_format(oq, import_fourcc, W, H)?;
-    imp.set_format(cq, import_fourcc, W, H)?;
+    imp.set_format(oq, import_fourcc, VIM2M_W, VIM2M_H)?;
+    imp.set_format(cq, import_fourcc, VIM2M_W, VIM2M_H)?;
     imp.reqbufs(oq, Mem::DmaBuf, 1)?;
     imp.reqbufs(cq, Mem::Mmap, 1)?;
     let imp_map = imp.mmap_plane(cq, 0)?;
@@ -1507,46 +1246,4 @@ fn sync_fence_inner(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fwht(w: u32, h: u32, payload: &[u8]) -> Vec<u8> {
-        let mut v = vec![0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
-        // version, width, height, flags, colorspace, xfer, ycbcr, quant, size
-        for f in [3, w, h, 8, 3, 0, 0, 0, payload.len() as u32] {
-            v.extend_from_slice(&f.to_be_bytes());
-        }
-        v.extend_from_slice(payload);
-        v
-    }
-
-    #[test]
-    fn fwht_frame_accepted() {
-        let f = fwht(640, 360, &[1, 2, 3, 4, 5]);
-        assert_eq!(f.len(), FWHT_HDR_LEN + 5);
-        assert!(check_fwht_frame(&f, 640, 360).is_ok());
-    }
-
-    #[test]
-    fn fwht_frame_rejected() {
-        let good = fwht(640, 360, &[9; 16]);
-        // Wrong size, truncated (bytesused != header size), no magic, empty.
-        assert!(check_fwht_frame(&good, 1280, 720).is_err());
-        assert!(check_fwht_frame(&good[..good.len() - 1], 640, 360).is_err());
-        let mut bad = good.clone();
-        bad[0] = 0;
-        assert!(check_fwht_frame(&bad, 640, 360).is_err());
-        assert!(check_fwht_frame(&[], 640, 360).is_err());
-        assert!(check_fwht_frame(&vec![0u8; 4096], 640, 360).is_err());
-    }
-
-    #[test]
-    fn yuv420_pattern_size() {
-        let p = pattern_yuv420(VICODEC_W, VICODEC_H);
-        assert_eq!(p.len(), (VICODEC_W * VICODEC_H * 3 / 2) as usize);
-        assert!(p.iter().any(|&b| b != 0));
-    }
 }

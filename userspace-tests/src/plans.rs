@@ -3,9 +3,9 @@
 
 use anyhow::Result;
 
-use crate::paths::{
-    CapSource, Driver, End, Env, ExportWhen, FencePlan, LandingRow, SyncExport, SyncPlan,
-};
+use crate::env::Env;
+use crate::landing::LandingRow;
+use crate::paths::{CapSource, Driver, End, ExportWhen, FencePlan, SyncExport, SyncPlan};
 
 fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: End) -> FencePlan {
     FencePlan {

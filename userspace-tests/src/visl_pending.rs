@@ -8,9 +8,11 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::env::Env;
+use crate::landing::LandingRow;
 use crate::oracle::{self, HeldSync};
 use crate::parse::Usage;
-use crate::paths::{CapSource, Driver, Env, LandingRow, M2mRun};
+use crate::paths::{CapSource, Driver, M2mRun};
 use crate::sys;
 use crate::verdict::wrong;
 

@@ -14,9 +14,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use v4l2r::QueueType;
 
-use crate::oracle::{self, kmod_records};
+use crate::env::Env;
+use crate::landing::LandingRow;
+use crate::oracle::{self, kmod_records, FENCE_EIO};
 use crate::parse::{KmodRecord, Usage};
-use crate::paths::{read_via_export, Env, LandingRow, DMA_HEAP, DMA_HEAP_FIX, FENCE_EIO};
+use crate::paths::{read_via_export, DMA_HEAP, DMA_HEAP_FIX};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
 use crate::verdict::wrong;

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use userspace_tests::cases::{self, Body};
+use userspace_tests::env::Env;
+use userspace_tests::landing::{Landing, LandingRow};
 use userspace_tests::needs;
-use userspace_tests::paths::{Env, LandingRow};
 use userspace_tests::verdict::{category_of, one_line, Category, Outcome};
 
 #[derive(Parser)]
@@ -163,7 +164,7 @@ fn table(rows: &[LandingRow]) -> String {
     for r in rows {
         let error = if r.error.is_empty() { "-" } else { &r.error };
         let none = [Default::default()];
-        let landings: &[userspace_tests::paths::Landing] = if r.landings.is_empty() {
+        let landings: &[Landing] = if r.landings.is_empty() {
             &none
         } else {
             &r.landings
