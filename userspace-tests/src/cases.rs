@@ -11,8 +11,9 @@ use anyhow::Result;
 
 use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
 use crate::landing::LandingRow;
+use crate::m2m::{CapSource, Driver};
 use crate::needs::{self, Need};
-use crate::paths::{self, CapSource, Driver};
+use crate::paths;
 use crate::plans;
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;

@@ -18,6 +18,7 @@ pub mod cases;
 pub mod env;
 pub mod frames;
 pub mod landing;
+pub mod m2m;
 pub mod needs;
 pub mod oracle;
 pub mod parse;

@@ -8,8 +8,8 @@ use anyhow::Result;
 
 use crate::access;
 use crate::env::Env;
+use crate::m2m::{open_dma_heap, open_udmabuf, open_vivid_capture, Driver};
 use crate::oracle::Unavailable;
-use crate::paths::{self, Driver, DMA_HEAP, DMA_HEAP_FIX, UDMABUF, UDMABUF_FIX};
 use crate::verdict::{is_absent, one_line, Category, Outcome};
 use crate::visl_pending::TRANSTIME_PARAM;
 
@@ -37,7 +37,7 @@ impl Need {
     pub fn check(self, env: &Env) -> Result<()> {
         match self {
             Need::Device(d) => d.open().map(drop),
-            Need::VividCapture => paths::open_vivid_capture().map(drop),
+            Need::VividCapture => open_vivid_capture().map(drop),
             Need::VividMplane => crate::vivid::open_vivid_mplane().map(drop),
             Need::Bufinfo => env.oracles.require_bufinfo(),
             Need::Kmod => env
@@ -46,8 +46,8 @@ impl Need {
                 .as_ref()
                 .map(drop)
                 .map_err(Unavailable::to_error),
-            Need::DmaHeap => access::open_node(DMA_HEAP, false, DMA_HEAP_FIX).map(drop),
-            Need::Udmabuf => access::open_node(UDMABUF, false, UDMABUF_FIX).map(drop),
+            Need::DmaHeap => open_dma_heap().map(drop),
+            Need::Udmabuf => open_udmabuf().map(drop),
             Need::VislTranstime => access::writable(
                 TRANSTIME_PARAM,
                 "modprobe visl (a module parameter of visl)",

@@ -5,7 +5,8 @@ use anyhow::Result;
 
 use crate::env::Env;
 use crate::landing::LandingRow;
-use crate::paths::{CapSource, Driver, End, ExportWhen, FencePlan, SyncExport, SyncPlan};
+use crate::m2m::{CapSource, Driver};
+use crate::paths::{End, ExportWhen, FencePlan, SyncExport, SyncPlan};
 
 fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: End) -> FencePlan {
     FencePlan {

@@ -8,9 +8,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::env::Env;
 use crate::frames::{FWHT_HDR_LEN, FWHT_MAGIC, VICODEC_H, VICODEC_W};
+use crate::m2m::{Driver, M2mRun};
 use crate::oracle::{self, FENCE_EIO};
 use crate::parse::Usage;
-use crate::paths::{Driver, M2mRun};
 
 /// A complete FWHT frame whose header announces version 0, which no
 /// vicodec accepts: 44 header bytes (magic, then big-endian version,

@@ -10,9 +10,9 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::env::Env;
 use crate::landing::LandingRow;
+use crate::m2m::{CapSource, Driver, M2mRun};
 use crate::oracle::{self, HeldSync};
 use crate::parse::Usage;
-use crate::paths::{CapSource, Driver, M2mRun};
 use crate::sys;
 use crate::verdict::wrong;
 

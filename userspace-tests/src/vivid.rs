@@ -16,9 +16,9 @@ use v4l2r::QueueType;
 
 use crate::env::Env;
 use crate::landing::LandingRow;
+use crate::m2m::{open_dma_heap, open_vim2m, read_via_export};
 use crate::oracle::{self, kmod_records, FENCE_EIO};
 use crate::parse::{KmodRecord, Usage};
-use crate::paths::{read_via_export, DMA_HEAP, DMA_HEAP_FIX};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
 use crate::verdict::wrong;
@@ -238,12 +238,7 @@ pub fn readback(env: &Env, name: &str) -> Result<()> {
             .context("through the MMAP mapping")?;
         compare_exact(plane, want, &read_via_export(fd, len)?)
             .context("through the export (mmap + DMA_BUF_IOCTL_SYNC)")?;
-        let via_importer = read_via_vim2m(
-            crate::paths::open_vim2m()?,
-            fd.as_fd(),
-            len,
-            env.job_timeout(),
-        )?;
+        let via_importer = read_via_vim2m(open_vim2m()?, fd.as_fd(), len, env.job_timeout())?;
         compare_exact(plane, want, &via_importer)
             .context("through an importer (vim2m copying the export)")?;
     }
@@ -271,7 +266,7 @@ fn kmod_last_seq() -> Result<u64> {
 pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
     LandingRow::record("vivid", name, |row| {
         let cap = Capture::open(Mem::DmaBuf)?;
-        let heap = crate::access::open_node(DMA_HEAP, false, DMA_HEAP_FIX)?;
+        let heap = open_dma_heap()?;
         let total: u32 = cap.sizes.iter().sum::<u32>().div_ceil(4096) * 4096;
         let fd =
             sys::dma_heap_alloc(heap.as_fd(), u64::from(total)).context("DMA_HEAP_IOCTL_ALLOC")?;

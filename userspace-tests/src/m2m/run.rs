@@ -1,0 +1,443 @@
+//! `M2mRun`: one m2m context with one OUTPUT and one CAPTURE buffer, set
+//! up for a driver, queued, waited for and read back.
+
+use std::cell::Cell;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use v4l2r::ioctl::PlaneMapping;
+use v4l2r::PixelFormat;
+
+use super::source::import_source;
+use super::{label_buf, CapSource, Driver, VIM2M_CID_TRANS_TIME_MSEC};
+use crate::env::Env;
+use crate::frames::{
+    pattern_rgb24, pattern_yuv420, vim2m_rgb24_to_yuyv, Reference, FWHT_HDR_LEN, VICODEC_H,
+    VICODEC_W, VIM2M_H, VIM2M_W,
+};
+use crate::sys::{self, Mapping};
+use crate::v4l2::{Mem, VideoDev};
+
+/// The CAPTURE buffer as the run holds it: its MMAP mapping, or the
+/// imported dma-buf with a mapping of its own.
+enum CapBacking {
+    Mmap(PlaneMapping),
+    Imported {
+        fd: OwnedFd,
+        map: Mapping,
+        len: u32,
+        // Keeps the exporting device (vivid) and its queue alive.
+        _exporter: Option<VideoDev>,
+    },
+}
+
+/// One m2m context with one OUTPUT and one CAPTURE buffer.
+pub struct M2mRun {
+    pub driver: Driver,
+    pub dev: Option<VideoDev>,
+    out_map: Option<PlaneMapping>,
+    cap: Option<CapBacking>,
+    pub out_size: u32,
+    pub cap_size: u32,
+    pub input: Vec<u8>,
+    pub reference: Reference,
+    /// CAPTURE bytesused: `cap_size` until DQBUF reports it.
+    payload: Cell<u32>,
+    pub t0_ns: u64,
+    /// Request API drivers (visl): the media device and the request that
+    /// carries the OUTPUT buffer (kept open until the run is dropped).
+    media: Option<std::fs::File>,
+    request: Option<v4l2r::ioctl::Request>,
+}
+
+/// sizeimage of a format's first plane (0 if the driver gave none).
+fn plane0_size(f: &v4l2r::Format) -> u32 {
+    f.plane_fmt.first().map_or(0, |p| p.sizeimage)
+}
+
+impl M2mRun {
+    /// vim2m, RGB24 VIM2M_W x VIM2M_H in, `cap_fourcc` out, CAPTURE backed by `src`.
+    pub fn setup(env: &Env, dev: VideoDev, cap_fourcc: &[u8; 4], src: CapSource) -> Result<Self> {
+        let mut dev = dev;
+        dev.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, env.transtime_ms as i32)
+            .context("set vim2m transaction time")?;
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        let of = dev.set_format(oq, b"RGB3", VIM2M_W, VIM2M_H)?;
+        let cf = dev.set_format(cq, cap_fourcc, VIM2M_W, VIM2M_H)?;
+        if (of.width, of.height, cf.width, cf.height) != (VIM2M_W, VIM2M_H, VIM2M_W, VIM2M_H) {
+            bail!(
+                "vim2m adjusted {VIM2M_W}x{VIM2M_H} to {}x{} / {}x{}",
+                of.width,
+                of.height,
+                cf.width,
+                cf.height
+            );
+        }
+        let out_size = plane0_size(&of);
+        let cap_size = plane0_size(&cf);
+        let input = pattern_rgb24(VIM2M_W, VIM2M_H);
+        if out_size as usize != input.len() {
+            bail!("OUTPUT sizeimage {out_size}, expected {}", input.len());
+        }
+        let expected = match cap_fourcc {
+            b"RGB3" => input.clone(),
+            b"YUYV" => vim2m_rgb24_to_yuyv(&input, VIM2M_W, VIM2M_H),
+            _ => bail!("no software reference for this CAPTURE format"),
+        };
+        let reference = Reference::Exact(expected.clone());
+        if cap_size as usize != expected.len() {
+            bail!("CAPTURE sizeimage {cap_size}, expected {}", expected.len());
+        }
+        dev.reqbufs(oq, Mem::Mmap, 1)?;
+        let mut out_map = dev.mmap_plane(oq, 0)?;
+        out_map.as_mut()[..input.len()].copy_from_slice(&input);
+        let cap = if src == CapSource::Mmap {
+            dev.reqbufs(cq, Mem::Mmap, 1)?;
+            let mut m = dev.mmap_plane(cq, 0)?;
+            m.as_mut().fill(0);
+            CapBacking::Mmap(m)
+        } else {
+            dev.reqbufs(cq, Mem::DmaBuf, 1)?;
+            let (fd, len, exporter) = import_source(src, cap_size)?;
+            let mut map =
+                Mapping::new(fd.as_fd(), len as usize).context("mmap imported dma-buf")?;
+            sys::dma_buf_sync(
+                fd.as_fd(),
+                sys::DMA_BUF_SYNC_START | sys::DMA_BUF_SYNC_WRITE,
+            )
+            .context("DMA_BUF_IOCTL_SYNC start")?;
+            map.write(&vec![0u8; len as usize]);
+            sys::dma_buf_sync(fd.as_fd(), sys::DMA_BUF_SYNC_END | sys::DMA_BUF_SYNC_WRITE)
+                .context("DMA_BUF_IOCTL_SYNC end")?;
+            CapBacking::Imported {
+                fd,
+                map,
+                len,
+                _exporter: exporter,
+            }
+        };
+        Ok(Self {
+            driver: Driver::Vim2m,
+            dev: Some(dev),
+            out_map: Some(out_map),
+            cap: Some(cap),
+            out_size,
+            cap_size,
+            input,
+            reference,
+            payload: Cell::new(cap_size),
+            t0_ns: 0,
+            media: None,
+            request: None,
+        })
+    }
+
+    /// vicodec stateful encoder: YU12 VICODEC_W x VICODEC_H in, FWHT out,
+    /// both MMAP (vb2-vmalloc).
+    pub fn setup_vicodec_enc(dev: VideoDev) -> Result<Self> {
+        let mut dev = dev;
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        // The encoder derives the CAPTURE (FWHT) format from the OUTPUT one.
+        let of = dev.set_format(oq, b"YU12", VICODEC_W, VICODEC_H)?;
+        if (of.width, of.height) != (VICODEC_W, VICODEC_H) {
+            bail!(
+                "vicodec adjusted {VICODEC_W}x{VICODEC_H} to {}x{}",
+                of.width,
+                of.height
+            );
+        }
+        let cf = dev.g_format(cq)?;
+        if cf.pixelformat != PixelFormat::from(b"FWHT") {
+            bail!(
+                "vicodec encoder CAPTURE format is {}, not FWHT",
+                cf.pixelformat
+            );
+        }
+        let out_size = plane0_size(&of);
+        let cap_size = plane0_size(&cf);
+        let input = pattern_yuv420(VICODEC_W, VICODEC_H);
+        if out_size as usize != input.len() {
+            bail!("OUTPUT sizeimage {out_size}, expected {}", input.len());
+        }
+        if (cap_size as usize) <= FWHT_HDR_LEN {
+            bail!("CAPTURE sizeimage {cap_size} cannot hold an FWHT frame");
+        }
+        // The encoder asks for at least 2 OUTPUT buffers; index 0 is used.
+        let reference = Reference::Fwht {
+            w: VICODEC_W,
+            h: VICODEC_H,
+        };
+        Self::with_mmap_buffers(
+            Driver::VicodecEnc,
+            dev,
+            input,
+            (out_size, cap_size),
+            reference,
+            None,
+        )
+    }
+
+    /// The common end of the codec setups: one MMAP buffer per queue, the
+    /// OUTPUT one filled with `input`, the CAPTURE one zeroed (so a job that
+    /// writes nothing is visible).
+    fn with_mmap_buffers(
+        driver: Driver,
+        dev: VideoDev,
+        input: Vec<u8>,
+        (out_size, cap_size): (u32, u32),
+        reference: Reference,
+        media: Option<std::fs::File>,
+    ) -> Result<Self> {
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        dev.reqbufs(oq, Mem::Mmap, 1)?;
+        let mut out_map = dev.mmap_plane(oq, 0)?;
+        out_map.as_mut()[..input.len()].copy_from_slice(&input);
+        dev.reqbufs(cq, Mem::Mmap, 1)?;
+        let mut m = dev.mmap_plane(cq, 0)?;
+        m.as_mut().fill(0);
+        Ok(Self {
+            driver,
+            dev: Some(dev),
+            out_map: Some(out_map),
+            cap: Some(CapBacking::Mmap(m)),
+            out_size,
+            cap_size,
+            input,
+            reference,
+            payload: Cell::new(cap_size),
+            t0_ns: 0,
+            media,
+            request: None,
+        })
+    }
+
+    /// vicodec stateful decoder with its default formats (FWHT in, the
+    /// first raw format at 1280x720 out), MMAP (vb2-vmalloc) both; the
+    /// OUTPUT buffer holds exactly `input` (its bytesused).
+    pub fn setup_vicodec_dec(dev: VideoDev, input: Vec<u8>) -> Result<Self> {
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        let of = dev.g_format(oq)?;
+        if of.pixelformat != PixelFormat::from(b"FWHT") {
+            bail!(
+                "vicodec decoder OUTPUT format is {}, not FWHT",
+                of.pixelformat
+            );
+        }
+        let cf = dev.g_format(cq)?;
+        let out_len = plane0_size(&of);
+        let cap_size = plane0_size(&cf);
+        let out_size = u32::try_from(input.len()).context("input length")?;
+        if out_size == 0 || out_size > out_len || cap_size == 0 {
+            bail!(
+                "vicodec decoder sizeimage OUTPUT {out_len} / CAPTURE {cap_size}, \
+                 input {out_size} bytes"
+            );
+        }
+        // The decoder allocates at least VICODEC_REC_BUFS; index 0 is used.
+        // Reference::Written is what a successful decode would leave; the
+        // error test never gets that far.
+        Self::with_mmap_buffers(
+            Driver::VicodecDec,
+            dev,
+            input,
+            (out_size, cap_size),
+            Reference::Written,
+            None,
+        )
+    }
+
+    /// Open `driver` and set it up (vim2m: RGB24 -> RGB24).
+    pub fn open(env: &Env, driver: Driver, src: CapSource) -> Result<Self> {
+        let dev = driver.open()?;
+        match driver {
+            Driver::Vim2m => Self::setup(env, dev, b"RGB3", src),
+            Driver::VicodecEnc if src == CapSource::Mmap => Self::setup_vicodec_enc(dev),
+            Driver::VicodecEnc => bail!("the suite drives vicodec with MMAP buffers only"),
+            Driver::VicodecDec => {
+                bail!("the vicodec decoder needs a compressed input: use setup_vicodec_dec")
+            }
+            Driver::Visl if src == CapSource::Mmap => Self::setup_visl(dev),
+            Driver::Visl => bail!("the suite drives visl with MMAP buffers only"),
+        }
+    }
+
+    /// visl with its default formats (the first coded format, decoded to
+    /// its first raw format, one plane each), MMAP (vb2-vmalloc) both.
+    pub fn setup_visl(dev: VideoDev) -> Result<Self> {
+        let media = crate::v4l2::find_media("visl", "modprobe visl")?;
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        let of = dev.g_format(oq)?;
+        let cf = dev.g_format(cq)?;
+        if of.plane_fmt.len() != 1 || cf.plane_fmt.len() != 1 {
+            bail!(
+                "visl default formats have {} / {} planes; the suite queues one",
+                of.plane_fmt.len(),
+                cf.plane_fmt.len()
+            );
+        }
+        let out_size = of.plane_fmt[0].sizeimage;
+        let cap_size = cf.plane_fmt[0].sizeimage;
+        if out_size == 0 || cap_size == 0 {
+            bail!("visl reports sizeimage {out_size} / {cap_size}");
+        }
+        // Not a real bitstream: visl only traces it.
+        let input: Vec<u8> = (0..out_size).map(|i| (i % 251) as u8).collect();
+        Self::with_mmap_buffers(
+            Driver::Visl,
+            dev,
+            input,
+            (out_size, cap_size),
+            Reference::Written,
+            Some(media),
+        )
+    }
+
+    /// Bytes the job produced (DQBUF bytesused; `cap_size` before that).
+    pub fn payload_len(&self) -> usize {
+        self.payload.get() as usize
+    }
+
+    pub fn dev(&self) -> Result<&VideoDev> {
+        self.dev
+            .as_ref()
+            .ok_or_else(|| anyhow!("device already closed"))
+    }
+
+    pub fn imported_fd(&self) -> Option<&OwnedFd> {
+        match &self.cap {
+            Some(CapBacking::Imported { fd, .. }) => Some(fd),
+            _ => None,
+        }
+    }
+
+    pub fn export_cap(&self, label: &str) -> Result<OwnedFd> {
+        let d = self.dev()?;
+        let fd = d.expbuf(d.cap_q(), 0)?;
+        label_buf(&fd, label);
+        Ok(fd)
+    }
+
+    pub fn export_out(&self, label: &str) -> Result<OwnedFd> {
+        let d = self.dev()?;
+        let fd = d.expbuf(d.out_q(), 0)?;
+        label_buf(&fd, label);
+        Ok(fd)
+    }
+
+    /// Queue CAPTURE only (no job can run).
+    pub fn queue_capture(&self) -> Result<()> {
+        let d = self.dev()?;
+        d.streamon(d.out_q())?;
+        d.streamon(d.cap_q())?;
+        match &self.cap {
+            Some(CapBacking::Mmap(_)) => d.qbuf_mmap(d.cap_q(), 0, 0)?,
+            Some(CapBacking::Imported { fd, len, .. }) => {
+                d.qbuf_dmabuf(d.cap_q(), 0, fd.as_fd(), *len, 0)?
+            }
+            None => bail!("CAPTURE buffer released"),
+        }
+        Ok(())
+    }
+
+    /// STREAMON, queue both buffers; the job becomes runnable.
+    pub fn start(&mut self) -> Result<()> {
+        self.queue_capture()?;
+        self.queue_output()
+    }
+
+    /// Queue the OUTPUT buffer (after `queue_capture`): the job becomes
+    /// runnable (vicodec: runs and completes inside this QBUF).
+    pub fn queue_output(&mut self) -> Result<()> {
+        if self.media.is_some() {
+            // Request API: QBUF into a fresh request, then queue the
+            // request; the job runs inside MEDIA_REQUEST_IOC_QUEUE.
+            let req = self.output_request()?;
+            req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
+            self.request = Some(req);
+            return Ok(());
+        }
+        self.t0_ns = sys::monotonic_ns();
+        let d = self.dev()?;
+        d.qbuf_mmap(d.out_q(), 0, self.out_size)?;
+        Ok(())
+    }
+
+    /// Request API drivers (visl): QBUF the OUTPUT buffer into a fresh
+    /// request and return it unqueued; queueing it runs the job.
+    pub fn output_request(&mut self) -> Result<v4l2r::ioctl::Request> {
+        let media = self
+            .media
+            .as_ref()
+            .ok_or_else(|| anyhow!("{} does not use the Request API", self.driver.name()))?;
+        let req = v4l2r::ioctl::Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
+        let d = self.dev()?;
+        d.qbuf_mmap_request(d.out_q(), 0, self.out_size, &req)?;
+        self.t0_ns = sys::monotonic_ns();
+        Ok(req)
+    }
+
+    pub fn cap_bytes(&self) -> Vec<u8> {
+        match &self.cap {
+            Some(CapBacking::Mmap(m)) => sys::plane_read(m, self.payload_len()),
+            Some(CapBacking::Imported { map, .. }) => map.read(self.payload_len()),
+            None => Vec::new(),
+        }
+    }
+
+    /// vim2m writes the frame in device_run(), then completes after the
+    /// transaction time: CAPTURE content changing means the job is running.
+    pub fn wait_started(&self, env: &Env) -> Result<()> {
+        self.wait_started_within(env.start_timeout())
+    }
+
+    /// As `wait_started`, with an explicit bound.
+    pub fn wait_started_within(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.cap_bytes().iter().any(|&b| b != 0) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "job did not start within {} ms of QBUF (CAPTURE content unchanged)",
+                    timeout.as_millis()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// DQBUF both buffers (bounded), checking the CAPTURE one; records
+    /// its bytesused.
+    pub fn wait_done(&self, env: &Env) -> Result<bool> {
+        let d = self.dev()?;
+        let c = d
+            .dqbuf_wait(d.cap_q(), env.job_timeout())
+            .context("waiting for the CAPTURE buffer")?;
+        d.dqbuf_wait(d.out_q(), env.job_timeout())
+            .context("waiting for the OUTPUT buffer")?;
+        if c.bytesused > self.cap_size {
+            bail!(
+                "CAPTURE bytesused {} exceeds its size {}",
+                c.bytesused,
+                self.cap_size
+            );
+        }
+        self.payload.set(c.bytesused);
+        Ok(c.error)
+    }
+
+    /// The CAPTURE bytes `got` (read through `what`) hold what the run's
+    /// reference says.
+    pub fn check_frame(&self, what: &str, got: &[u8]) -> Result<()> {
+        self.reference.check(what, got)
+    }
+
+    pub fn drop_mappings(&mut self) {
+        self.out_map = None;
+        if let Some(CapBacking::Mmap(_)) = self.cap {
+            self.cap = None;
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Where an m2m run's CAPTURE buffer comes from: its own MMAP allocation, or
+//! a dma-buf from another exporter (the system dma-heap, udmabuf, vivid)
+//! that the queue imports.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+
+use anyhow::{bail, Context, Result};
+
+use crate::access;
+use crate::sys;
+use crate::v4l2::{find_device, Mem, VideoDev};
+
+/// Where the CAPTURE buffer comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapSource {
+    Mmap,
+    Heap,
+    Udmabuf,
+    Vivid,
+}
+
+/// The system dma-heap, and what provides it.
+const DMA_HEAP: &str = "/dev/dma_heap/system";
+const DMA_HEAP_FIX: &str = "the kernel needs CONFIG_DMABUF_HEAPS_SYSTEM";
+/// udmabuf, and what provides it.
+const UDMABUF: &str = "/dev/udmabuf";
+const UDMABUF_FIX: &str = "the kernel needs CONFIG_UDMABUF";
+
+/// The system dma-heap (an absence names the kernel option).
+pub fn open_dma_heap() -> Result<File> {
+    access::open_node(DMA_HEAP, false, DMA_HEAP_FIX)
+}
+
+/// /dev/udmabuf (an absence names the kernel option).
+pub fn open_udmabuf() -> Result<File> {
+    access::open_node(UDMABUF, false, UDMABUF_FIX)
+}
+
+fn page_round(n: u32) -> u32 {
+    n.div_ceil(4096) * 4096
+}
+
+/// vivid's single-planar video capture (dma-contig allocator), a second
+/// V4L2 exporter for the DMABUF-import path.
+pub fn open_vivid_capture() -> Result<VideoDev> {
+    find_device(
+        "vivid",
+        "modprobe vivid n_devs=2 allocators=1,0 multiplanar=1,2 node_types=0x1,0x1 \
+         num_outputs=0,0 (instance 0: single-planar, dma-contig; as vm/stages/load-drivers.sh)",
+        |d| d.is_capture() && !d.is_m2m() && !d.mplane,
+    )
+}
+
+/// A dma-buf of at least `size` bytes from `src` for the CAPTURE queue to
+/// import: the fd, its length, and the exporting device to keep open.
+pub(super) fn import_source(src: CapSource, size: u32) -> Result<(OwnedFd, u32, Option<VideoDev>)> {
+    match src {
+        CapSource::Mmap => bail!("not an import"),
+        CapSource::Heap => {
+            let heap = open_dma_heap()?;
+            let len = page_round(size);
+            let fd = sys::dma_heap_alloc(heap.as_fd(), u64::from(len))
+                .context("DMA_HEAP_IOCTL_ALLOC")?;
+            Ok((fd, len, None))
+        }
+        CapSource::Udmabuf => {
+            use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+            use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+            let len = page_round(size);
+            let name = CString::new("fence-suite").context("memfd name")?;
+            let memfd =
+                memfd_create(&name, MemFdCreateFlag::MFD_ALLOW_SEALING).context("memfd_create")?;
+            nix::unistd::ftruncate(&memfd, i64::from(len)).context("ftruncate(memfd)")?;
+            // udmabuf requires F_SEAL_SHRINK (and refuses F_SEAL_WRITE).
+            fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&memfd),
+                FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_SHRINK),
+            )
+            .context("F_ADD_SEALS")?;
+            let dev = open_udmabuf()?;
+            let fd = sys::udmabuf_create(dev.as_fd(), memfd.as_fd(), u64::from(len))
+                .context("UDMABUF_CREATE")?;
+            Ok((fd, len, None))
+        }
+        CapSource::Vivid => {
+            let v = open_vivid_capture()?;
+            let q = v.cap_q();
+            v.reqbufs(q, Mem::Mmap, 1).context("vivid REQBUFS(MMAP)")?;
+            let (_, len) = v.query_mmap_plane(q, 0)?;
+            if len < size {
+                bail!("vivid buffer is {len} bytes, vim2m needs {size}");
+            }
+            let fd = v.expbuf(q, 0).context("vivid EXPBUF")?;
+            Ok((fd, len, Some(v)))
+        }
+    }
+}
