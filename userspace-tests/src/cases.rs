@@ -13,8 +13,9 @@ use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
 use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver};
 use crate::needs::{self, Need};
-use crate::paths;
-use crate::plans;
+use crate::paths::in_ioctl::{InIoctlExport, InIoctlPlan};
+use crate::paths::pending::{ExportWhen, FencePlan, JobEnd};
+use crate::paths::{idle, in_ioctl, pending, readback, vicodec_error, visl, vivid};
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
 
@@ -90,12 +91,12 @@ impl Case {
 /// A fence path: on the control kernel it fails at its first oracle check
 /// (no fence).
 fn path(
-    name: String,
+    name: impl Into<String>,
     needs: Vec<Need>,
     f: impl Fn(&Env, &str) -> (LandingRow, Result<()>) + 'static,
 ) -> Case {
     Case {
-        name,
+        name: name.into(),
         needs,
         body: Body::Path(Box::new(f)),
         control: Control::NoFence,
@@ -144,13 +145,13 @@ pub fn cases() -> Vec<Case> {
         check("oracle/vb2_fence_probe", vec![Kmod], Skip, |_, _| Ok(())),
         with_limit(
             check("vim2m/mmap_without_export", vim2m(), Pass, |e, n| {
-                paths::mmap_without_export(e, n, Driver::Vim2m)
+                idle::mmap_without_export(e, n, Driver::Vim2m)
             }),
             slow,
         ),
     ];
     // vim2m: a job lasts the transaction time, so pending fences are seen.
-    for (name, plan) in plans::vim2m_fence_plans() {
+    for (name, plan) in vim2m_fence_plans() {
         let mut needs = vim2m();
         needs.extend(match plan.src {
             CapSource::Heap => Some(DmaHeap),
@@ -160,7 +161,7 @@ pub fn cases() -> Vec<Case> {
         });
         t.push(with_limit(
             path(format!("vim2m/{name}"), needs, move |e, n| {
-                paths::fence_path(e, n, &plan)
+                pending::fence_path(e, n, &plan)
             }),
             slow,
         ));
@@ -168,12 +169,12 @@ pub fn cases() -> Vec<Case> {
     t.extend([
         with_limit(
             check("vim2m/no_fence_without_job", vim2m(), Pass, |e, n| {
-                paths::no_fence_without_job(e, n, Driver::Vim2m)
+                idle::no_fence_without_job(e, n, Driver::Vim2m)
             }),
             slow,
         ),
         with_limit(
-            path("vim2m/sigkill_owner".into(), vim2m(), paths::sigkill_path),
+            path("vim2m/sigkill_owner", vim2m(), pending::sigkill_path),
             slow,
         ),
         with_limit(
@@ -181,7 +182,7 @@ pub fn cases() -> Vec<Case> {
                 "vim2m/readback_rgb24",
                 vec![Device(Driver::Vim2m)],
                 Pass,
-                |e, n| paths::readback(e, n, b"RGB3"),
+                |e, n| readback::vim2m(e, n, b"RGB3"),
             ),
             slow,
         ),
@@ -190,7 +191,7 @@ pub fn cases() -> Vec<Case> {
                 "vim2m/readback_yuyv",
                 vec![Device(Driver::Vim2m)],
                 Pass,
-                |e, n| paths::readback(e, n, b"YUYV"),
+                |e, n| readback::vim2m(e, n, b"YUYV"),
             ),
             slow,
         ),
@@ -202,58 +203,66 @@ pub fn cases() -> Vec<Case> {
         "vicodec/mmap_without_export",
         vicodec(),
         Pass,
-        |e, n| paths::mmap_without_export(e, n, Driver::VicodecEnc),
+        |e, n| idle::mmap_without_export(e, n, Driver::VicodecEnc),
     ));
-    t.extend(sync_paths(Driver::VicodecEnc, vicodec()));
+    t.extend(in_ioctl_paths(Driver::VicodecEnc, vicodec()));
     t.extend([
         check("vicodec/no_fence_without_job", vicodec(), Pass, |e, n| {
-            paths::no_fence_without_job(e, n, Driver::VicodecEnc)
+            idle::no_fence_without_job(e, n, Driver::VicodecEnc)
         }),
         // Encoded, then decoded again by vicodec's decoder.
         check(
             "vicodec/readback_fwht",
             vec![Device(Driver::VicodecEnc), Device(Driver::VicodecDec)],
             Pass,
-            paths::readback_fwht,
+            readback::vicodec_fwht,
         ),
         check(
             "vicodec/error_completion",
             vec![Device(Driver::VicodecDec), Bufinfo],
             NoFence,
-            crate::vicodec_error::vicodec_error_completion,
+            vicodec_error::vicodec_error_completion,
         ),
     ]);
     // visl: the job runs inside MEDIA_REQUEST_IOC_QUEUE.
     let visl = || vec![Device(Driver::Visl), Bufinfo];
     t.push(check("visl/mmap_without_export", visl(), Pass, |e, n| {
-        paths::mmap_without_export(e, n, Driver::Visl)
+        idle::mmap_without_export(e, n, Driver::Visl)
     }));
-    t.extend(sync_paths(Driver::Visl, visl()));
+    t.extend(in_ioctl_paths(Driver::Visl, visl()));
     t.push(check("visl/no_fence_without_job", visl(), Pass, |e, n| {
-        paths::no_fence_without_job(e, n, Driver::Visl)
+        idle::no_fence_without_job(e, n, Driver::Visl)
     }));
     // With visl_transtime_ms set and the request queued from a second
     // thread, visl's fences are seen pending.
-    for (name, f) in plans::visl_fence_paths() {
-        let mut needs = visl();
-        needs.push(VislTranstime);
-        t.push(with_limit(path(format!("visl/{name}"), needs, f), slow));
-    }
+    let mut needs = visl();
+    needs.push(VislTranstime);
+    t.push(with_limit(
+        path(
+            "visl/expbuf_while_running",
+            needs,
+            visl::expbuf_while_running,
+        ),
+        slow,
+    ));
     // vivid's multi-planar capture (NV12M): one fence on several
     // reservations, and on one reservation once when planes share it.
-    for (name, f) in plans::vivid_fence_paths() {
-        let mut needs = vec![VividMplane, Bufinfo];
-        if name == "planes_share_one_dmabuf" {
-            needs.push(DmaHeap);
-        }
-        t.push(path(format!("vivid/{name}"), needs, f));
-    }
     t.extend([
+        path(
+            "vivid/mmap_planes",
+            vec![VividMplane, Bufinfo],
+            vivid::mmap_planes_path,
+        ),
+        path(
+            "vivid/planes_share_one_dmabuf",
+            vec![VividMplane, Bufinfo, DmaHeap],
+            vivid::shared_dmabuf_path,
+        ),
         check(
             "vivid/error_completion",
             vec![VividMplane, Bufinfo],
             NoFence,
-            crate::vivid::error_completion,
+            vivid::error_completion,
         ),
         // The importer that reads vivid's export back is vim2m.
         with_limit(
@@ -261,7 +270,7 @@ pub fn cases() -> Vec<Case> {
                 "vivid/readback_nv12m",
                 vec![VividMplane, Device(Driver::Vim2m)],
                 Pass,
-                crate::vivid::readback,
+                vivid::readback,
             ),
             slow,
         ),
@@ -270,17 +279,101 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// The fence paths of a driver that completes its jobs inside an ioctl.
-fn sync_paths(driver: Driver, needs: Vec<Need>) -> Vec<Case> {
-    plans::sync_fence_plans(driver)
+fn in_ioctl_paths(driver: Driver, needs: Vec<Need>) -> Vec<Case> {
+    in_ioctl_plans(driver)
         .into_iter()
         .map(|(name, plan)| {
             path(
                 format!("{}/{name}", driver.name()),
                 needs.clone(),
-                move |e, n| paths::sync_fence_path(e, n, driver, &plan),
+                move |e, n| in_ioctl::fence_path(e, n, driver, &plan),
             )
         })
         .collect()
+}
+
+fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: JobEnd) -> FencePlan {
+    FencePlan {
+        src,
+        cap_exports,
+        when,
+        watch_output: out,
+        end,
+    }
+}
+
+/// vim2m: a job lasts the transaction time, so pending fences are observable.
+fn vim2m_fence_plans() -> Vec<(&'static str, FencePlan)> {
+    use CapSource::*;
+    use ExportWhen::*;
+    vec![
+        (
+            "expbuf_before_qbuf",
+            plan(Mmap, 1, BeforeQbuf, false, JobEnd::Done),
+        ),
+        (
+            "expbuf_while_running",
+            plan(Mmap, 1, WhileRunning, false, JobEnd::Done),
+        ),
+        (
+            "several_exports",
+            plan(Mmap, 3, BeforeQbuf, false, JobEnd::Done),
+        ),
+        (
+            "capture_write_usage",
+            plan(Mmap, 1, BeforeQbuf, true, JobEnd::Done),
+        ),
+        (
+            "output_read_usage",
+            plan(Mmap, 0, BeforeQbuf, true, JobEnd::Done),
+        ),
+        (
+            "import_dma_heap",
+            plan(Heap, 0, BeforeQbuf, false, JobEnd::Done),
+        ),
+        (
+            "import_udmabuf",
+            plan(Udmabuf, 0, BeforeQbuf, false, JobEnd::Done),
+        ),
+        (
+            "import_v4l2_vivid",
+            plan(Vivid, 0, BeforeQbuf, false, JobEnd::Done),
+        ),
+        (
+            "streamoff_mid_job",
+            plan(Mmap, 1, BeforeQbuf, true, JobEnd::StreamOff),
+        ),
+        (
+            "close_mid_job",
+            plan(Mmap, 1, BeforeQbuf, true, JobEnd::Close),
+        ),
+        (
+            "reqbufs0_live_exports",
+            plan(Mmap, 1, BeforeQbuf, false, JobEnd::ReqBufs0),
+        ),
+    ]
+}
+
+fn in_ioctl_plan(cap_exports: usize, when: InIoctlExport, watch_output: bool) -> InIoctlPlan {
+    InIoctlPlan {
+        cap_exports,
+        when,
+        watch_output,
+    }
+}
+
+/// Drivers that run and complete a job inside an ioctl (vicodec's encoder:
+/// QBUF; visl: MEDIA_REQUEST_IOC_QUEUE): the signalled fence left behind.
+fn in_ioctl_plans(driver: Driver) -> Vec<(&'static str, InIoctlPlan)> {
+    use InIoctlExport::*;
+    let mut plans = vec![("expbuf_before_qbuf", in_ioctl_plan(1, BeforeQbuf, false))];
+    if driver == Driver::VicodecEnc {
+        plans.push(("expbuf_after_job", in_ioctl_plan(1, AfterJob, false)));
+        plans.push(("several_exports", in_ioctl_plan(3, BeforeQbuf, false)));
+    }
+    plans.push(("capture_write_usage", in_ioctl_plan(1, BeforeQbuf, true)));
+    plans.push(("output_read_usage", in_ioctl_plan(0, BeforeQbuf, true)));
+    plans
 }
 
 /// The table as cases.txt writes it: `name patched control` per line.

@@ -10,8 +10,8 @@ use crate::access;
 use crate::env::Env;
 use crate::m2m::{open_dma_heap, open_udmabuf, open_vivid_capture, Driver};
 use crate::oracle::Unavailable;
+use crate::paths::visl::TRANSTIME_PARAM;
 use crate::verdict::{is_absent, one_line, Category, Outcome};
-use crate::visl_pending::TRANSTIME_PARAM;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Need {
@@ -38,7 +38,7 @@ impl Need {
         match self {
             Need::Device(d) => d.open().map(drop),
             Need::VividCapture => open_vivid_capture().map(drop),
-            Need::VividMplane => crate::vivid::open_vivid_mplane().map(drop),
+            Need::VividMplane => crate::paths::vivid::open_vivid_mplane().map(drop),
             Need::Bufinfo => env.oracles.require_bufinfo(),
             Need::Kmod => env
                 .oracles

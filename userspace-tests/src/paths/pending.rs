@@ -1,0 +1,365 @@
+//! The vim2m paths: a job lasts vim2m's transaction time, so the fences it
+//! arms are seen pending on every watched buffer, then followed to
+//! signalled however the job ends (done, STREAMOFF, close, REQBUFS(0), or
+//! the SIGKILL of the process that owns the queue).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+
+use crate::env::Env;
+use crate::landing::LandingRow;
+use crate::m2m::{label_buf, open_vim2m, CapSource, M2mRun};
+use crate::oracle::{self, HeldSync};
+use crate::parse::Usage;
+use crate::sys::{self, Mapping};
+use crate::v4l2::Mem;
+use crate::verdict::wrong;
+
+/// When the watched CAPTURE exports are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportWhen {
+    BeforeQbuf,
+    WhileRunning,
+}
+
+/// How the job ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEnd {
+    Done,
+    StreamOff,
+    Close,
+    ReqBufs0,
+}
+
+/// What to watch.
+#[derive(Clone, Debug)]
+pub struct FencePlan {
+    pub src: CapSource,
+    pub cap_exports: usize,
+    pub when: ExportWhen,
+    pub watch_output: bool,
+    pub end: JobEnd,
+}
+
+struct Watched {
+    label: String,
+    fd: OwnedFd,
+    usage: Usage,
+    reservation: &'static str,
+    held: Option<HeldSync>,
+    id: Option<(u64, u64)>,
+}
+
+/// The core fence-landing path: arm a job, see a pending fence of the right
+/// usage on every watched buffer through every oracle, end the job, see it
+/// signalled.
+pub fn fence_path(env: &Env, name: &str, plan: &FencePlan) -> (LandingRow, Result<()>) {
+    LandingRow::record("vim2m", name, |row| fence_path_inner(env, name, plan, row))
+}
+
+fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRow) -> Result<()> {
+    let dev = open_vim2m()?;
+    let mut run = M2mRun::setup(env, dev, b"RGB3", plan.src)?;
+    let mut watched: Vec<Watched> = Vec::new();
+    if plan.src != CapSource::Mmap {
+        let fd = run
+            .imported_fd()
+            .ok_or_else(|| anyhow!("no imported fd"))?
+            .try_clone()
+            .context("dup imported fd")?;
+        label_buf(&fd, &format!("fs:{name}:imp"));
+        watched.push(Watched {
+            label: format!("imported {:?} CAPTURE", plan.src),
+            fd,
+            usage: Usage::Write,
+            reservation: "importer",
+            held: None,
+            id: None,
+        });
+    }
+    let export_caps = |run: &M2mRun, watched: &mut Vec<Watched>| -> Result<()> {
+        for i in 0..plan.cap_exports {
+            watched.push(Watched {
+                label: format!("CAPTURE export #{i}"),
+                fd: run.export_cap(&format!("fs:{name}:cap{i}"))?,
+                usage: Usage::Write,
+                reservation: "exporter",
+                held: None,
+                id: None,
+            });
+        }
+        Ok(())
+    };
+    if plan.when == ExportWhen::BeforeQbuf {
+        export_caps(&run, &mut watched)?;
+    }
+    if plan.watch_output {
+        watched.push(Watched {
+            label: "OUTPUT export".into(),
+            fd: run.export_out(&format!("fs:{name}:out"))?,
+            usage: Usage::Read,
+            reservation: "exporter",
+            held: None,
+            id: None,
+        });
+    }
+    run.start()?;
+    run.wait_started(env)?;
+    if plan.when == ExportWhen::WhileRunning {
+        export_caps(&run, &mut watched)?;
+    }
+    // Every fd held for a buffer, for the inode of its kmod arm record:
+    // the CAPTURE views (imported fd or exports) are one buffer, the
+    // OUTPUT export another. Exports made while running came after the arm.
+    let inos_of = |u: Usage| -> Result<Vec<u64>> {
+        watched
+            .iter()
+            .filter(|w| w.usage == u)
+            .map(|w| sys::inode_of(w.fd.as_fd()).context("fstat(watched fd)"))
+            .collect()
+    };
+    let (cap_inos, out_inos) = (inos_of(Usage::Write)?, inos_of(Usage::Read)?);
+    let held_for = |u: Usage| match u {
+        Usage::Write => (
+            cap_inos.clone(),
+            plan.src == CapSource::Mmap && plan.when == ExportWhen::WhileRunning,
+        ),
+        _ => (out_inos.clone(), false),
+    };
+    // While the job runs: a pending vb2 fence of the right usage everywhere.
+    let mut landed = Vec::new();
+    let mut first_err = None;
+    for w in watched.iter_mut() {
+        let (obs, held) = oracle::observe(&env.oracles, w.fd.as_fd())?;
+        let (inos, after) = held_for(w.usage);
+        let obs = obs.holding(inos, after);
+        let id = obs.expect_pending(w.usage);
+        let view = if w.usage == Usage::Write {
+            &obs.sync_writers
+        } else {
+            &obs.sync_all
+        };
+        let fence = match view.fences.first() {
+            Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
+            None => "-".into(),
+        };
+        landed.push(match &id {
+            Ok(_) => row.land(&w.label, w.reservation, w.usage, fence),
+            Err(_) => row.land_nothing(&w.label),
+        });
+        w.held = Some(held);
+        // Look at every buffer before failing, so the map shows them all.
+        match id {
+            Ok(id) => w.id = Some(id),
+            Err(e) if first_err.is_none() => {
+                first_err = Some(e.context(format!("{} while the job runs", w.label)))
+            }
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    // All CAPTURE views are of one allocation: one fence.
+    let cap_ids: Vec<_> = watched
+        .iter()
+        .filter(|w| w.usage == Usage::Write)
+        .filter_map(|w| w.id)
+        .collect();
+    if cap_ids.windows(2).any(|p| p[0] != p[1]) {
+        return Err(wrong(format!(
+            "exports of one CAPTURE buffer show different fences: {cap_ids:?}"
+        )));
+    }
+    if let [.., last] = watched.as_slice() {
+        if watched.len() > 1 && last.usage == Usage::Read {
+            if let (Some(a), Some(b)) = (cap_ids.first(), last.id) {
+                if *a == b {
+                    return Err(wrong(format!(
+                        "OUTPUT and CAPTURE share fence {a:?}: usages are not separate"
+                    )));
+                }
+            }
+        }
+    }
+    // JobEnd the job.
+    let want_error = match plan.end {
+        JobEnd::Done => {
+            if run.wait_done(env)? {
+                bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
+            }
+            run.check_frame("CAPTURE after DQBUF", &run.cap_bytes())?;
+            Some(false)
+        }
+        JobEnd::StreamOff => {
+            let d = run.dev()?;
+            d.streamoff(d.cap_q())?;
+            d.streamoff(d.out_q())?;
+            None
+        }
+        JobEnd::Close => {
+            run.drop_mappings();
+            run.dev = None;
+            None
+        }
+        JobEnd::ReqBufs0 => {
+            {
+                let d = run.dev()?;
+                d.streamoff(d.cap_q())?;
+                d.streamoff(d.out_q())?;
+            }
+            run.drop_mappings();
+            let d = run.dev()?;
+            d.reqbufs(d.cap_q(), Mem::Mmap, 0)
+                .context("REQBUFS(0) CAPTURE with exports alive")?;
+            d.reqbufs(d.out_q(), Mem::Mmap, 0)
+                .context("REQBUFS(0) OUTPUT with exports alive")?;
+            None
+        }
+    };
+    for (w, landing) in watched.iter().zip(landed) {
+        let held = w
+            .held
+            .as_ref()
+            .ok_or_else(|| anyhow!("no sync_file held"))?;
+        let sf = if w.usage == Usage::Write {
+            &held.writers
+        } else {
+            &held.all
+        };
+        let (_, ts) =
+            oracle::expect_sync_signalled(sf.as_fd(), run.t0_ns, want_error, env.job_timeout())
+                .with_context(|| format!("{} after {:?}", w.label, plan.end))?;
+        row.set_pending_ms(landing, ts.saturating_sub(run.t0_ns) as f64 / 1e6);
+        let id =
+            w.id.ok_or_else(|| anyhow!("{}: no fence id recorded while pending", w.label))?;
+        let (obs, _) = oracle::observe(&env.oracles, w.fd.as_fd())?;
+        let (inos, after) = held_for(w.usage);
+        obs.holding(inos, after)
+            .expect_signalled(id, want_error == Some(true))
+            .with_context(|| format!("{} after {:?}", w.label, plan.end))?;
+    }
+    if plan.end == JobEnd::ReqBufs0 {
+        // The allocation must outlive REQBUFS(0) while an export holds it.
+        let w = watched
+            .iter()
+            .find(|w| w.usage == Usage::Write)
+            .ok_or_else(|| anyhow!("no CAPTURE export watched"))?;
+        let m = Mapping::new(w.fd.as_fd(), run.cap_size as usize)
+            .context("mmap export after REQBUFS(0)")?;
+        sys::dma_buf_sync(
+            w.fd.as_fd(),
+            sys::DMA_BUF_SYNC_START | sys::DMA_BUF_SYNC_READ,
+        )?;
+        let got = m.read(run.cap_size as usize);
+        sys::dma_buf_sync(w.fd.as_fd(), sys::DMA_BUF_SYNC_END | sys::DMA_BUF_SYNC_READ)?;
+        run.check_frame("export after REQBUFS(0)", &got)?;
+    }
+    Ok(())
+}
+
+/// SIGKILL the process owning the queue while this one holds the export.
+pub fn sigkill_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
+    LandingRow::record("vim2m", name, |row| sigkill_inner(env, name, row))
+}
+
+fn sigkill_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    // Fail early (and visibly) in the parent if there is no device.
+    drop(open_vim2m()?);
+    let (ps, cs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("socketpair")?;
+    match sys::fork_process().context("fork")? {
+        sys::Forked::Child => {
+            drop(ps);
+            let code = match child_owner(env, name, &cs) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = sys::send_fd(cs.as_fd(), None, b'E');
+                    eprintln!("sigkill child: {e:#}");
+                    1
+                }
+            };
+            sys::child_exit(code);
+        }
+        sys::Forked::Parent(pid) => {
+            drop(cs);
+            let res = sigkill_parent(env, &ps, pid, row);
+            // Whatever happened, do not leave the child behind.
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            res
+        }
+    }
+}
+
+fn child_owner(env: &Env, name: &str, sock: &OwnedFd) -> Result<()> {
+    let dev = open_vim2m()?;
+    let mut run = M2mRun::setup(env, dev, b"RGB3", CapSource::Mmap)?;
+    let exp = run.export_cap(&format!("fs:{name}:cap"))?;
+    run.start()?;
+    run.wait_started(env)?;
+    sys::send_fd(sock.as_fd(), Some(exp.as_fd()), b'S').context("send export")?;
+    drop(exp);
+    // Own the queue until killed (bounded, in case the parent dies).
+    let _ = oracle::poll_wait(
+        sock.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+        Duration::from_secs(60),
+    );
+    Ok(())
+}
+
+fn sigkill_parent(
+    env: &Env,
+    sock: &OwnedFd,
+    pid: nix::unistd::Pid,
+    row: &mut LandingRow,
+) -> Result<()> {
+    if !oracle::poll_wait(
+        sock.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+        env.job_timeout(),
+    )? {
+        bail!("child did not start its job in time");
+    }
+    let (tag, fd) = sys::recv_fd(sock.as_fd())
+        .context("recvmsg")?
+        .ok_or_else(|| anyhow!("child exited before sending the export"))?;
+    if tag != b'S' {
+        bail!("child failed to set up its job (see its stderr)");
+    }
+    let fd = fd.ok_or_else(|| anyhow!("child sent no fd"))?;
+    let t0 = sys::monotonic_ns();
+    let (obs, held) = oracle::observe(&env.oracles, fd.as_fd())?;
+    let fence = match obs.sync_writers.fences.first() {
+        Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
+        None => "-".into(),
+    };
+    let label = "CAPTURE export (other process)";
+    let id = obs.expect_pending(Usage::Write);
+    let landing = match &id {
+        Ok(_) => row.land(label, "exporter", Usage::Write, fence),
+        Err(_) => row.land_nothing(label),
+    };
+    let id = id.context("export held by another process while the owner's job runs")?;
+    kill(pid, Signal::SIGKILL).context("kill(SIGKILL)")?;
+    waitpid(pid, None).context("waitpid")?;
+    // Pass 0 as t0: the job started in the child before we looked.
+    let (_, ts) = oracle::expect_sync_signalled(held.writers.as_fd(), 0, None, env.job_timeout())
+        .context("after SIGKILL of the owner")?;
+    row.set_pending_ms(landing, ts.saturating_sub(t0.min(ts)) as f64 / 1e6);
+    let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+    obs.expect_signalled(id, false)
+        .context("after SIGKILL of the owner")?;
+    Ok(())
+}
