@@ -20,6 +20,7 @@ pub mod frames;
 pub mod landing;
 pub mod m2m;
 pub mod needs;
+pub mod observe;
 pub mod oracle;
 pub mod parse;
 pub mod paths;

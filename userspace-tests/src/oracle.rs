@@ -231,6 +231,18 @@ pub struct HeldSync {
     pub all: OwnedFd,
 }
 
+impl HeldSync {
+    /// The sync_file that waits for a fence of `usage`: the writers' one
+    /// for a WRITE fence, the one of all fences otherwise.
+    pub fn for_usage(&self, usage: Usage) -> &OwnedFd {
+        if usage == Usage::Write {
+            &self.writers
+        } else {
+            &self.all
+        }
+    }
+}
+
 /// Look at `buf` through every oracle; bufinfo is required, the kmod is
 /// asked where it is loaded.
 pub fn observe(or: &Oracles, buf: BorrowedFd<'_>) -> Result<(Observation, HeldSync)> {
@@ -296,6 +308,16 @@ impl Observation {
                 self.summary()
             )
         })
+    }
+
+    /// The sync_file view that shows a fence of `usage`: the writers' for a
+    /// WRITE fence, all fences otherwise.
+    pub fn sync_view_for(&self, usage: Usage) -> &SyncView {
+        if usage == Usage::Write {
+            &self.sync_writers
+        } else {
+            &self.sync_all
+        }
     }
 
     pub fn summary(&self) -> String {

@@ -5,6 +5,12 @@
 //! multi-planar capture (`vivid`), and a decode job that fails
 //! (`vicodec_error`). A fence path returns the landing row it filled.
 
+use anyhow::Result;
+
+use crate::m2m::M2mRun;
+use crate::observe::Watch;
+use crate::parse::Usage;
+
 pub mod idle;
 pub mod in_ioctl;
 pub mod pending;
@@ -12,3 +18,28 @@ pub mod readback;
 pub mod vicodec_error;
 pub mod visl;
 pub mod vivid;
+
+/// `run`'s CAPTURE buffer exported `n` times, watched as "CAPTURE export
+/// #i" (bufinfo: `fs:<name>:cap<i>`); `after_arm` when the job's fence was
+/// armed before the first of them.
+fn watch_capture_exports(
+    run: &M2mRun,
+    name: &str,
+    n: usize,
+    after_arm: bool,
+) -> Result<Vec<Watch>> {
+    (0..n)
+        .map(|i| {
+            let fd = run.export_cap(&format!("fs:{name}:cap{i}"))?;
+            let w = Watch::new(format!("CAPTURE export #{i}"), fd, Usage::Write, "exporter")?;
+            Ok(w.exported_after_arm(after_arm))
+        })
+        .collect()
+}
+
+/// `run`'s OUTPUT buffer exported once, watched as "OUTPUT export"
+/// (bufinfo: `fs:<name>:out`).
+fn watch_output_export(run: &M2mRun, name: &str) -> Result<Watch> {
+    let fd = run.export_out(&format!("fs:{name}:out"))?;
+    Watch::new("OUTPUT export", fd, Usage::Read, "exporter")
+}

@@ -2,17 +2,14 @@
 //! QBUF; visl: MEDIA_REQUEST_IOC_QUEUE): userspace never sees the fence
 //! pending, only the signalled fence the job left on each reservation.
 
-use std::os::fd::{AsFd, OwnedFd};
-
 use anyhow::{bail, Context, Result};
 
 use crate::env::Env;
 use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver, M2mRun};
-use crate::oracle;
+use crate::observe::{ids_of, observe_each, one_fence, usages_separate, views_by_usage, Expect};
 use crate::parse::Usage;
-use crate::sys;
-use crate::verdict::wrong;
+use crate::paths::{watch_capture_exports, watch_output_export};
 
 /// When the watched CAPTURE exports of an in-ioctl job are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,8 +28,8 @@ pub struct InIoctlPlan {
     pub watch_output: bool,
 }
 
-/// The fence path for drivers that run and complete a job synchronously
-/// (vicodec): nothing on the reservations while only CAPTURE is queued;
+/// The fence path for drivers that run and complete a job inside an ioctl
+/// (vicodec, visl): nothing on the reservations while only CAPTURE is queued;
 /// after the job, exactly one fence of the right usage, signalled without
 /// error, left on each buffer's reservation, the same fence on every
 /// export of one buffer, distinct fences for CAPTURE and OUTPUT.
@@ -40,7 +37,7 @@ pub struct InIoctlPlan {
 /// The pending state cannot be seen from userspace here, so only the
 /// oracles that list signalled fences (bufinfo, required; vb2_fence_probe)
 /// can tell a fence was attached. An unpatched kernel attaches nothing and
-/// fails it at the first `expect_one_signalled` (bufinfo: no fence).
+/// fails it at the first `Expect::Signalled` look (bufinfo: no fence).
 pub fn fence_path(
     env: &Env,
     name: &str,
@@ -60,28 +57,25 @@ fn fence_path_inner(
     row: &mut LandingRow,
 ) -> Result<()> {
     let mut run = M2mRun::open(env, driver, CapSource::Mmap)?;
-    let mut watched: Vec<(String, OwnedFd, Usage)> = Vec::new();
-    let export_caps = |run: &M2mRun, watched: &mut Vec<(String, OwnedFd, Usage)>| -> Result<()> {
-        for i in 0..plan.cap_exports {
-            let fd = run.export_cap(&format!("fs:{name}:cap{i}"))?;
-            watched.push((format!("CAPTURE export #{i}"), fd, Usage::Write));
-        }
-        Ok(())
+    // CAPTURE exports made after the job came after the arm.
+    let cap_after_arm = plan.when == InIoctlExport::AfterJob;
+    let cap_exports =
+        |run: &M2mRun| watch_capture_exports(run, name, plan.cap_exports, cap_after_arm);
+    let mut watched = if plan.when == InIoctlExport::BeforeQbuf {
+        cap_exports(&run)?
+    } else {
+        Vec::new()
     };
-    if plan.when == InIoctlExport::BeforeQbuf {
-        export_caps(&run, &mut watched)?;
-    }
     if plan.watch_output {
-        let fd = run.export_out(&format!("fs:{name}:out"))?;
-        watched.push(("OUTPUT export".into(), fd, Usage::Read));
+        watched.push(watch_output_export(&run, name)?);
     }
     // No job can run yet: nothing at all may be on the reservations (in
     // particular, QBUF of CAPTURE must not arm).
     run.queue_capture()?;
-    for (label, fd, _) in &watched {
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+    for w in &watched {
+        let (obs, _) = w.observe(env)?;
         obs.expect_no_fences()
-            .with_context(|| format!("{label} with only CAPTURE queued"))?;
+            .with_context(|| format!("{} with only CAPTURE queued", w.label))?;
     }
     run.queue_output()?;
     if run.wait_done(env)? {
@@ -89,65 +83,18 @@ fn fence_path_inner(
     }
     run.check_frame("CAPTURE after DQBUF", &run.cap_bytes())?;
     if plan.when == InIoctlExport::AfterJob {
-        export_caps(&run, &mut watched)?;
+        watched.extend(cap_exports(&run)?);
     }
-    let mut cap_id = None;
-    let mut out_id = None;
-    let mut first_err: Option<anyhow::Error> = None;
-    // Every fd held for a buffer, for the inode of its kmod arm record;
-    // CAPTURE exports made after the job came after the arm.
-    let mut inos: Vec<(Usage, u64)> = Vec::new();
-    for (_, fd, usage) in &watched {
-        inos.push((*usage, sys::inode_of(fd.as_fd()).context("fstat(export)")?));
-    }
-    for (label, fd, usage) in &watched {
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
-        let held: Vec<u64> = inos
-            .iter()
-            .filter(|(u, _)| u == usage)
-            .map(|(_, i)| *i)
-            .collect();
-        let after = *usage == Usage::Write && plan.when == InIoctlExport::AfterJob;
-        let id = obs.holding(held, after).expect_one_signalled(*usage);
-        match &id {
-            Ok((c, s)) => row.land(
-                label,
-                "exporter",
-                *usage,
-                format!("{c}:{s} (signalled within the ioctl)"),
-            ),
-            Err(_) => row.land_nothing(label),
-        };
-        // Look at every buffer before failing, so the map shows them all.
-        let id = match id {
-            Ok(id) => id,
-            Err(e) => {
-                first_err.get_or_insert(e.context(format!("{label} after the job")));
-                continue;
-            }
-        };
-        match usage {
-            Usage::Write => match cap_id {
-                None => cap_id = Some(id),
-                Some(c) if c != id => {
-                    return Err(wrong(format!(
-                        "exports of one CAPTURE buffer show different fences: {c:?} vs {id:?}"
-                    )))
-                }
-                Some(_) => {}
-            },
-            _ => out_id = Some(id),
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
-    if let (Some(c), Some(o)) = (cap_id, out_id) {
-        if c == o {
-            return Err(wrong(format!(
-                "OUTPUT and CAPTURE share fence {c:?}: usages are not separate"
-            )));
-        }
-    }
-    Ok(())
+    // Every fd held for a buffer, for the inode of its kmod arm record.
+    views_by_usage(&mut watched);
+    let signalled = Expect::Signalled {
+        error: 0,
+        within: "the ioctl",
+    };
+    let seen = observe_each(env, row, &watched, signalled, "after the job")?;
+    one_fence(
+        "exports of one CAPTURE buffer",
+        &ids_of(&watched, &seen, Usage::Write),
+    )?;
+    usages_separate(&watched, &seen)
 }

@@ -13,11 +13,15 @@ use nix::sys::wait::waitpid;
 use crate::env::Env;
 use crate::landing::LandingRow;
 use crate::m2m::{label_buf, open_vim2m, CapSource, M2mRun};
-use crate::oracle::{self, HeldSync};
+use crate::observe::{
+    expect_each_signalled, ids_of, look, observe_each, one_fence, usages_separate, views_by_usage,
+    Expect, Watch,
+};
+use crate::oracle;
 use crate::parse::Usage;
+use crate::paths::{watch_capture_exports, watch_output_export};
 use crate::sys::{self, Mapping};
 use crate::v4l2::Mem;
-use crate::verdict::wrong;
 
 /// When the watched CAPTURE exports are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,15 +49,6 @@ pub struct FencePlan {
     pub end: JobEnd,
 }
 
-struct Watched {
-    label: String,
-    fd: OwnedFd,
-    usage: Usage,
-    reservation: &'static str,
-    held: Option<HeldSync>,
-    id: Option<(u64, u64)>,
-}
-
 /// The core fence-landing path: arm a job, see a pending fence of the right
 /// usage on every watched buffer through every oracle, end the job, see it
 /// signalled.
@@ -64,7 +59,10 @@ pub fn fence_path(env: &Env, name: &str, plan: &FencePlan) -> (LandingRow, Resul
 fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRow) -> Result<()> {
     let dev = open_vim2m()?;
     let mut run = M2mRun::setup(env, dev, b"RGB3", plan.src)?;
-    let mut watched: Vec<Watched> = Vec::new();
+    // The CAPTURE views' arm records carry ino 0 when every export came
+    // after the arm (an imported buffer's fd exists before it).
+    let cap_after_arm = plan.src == CapSource::Mmap && plan.when == ExportWhen::WhileRunning;
+    let mut watched: Vec<Watch> = Vec::new();
     if plan.src != CapSource::Mmap {
         let fd = run
             .imported_fd()
@@ -72,121 +70,35 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
             .try_clone()
             .context("dup imported fd")?;
         label_buf(&fd, &format!("fs:{name}:imp"));
-        watched.push(Watched {
-            label: format!("imported {:?} CAPTURE", plan.src),
-            fd,
-            usage: Usage::Write,
-            reservation: "importer",
-            held: None,
-            id: None,
-        });
+        let label = format!("imported {:?} CAPTURE", plan.src);
+        watched.push(Watch::new(label, fd, Usage::Write, "importer")?);
     }
-    let export_caps = |run: &M2mRun, watched: &mut Vec<Watched>| -> Result<()> {
-        for i in 0..plan.cap_exports {
-            watched.push(Watched {
-                label: format!("CAPTURE export #{i}"),
-                fd: run.export_cap(&format!("fs:{name}:cap{i}"))?,
-                usage: Usage::Write,
-                reservation: "exporter",
-                held: None,
-                id: None,
-            });
-        }
-        Ok(())
-    };
+    let cap_exports =
+        |run: &M2mRun| watch_capture_exports(run, name, plan.cap_exports, cap_after_arm);
     if plan.when == ExportWhen::BeforeQbuf {
-        export_caps(&run, &mut watched)?;
+        watched.extend(cap_exports(&run)?);
     }
     if plan.watch_output {
-        watched.push(Watched {
-            label: "OUTPUT export".into(),
-            fd: run.export_out(&format!("fs:{name}:out"))?,
-            usage: Usage::Read,
-            reservation: "exporter",
-            held: None,
-            id: None,
-        });
+        watched.push(watch_output_export(&run, name)?);
     }
     run.start()?;
     run.wait_started(env)?;
     if plan.when == ExportWhen::WhileRunning {
-        export_caps(&run, &mut watched)?;
+        watched.extend(cap_exports(&run)?);
     }
     // Every fd held for a buffer, for the inode of its kmod arm record:
     // the CAPTURE views (imported fd or exports) are one buffer, the
-    // OUTPUT export another. Exports made while running came after the arm.
-    let inos_of = |u: Usage| -> Result<Vec<u64>> {
-        watched
-            .iter()
-            .filter(|w| w.usage == u)
-            .map(|w| sys::inode_of(w.fd.as_fd()).context("fstat(watched fd)"))
-            .collect()
-    };
-    let (cap_inos, out_inos) = (inos_of(Usage::Write)?, inos_of(Usage::Read)?);
-    let held_for = |u: Usage| match u {
-        Usage::Write => (
-            cap_inos.clone(),
-            plan.src == CapSource::Mmap && plan.when == ExportWhen::WhileRunning,
-        ),
-        _ => (out_inos.clone(), false),
-    };
+    // OUTPUT export another.
+    views_by_usage(&mut watched);
     // While the job runs: a pending vb2 fence of the right usage everywhere.
-    let mut landed = Vec::new();
-    let mut first_err = None;
-    for w in watched.iter_mut() {
-        let (obs, held) = oracle::observe(&env.oracles, w.fd.as_fd())?;
-        let (inos, after) = held_for(w.usage);
-        let obs = obs.holding(inos, after);
-        let id = obs.expect_pending(w.usage);
-        let view = if w.usage == Usage::Write {
-            &obs.sync_writers
-        } else {
-            &obs.sync_all
-        };
-        let fence = match view.fences.first() {
-            Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
-            None => "-".into(),
-        };
-        landed.push(match &id {
-            Ok(_) => row.land(&w.label, w.reservation, w.usage, fence),
-            Err(_) => row.land_nothing(&w.label),
-        });
-        w.held = Some(held);
-        // Look at every buffer before failing, so the map shows them all.
-        match id {
-            Ok(id) => w.id = Some(id),
-            Err(e) if first_err.is_none() => {
-                first_err = Some(e.context(format!("{} while the job runs", w.label)))
-            }
-            Err(_) => {}
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
+    let seen = observe_each(env, row, &watched, Expect::Pending, "while the job runs")?;
     // All CAPTURE views are of one allocation: one fence.
-    let cap_ids: Vec<_> = watched
-        .iter()
-        .filter(|w| w.usage == Usage::Write)
-        .filter_map(|w| w.id)
-        .collect();
-    if cap_ids.windows(2).any(|p| p[0] != p[1]) {
-        return Err(wrong(format!(
-            "exports of one CAPTURE buffer show different fences: {cap_ids:?}"
-        )));
-    }
-    if let [.., last] = watched.as_slice() {
-        if watched.len() > 1 && last.usage == Usage::Read {
-            if let (Some(a), Some(b)) = (cap_ids.first(), last.id) {
-                if *a == b {
-                    return Err(wrong(format!(
-                        "OUTPUT and CAPTURE share fence {a:?}: usages are not separate"
-                    )));
-                }
-            }
-        }
-    }
-    // JobEnd the job.
+    one_fence(
+        "exports of one CAPTURE buffer",
+        &ids_of(&watched, &seen, Usage::Write),
+    )?;
+    usages_separate(&watched, &seen)?;
+    // End the job.
     let want_error = match plan.end {
         JobEnd::Done => {
             if run.wait_done(env)? {
@@ -221,28 +133,8 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
             None
         }
     };
-    for (w, landing) in watched.iter().zip(landed) {
-        let held = w
-            .held
-            .as_ref()
-            .ok_or_else(|| anyhow!("no sync_file held"))?;
-        let sf = if w.usage == Usage::Write {
-            &held.writers
-        } else {
-            &held.all
-        };
-        let (_, ts) =
-            oracle::expect_sync_signalled(sf.as_fd(), run.t0_ns, want_error, env.job_timeout())
-                .with_context(|| format!("{} after {:?}", w.label, plan.end))?;
-        row.set_pending_ms(landing, ts.saturating_sub(run.t0_ns) as f64 / 1e6);
-        let id =
-            w.id.ok_or_else(|| anyhow!("{}: no fence id recorded while pending", w.label))?;
-        let (obs, _) = oracle::observe(&env.oracles, w.fd.as_fd())?;
-        let (inos, after) = held_for(w.usage);
-        obs.holding(inos, after)
-            .expect_signalled(id, want_error == Some(true))
-            .with_context(|| format!("{} after {:?}", w.label, plan.end))?;
-    }
+    let when = format!("after {:?}", plan.end);
+    expect_each_signalled(env, row, &watched, &seen, run.t0_ns, want_error, &when)?;
     if plan.end == JobEnd::ReqBufs0 {
         // The allocation must outlive REQBUFS(0) while an export holds it.
         let w = watched
@@ -340,25 +232,24 @@ fn sigkill_parent(
     }
     let fd = fd.ok_or_else(|| anyhow!("child sent no fd"))?;
     let t0 = sys::monotonic_ns();
-    let (obs, held) = oracle::observe(&env.oracles, fd.as_fd())?;
-    let fence = match obs.sync_writers.fences.first() {
-        Some(f) => format!("{}/{}", f.driver_name, f.obj_name),
-        None => "-".into(),
-    };
-    let label = "CAPTURE export (other process)";
-    let id = obs.expect_pending(Usage::Write);
-    let landing = match &id {
-        Ok(_) => row.land(label, "exporter", Usage::Write, fence),
-        Err(_) => row.land_nothing(label),
-    };
-    let id = id.context("export held by another process while the owner's job runs")?;
+    let w = Watch::new(
+        "CAPTURE export (other process)",
+        fd,
+        Usage::Write,
+        "exporter",
+    )?;
+    let looked = look(env, row, &w, Expect::Pending)?;
+    let id = looked
+        .found
+        .context("export held by another process while the owner's job runs")?;
     kill(pid, Signal::SIGKILL).context("kill(SIGKILL)")?;
     waitpid(pid, None).context("waitpid")?;
     // Pass 0 as t0: the job started in the child before we looked.
-    let (_, ts) = oracle::expect_sync_signalled(held.writers.as_fd(), 0, None, env.job_timeout())
-        .context("after SIGKILL of the owner")?;
-    row.set_pending_ms(landing, ts.saturating_sub(t0.min(ts)) as f64 / 1e6);
-    let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+    let (_, ts) =
+        oracle::expect_sync_signalled(looked.held.writers.as_fd(), 0, None, env.job_timeout())
+            .context("after SIGKILL of the owner")?;
+    row.set_pending_ms(looked.landing, ts.saturating_sub(t0.min(ts)) as f64 / 1e6);
+    let (obs, _) = w.observe(env)?;
     obs.expect_signalled(id, false)
         .context("after SIGKILL of the owner")?;
     Ok(())

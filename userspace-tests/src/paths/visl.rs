@@ -4,17 +4,14 @@
 //! second thread leaves a window in which this one sees the fences pending,
 //! as on vim2m, and can EXPBUF the CAPTURE buffer during the job.
 
-use std::os::fd::{AsFd, OwnedFd};
-
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::env::Env;
 use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver, M2mRun};
-use crate::oracle::{self, HeldSync};
+use crate::observe::{expect_each_signalled, observe_each, usages_separate, Expect, Seen, Watch};
 use crate::parse::Usage;
-use crate::sys;
-use crate::verdict::wrong;
+use crate::paths::watch_output_export;
 
 pub const TRANSTIME_PARAM: &str = "/sys/module/visl/parameters/visl_transtime_ms";
 
@@ -61,8 +58,7 @@ pub fn expbuf_while_running(env: &Env, name: &str) -> (LandingRow, Result<()>) {
 fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     let _transtime = ParamGuard::set(TRANSTIME_PARAM, env.transtime_ms)?;
     let mut run = M2mRun::open(env, Driver::Visl, CapSource::Mmap)?;
-    let out = run.export_out(&format!("fs:{name}:out"))?;
-    let out_ino = sys::inode_of(out.as_fd()).context("fstat(OUTPUT export)")?;
+    let out = watch_output_export(&run, name)?;
     run.queue_capture()?;
     let req = run.output_request()?;
     // visl_device_run() arms, fills CAPTURE, then sleeps visl_transtime_ms
@@ -72,49 +68,28 @@ fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()
     // the fences are out. TCG makes the fill slow, so wait up to the job
     // timeout rather than vim2m's start window.
     let started = run.wait_started_within(env.job_timeout());
-    let checked = started.and_then(|()| check_pending(env, name, &run, out, out_ino, row));
+    let checked = started.and_then(|()| check_pending(env, name, &run, out, row));
     let req = queued
         .join()
         .map_err(|_| anyhow!("the thread queueing the request panicked"))?
         .context("MEDIA_REQUEST_IOC_QUEUE")?;
-    let watched = checked?;
+    let (watched, seen) = checked?;
     if run.wait_done(env)? {
         bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
     }
     run.check_frame("CAPTURE after DQBUF", &run.cap_bytes())?;
     drop(req);
-    for w in &watched {
-        // The sync_file taken while the fence was pending must signal
-        // without error, after the job started.
-        let sf = if w.usage == Usage::Write {
-            &w.held.writers
-        } else {
-            &w.held.all
-        };
-        let (_, ts) =
-            oracle::expect_sync_signalled(sf.as_fd(), run.t0_ns, Some(false), env.job_timeout())
-                .with_context(|| format!("{} after the job", w.label))?;
-        row.set_pending_ms(w.landing, ts.saturating_sub(run.t0_ns) as f64 / 1e6);
-        let id =
-            w.id.ok_or_else(|| anyhow!("{}: no fence id recorded while pending", w.label))?;
-        let (obs, _) = oracle::observe(&env.oracles, w.fd.as_fd())?;
-        obs.holding(vec![w.ino], w.exported_after_arm)
-            .expect_signalled(id, false)
-            .with_context(|| format!("{} after the job", w.label))?;
-    }
-    Ok(())
-}
-
-/// An export watched while the job runs.
-struct Watched {
-    label: &'static str,
-    fd: OwnedFd,
-    ino: u64,
-    usage: Usage,
-    exported_after_arm: bool,
-    id: Option<(u64, u64)>,
-    held: HeldSync,
-    landing: usize,
+    // The sync_files taken while the fences were pending must signal
+    // without error, after the job started.
+    expect_each_signalled(
+        env,
+        row,
+        &watched,
+        &seen,
+        run.t0_ns,
+        Some(false),
+        "after the job",
+    )
 }
 
 /// While the request's job sleeps: EXPBUF the CAPTURE buffer, then both
@@ -123,68 +98,20 @@ fn check_pending(
     env: &Env,
     name: &str,
     run: &M2mRun,
-    out: OwnedFd,
-    out_ino: u64,
+    out: Watch,
     row: &mut LandingRow,
-) -> Result<Vec<Watched>> {
+) -> Result<(Vec<Watch>, Vec<Seen>)> {
     let cap = run.export_cap(&format!("fs:{name}:cap"))?;
-    let cap_ino = sys::inode_of(cap.as_fd()).context("fstat(CAPTURE export)")?;
-    let mut watched = Vec::new();
-    let mut first_err: Option<anyhow::Error> = None;
     // The CAPTURE export came after the arm: its arm record carries ino 0.
-    for (label, fd, usage, ino, after) in [
-        (
-            "CAPTURE export (during the job)",
-            cap,
-            Usage::Write,
-            cap_ino,
-            true,
-        ),
-        ("OUTPUT export", out, Usage::Read, out_ino, false),
-    ] {
-        let (obs, held) = oracle::observe(&env.oracles, fd.as_fd())?;
-        let view = if usage == Usage::Write {
-            &obs.sync_writers
-        } else {
-            &obs.sync_all
-        };
-        let fence = view.fences.first().map_or_else(
-            || "-".to_string(),
-            |f| format!("{}/{}", f.driver_name, f.obj_name),
-        );
-        let id = obs.holding(vec![ino], after).expect_pending(usage);
-        let landing = match &id {
-            Ok(_) => row.land(label, "exporter", usage, fence),
-            Err(_) => row.land_nothing(label),
-        };
-        // Look at both exports (the map shows them) before failing.
-        let id = match id {
-            Ok(id) => Some(id),
-            Err(e) => {
-                first_err.get_or_insert(e.context(format!("{label} while the job runs")));
-                None
-            }
-        };
-        watched.push(Watched {
-            label,
-            fd,
-            ino,
-            usage,
-            exported_after_arm: after,
-            id,
-            held,
-            landing,
-        });
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
-    if let [Watched { id: Some(c), .. }, Watched { id: Some(o), .. }] = &watched[..] {
-        if c == o {
-            return Err(wrong(format!(
-                "OUTPUT and CAPTURE share fence {c:?}: usages are not separate"
-            )));
-        }
-    }
-    Ok(watched)
+    let cap = Watch::new(
+        "CAPTURE export (during the job)",
+        cap,
+        Usage::Write,
+        "exporter",
+    )?
+    .exported_after_arm(true);
+    let watched = vec![cap, out];
+    let seen = observe_each(env, row, &watched, Expect::Pending, "while the job runs")?;
+    usages_separate(&watched, &seen)?;
+    Ok((watched, seen))
 }

@@ -8,7 +8,7 @@
 //! reservation (as with vicodec and visl); only bufinfo (required) and the
 //! rust-kmod list signalled fences.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +17,8 @@ use v4l2r::QueueType;
 use crate::env::Env;
 use crate::landing::LandingRow;
 use crate::m2m::{open_dma_heap, open_vim2m, read_via_export};
-use crate::oracle::{self, kmod_records, FENCE_EIO};
+use crate::observe::{look, observe_each, one_fence, Expect, FenceId, Watch};
+use crate::oracle::{kmod_records, FENCE_EIO};
 use crate::parse::{KmodRecord, Usage};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
@@ -85,25 +86,26 @@ impl Capture {
     }
 }
 
-/// Export both planes of MMAP buffer 0 (before QBUF) and return them with
-/// their inodes.
-fn export_planes(cap: &Capture, name: &str) -> Result<Vec<(OwnedFd, u64)>> {
-    (0..cap.sizes.len() as u32)
+/// Export every plane of MMAP buffer 0 (before QBUF), each watched as
+/// "plane N export": one job's fence lands on all their reservations.
+fn export_planes(cap: &Capture, name: &str) -> Result<Vec<Watch>> {
+    let planes = cap.sizes.len();
+    (0..planes as u32)
         .map(|p| {
             let fd = cap
                 .dev
                 .expbuf_plane(cap.q, 0, p)
                 .with_context(|| format!("EXPBUF plane {p}"))?;
             let _ = sys::dma_buf_set_name(fd.as_fd(), &format!("fs:{name}:p{p}"));
-            let ino = sys::inode_of(fd.as_fd()).context("fstat(export)")?;
-            Ok((fd, ino))
+            let w = Watch::new(format!("plane {p} export"), fd, Usage::Write, "exporter")?;
+            Ok(w.on_resvs(planes))
         })
         .collect()
 }
 
-fn expect_nothing_yet(env: &Env, fds: &[(OwnedFd, u64)]) -> Result<()> {
-    for (p, (fd, _)) in fds.iter().enumerate() {
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+fn expect_nothing_yet(env: &Env, planes: &[Watch]) -> Result<()> {
+    for (p, w) in planes.iter().enumerate() {
+        let (obs, _) = w.observe(env)?;
         obs.expect_no_fences()
             .with_context(|| format!("plane {p} with the buffer queued but not streaming"))?;
     }
@@ -115,44 +117,22 @@ fn expect_nothing_yet(env: &Env, fds: &[(OwnedFd, u64)]) -> Result<()> {
 /// plane.
 fn expect_one_fence_on_every_plane(
     env: &Env,
-    fds: &[(OwnedFd, u64)],
+    planes: &[Watch],
     error: i32,
     row: &mut LandingRow,
 ) -> Result<()> {
-    let mut ids = Vec::new();
-    let mut first_err: Option<anyhow::Error> = None;
-    for (p, (fd, ino)) in fds.iter().enumerate() {
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
-        let label = format!("plane {p} export");
-        let id = obs
-            .holding(vec![*ino], false)
-            .on_resvs(fds.len())
-            .expect_one_signalled_with(Usage::Write, error);
-        match &id {
-            Ok((c, s)) => row.land(&label, "exporter", Usage::Write, signalled_in_tick(*c, *s)),
-            Err(_) => row.land_nothing(&label),
-        };
-        // Look at every plane before failing, so the map shows them all.
-        match id {
-            Ok(id) => ids.push(id),
-            Err(e) => {
-                first_err.get_or_insert(e.context(format!("{label} after the frame")));
-            }
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
-    if ids.windows(2).any(|w| w[0] != w[1]) {
-        return Err(wrong(format!(
-            "the planes of one frame show different fences: {ids:?}"
-        )));
-    }
-    Ok(())
+    let seen = observe_each(env, row, planes, in_tick(error), "after the frame")?;
+    let ids: Vec<FenceId> = seen.iter().map(|s| s.id).collect();
+    one_fence("the planes of one frame", &ids)
 }
 
-fn signalled_in_tick(context: u64, seqno: u64) -> String {
-    format!("{context}:{seqno} (signalled within the tick)")
+/// vivid's capture thread arms, fills and completes a buffer in one tick:
+/// its fence is only ever seen signalled, with `error`.
+fn in_tick(error: i32) -> Expect {
+    Expect::Signalled {
+        error,
+        within: "the tick",
+    }
 }
 
 /// NV12M MMAP buffer, each plane exported before QBUF: nothing while the
@@ -162,13 +142,13 @@ fn signalled_in_tick(context: u64, seqno: u64) -> String {
 pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
     LandingRow::record("vivid", name, |row| {
         let cap = Capture::open(Mem::Mmap)?;
-        let fds = export_planes(&cap, name)?;
+        let exports = export_planes(&cap, name)?;
         cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
-        expect_nothing_yet(env, &fds)?;
+        expect_nothing_yet(env, &exports)?;
         if cap.capture_one()? {
             bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
         }
-        expect_one_fence_on_every_plane(env, &fds, 0, row)
+        expect_one_fence_on_every_plane(env, &exports, 0, row)
     })
 }
 
@@ -179,7 +159,7 @@ pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
 /// error of a signalled fence, so after that the kmod is required.
 pub fn error_completion(env: &Env, name: &str) -> Result<()> {
     let cap = Capture::open(Mem::Mmap)?;
-    let fds = export_planes(&cap, name)?;
+    let exports = export_planes(&cap, name)?;
     cap.dev
         .s_ctrl(VIVID_CID_DQBUF_ERROR, 1)
         .context("press vivid's Inject V4L2_BUF_FLAG_ERROR button")?;
@@ -190,7 +170,7 @@ pub fn error_completion(env: &Env, name: &str) -> Result<()> {
         bail!("the frame came back without V4L2_BUF_FLAG_ERROR after the injection");
     }
     let mut row = LandingRow::new("vivid", name);
-    expect_one_fence_on_every_plane(env, &fds, FENCE_EIO, &mut row)
+    expect_one_fence_on_every_plane(env, &exports, FENCE_EIO, &mut row)
 }
 
 /// One NV12M frame of a solid colour (`readback_dev::select_solid_red`:
@@ -220,7 +200,7 @@ pub fn readback(env: &Env, name: &str) -> Result<()> {
              (lines of {w} bytes)"
         );
     }
-    let fds = export_planes(&cap, name)?;
+    let exports = export_planes(&cap, name)?;
     let mut maps = cap.dev.mmap_planes(cap.q, 0)?;
     if maps.len() != frame.len() {
         bail!("QUERYBUF gave {} planes, NV12M has 2", maps.len());
@@ -232,13 +212,13 @@ pub fn readback(env: &Env, name: &str) -> Result<()> {
     if cap.capture_one()? {
         bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
     }
-    for (((plane, want), map), (fd, _)) in planes.iter().zip(&frame).zip(&maps).zip(&fds) {
+    for (((plane, want), map), w) in planes.iter().zip(&frame).zip(&maps).zip(&exports) {
         let len = want.len();
         compare_exact(plane, want, &sys::plane_read(map, len))
             .context("through the MMAP mapping")?;
-        compare_exact(plane, want, &read_via_export(fd, len)?)
+        compare_exact(plane, want, &read_via_export(&w.fd, len)?)
             .context("through the export (mmap + DMA_BUF_IOCTL_SYNC)")?;
-        let via_importer = read_via_vim2m(open_vim2m()?, fd.as_fd(), len, env.job_timeout())?;
+        let via_importer = read_via_vim2m(open_vim2m()?, w.fd.as_fd(), len, env.job_timeout())?;
         compare_exact(plane, want, &via_importer)
             .context("through an importer (vim2m copying the export)")?;
     }
@@ -271,37 +251,35 @@ pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
         let fd =
             sys::dma_heap_alloc(heap.as_fd(), u64::from(total)).context("DMA_HEAP_IOCTL_ALLOC")?;
         let _ = sys::dma_buf_set_name(fd.as_fd(), &format!("fs:{name}:shared"));
-        let ino = sys::inode_of(fd.as_fd()).context("fstat(dma-buf)")?;
+        let w = Watch::new(
+            "dma-buf behind planes 0 and 1",
+            fd,
+            Usage::Write,
+            "importer",
+        )?;
         let seq0 = match &env.oracles.kmod {
             Ok(_) => Some(kmod_last_seq()?),
             Err(_) => None,
         };
         let plane = DmaBufPlane {
-            fd: fd.as_fd(),
+            fd: w.fd.as_fd(),
             length: total,
             bytesused: 0,
         };
         cap.dev
             .qbuf_dmabuf_planes(cap.q, 0, &[plane, plane])
             .context("QBUF with both planes on one dma-buf")?;
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
+        let (obs, _) = w.observe(env)?;
         obs.expect_no_fences()
             .context("shared dma-buf with the buffer queued but not streaming")?;
         if cap.capture_one()? {
             bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
         }
-        let (obs, _) = oracle::observe(&env.oracles, fd.as_fd())?;
-        let label = "dma-buf behind planes 0 and 1";
-        let id = obs
-            .holding(vec![ino], false)
-            .expect_one_signalled(Usage::Write);
-        match &id {
-            Ok((c, s)) => row.land(label, "importer", Usage::Write, signalled_in_tick(*c, *s)),
-            Err(_) => row.land_nothing(label),
-        };
-        id.context("shared dma-buf after the frame")?;
+        look(env, row, &w, in_tick(0))?
+            .found
+            .context("shared dma-buf after the frame")?;
         if let Some(seq0) = seq0 {
-            expect_duplicate_skipped(seq0, ino)?;
+            expect_duplicate_skipped(seq0, w.ino)?;
         }
         Ok(())
     })
