@@ -577,3 +577,17 @@ fn no_cases_stage_for_a_kernel_fails() {
     );
     assert!(failure(&checks, "patched/cases").contains("no `cases` stage"));
 }
+
+#[test]
+fn a_skip_in_a_module_test_stage_fails() {
+    let checks = judged(
+        None,
+        Some(with(
+            green(Kernel::Patched),
+            "kmod-check",
+            "PASS a\nSKIP query_*: no /dev/dma_heap/system buffer\n1 passed, 0 failed, 1 skipped\n",
+            "rc=0",
+        )),
+    );
+    assert!(failure(&checks, "patched/query_*").contains("skipped in the rig"));
+}
