@@ -1,32 +1,15 @@
 //! The landing maps of the control and the patched kernel, side by side:
 //! the guests print `landing-map --json` (userspace-tests), one line per
-//! watched buffer of each path here, with what each kernel put on it.
+//! watched buffer of each path here, with what each kernel put on it. The
+//! rows are read into the types the suite wrote them from
+//! (`landing_model`).
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
-
-/// One path of a guest's landing map (userspace-tests `LandingRow`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct PathRow {
-    pub device: String,
-    pub path: String,
-    pub landings: Vec<Landing>,
-    pub error: String,
-}
-
-/// What one watched buffer got.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Landing {
-    pub buffer: String,
-    pub reservation: String,
-    pub usage: String,
-    pub fence: String,
-    pub pending_to_signalled_ms: Option<f64>,
-}
+use landing_model::{Landing, LandingRow};
 
 /// Parse the landing-map stage's output: the JSON array, ignoring anything
 /// the guest printed around it (stderr shares the port).
-pub fn parse(output: &str) -> Result<Vec<PathRow>> {
+pub fn parse(output: &str) -> Result<Vec<LandingRow>> {
     let start = output
         .find("\n[")
         .map(|i| i + 1)
@@ -41,7 +24,7 @@ pub fn parse(output: &str) -> Result<Vec<PathRow>> {
 
 /// The cell of one kernel for one buffer.
 fn cell(l: &Landing) -> String {
-    if l.reservation == "none" {
+    if l.is_nothing() {
         return "nothing".into();
     }
     let ms = l
@@ -52,7 +35,7 @@ fn cell(l: &Landing) -> String {
 }
 
 /// (device, path, buffer) → cell, in first-seen order.
-fn cells(rows: &[PathRow]) -> Vec<((String, String, String), String)> {
+fn cells(rows: &[LandingRow]) -> Vec<((String, String, String), String)> {
     let mut out = Vec::new();
     for r in rows {
         if r.landings.is_empty() {
@@ -75,7 +58,7 @@ fn cells(rows: &[PathRow]) -> Vec<((String, String, String), String)> {
 
 /// The two maps as one table (keys in the patched map's order, then any
 /// only the control has), then each kernel's path errors.
-pub fn side_by_side(control: Option<&[PathRow]>, patched: Option<&[PathRow]>) -> String {
+pub fn side_by_side(control: Option<&[LandingRow]>, patched: Option<&[LandingRow]>) -> String {
     let c = cells(control.unwrap_or_default());
     let p = cells(patched.unwrap_or_default());
     let mut keys: Vec<&(String, String, String)> = p.iter().map(|(k, _)| k).collect();
@@ -108,7 +91,7 @@ pub fn side_by_side(control: Option<&[PathRow]>, patched: Option<&[PathRow]>) ->
             .unwrap_or_default()
             .iter()
             // Skipped devices already say so in the table.
-            .filter(|r| !r.error.is_empty() && !r.error.starts_with("skipped:"))
+            .filter(|r| !r.error.is_empty() && !r.is_skipped())
             .map(|r| {
                 let e: String = r.error.chars().take(140).collect();
                 format!("  {}/{}: {e}", r.device, r.path)

@@ -157,7 +157,7 @@ fn cases_cmd(path: &Path, markdown: bool) -> Result<()> {
 }
 
 fn landing_map(control: Option<&Path>, patched: Option<&Path>) -> Result<()> {
-    let mut maps: Vec<Option<Vec<landing::PathRow>>> = Vec::new();
+    let mut maps: Vec<Option<Vec<landing_model::LandingRow>>> = Vec::new();
     for (kind, dir) in [("control", control), ("patched", patched)] {
         let Some(dir) = dir else {
             maps.push(None);

@@ -146,7 +146,7 @@ pub fn look(env: &Env, row: &mut LandingRow, w: &Watch, expect: Expect) -> Resul
         }
     };
     let landing = match &found {
-        Ok(_) => row.land(&w.label, w.reservation, w.usage, fence),
+        Ok(_) => row.land(&w.label, w.reservation, w.usage.name(), fence),
         Err(_) => row.land_nothing(&w.label),
     };
     Ok(Look {

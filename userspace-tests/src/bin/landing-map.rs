@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use userspace_tests::cases::{self, Body};
 use userspace_tests::env::Env;
-use userspace_tests::landing::{Landing, LandingRow};
+use userspace_tests::landing::{self, LandingRow};
 use userspace_tests::needs;
 use userspace_tests::verdict::{category_of, one_line, Category, Outcome};
 
@@ -29,30 +29,6 @@ struct Args {
     transtime_ms: u32,
 }
 
-/// A row saying a device was not there, and why.
-fn skipped_row(device: &str, why: &str) -> LandingRow {
-    LandingRow {
-        device: device.into(),
-        path: "*".into(),
-        error: format!("skipped: {why}"),
-        ..Default::default()
-    }
-}
-
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
     std::env::set_var("FENCE_SUITE_TRANSTIME_MS", args.transtime_ms.to_string());
@@ -69,7 +45,7 @@ fn main() -> ExitCode {
         match needs::unmet(&case.needs, &env) {
             // One skipped row per device and reason.
             Some(Outcome::Skip(why)) => {
-                let row = skipped_row(&device, &why);
+                let row = LandingRow::skipped(&device, &why);
                 if !rows
                     .iter()
                     .any(|r| r.device == row.device && r.error == row.error)
@@ -99,9 +75,15 @@ fn main() -> ExitCode {
         }
     }
     let text = if args.json {
-        format!("{}\n", json(&rows))
+        match landing::to_json(&rows) {
+            Ok(json) => format!("{json}\n"),
+            Err(e) => {
+                eprintln!("landing-map: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
     } else {
-        table(&rows)
+        landing::table(&rows)
     };
     // A closed pipe (`landing-map | head`) is not an error worth a panic.
     let _ = std::io::stdout().write_all(text.as_bytes());
@@ -113,82 +95,4 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-fn opt_ms(v: Option<f64>, json: bool) -> String {
-    match (v, json) {
-        (Some(v), true) => format!("{v:.3}"),
-        (Some(v), false) => format!("{v:.1}"),
-        (None, true) => "null".into(),
-        (None, false) => "-".into(),
-    }
-}
-
-/// One array of paths, each with its landings (one per watched buffer).
-fn json(rows: &[LandingRow]) -> String {
-    let items: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let landings: Vec<String> = r
-                .landings
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{{\"buffer\":{},\"reservation\":{},\"usage\":{},\"fence\":{},\"pending_to_signalled_ms\":{}}}",
-                        json_str(&l.buffer),
-                        json_str(&l.reservation),
-                        json_str(&l.usage),
-                        json_str(&l.fence),
-                        opt_ms(l.pending_to_signalled_ms, true)
-                    )
-                })
-                .collect();
-            format!(
-                "{{\"device\":{},\"path\":{},\"landings\":[{}],\"error\":{}}}",
-                json_str(&r.device),
-                json_str(&r.path),
-                landings.join(","),
-                json_str(&r.error)
-            )
-        })
-        .collect();
-    format!("[{}]", items.join(",\n "))
-}
-
-/// A line per landing; a path where nothing landed gets one line of "-".
-fn table(rows: &[LandingRow]) -> String {
-    let mut out = format!(
-        "{:<8} {:<24} {:<28} {:<9} {:<6} {:<30} {:>9}  error\n",
-        "device", "path", "buffer", "resv", "usage", "fence", "pend->sig"
-    );
-    for r in rows {
-        let error = if r.error.is_empty() { "-" } else { &r.error };
-        let none = [Default::default()];
-        let landings: &[Landing] = if r.landings.is_empty() {
-            &none
-        } else {
-            &r.landings
-        };
-        for (i, l) in landings.iter().enumerate() {
-            let dash = |s: &str| {
-                if s.is_empty() {
-                    "-".to_string()
-                } else {
-                    s.to_string()
-                }
-            };
-            out.push_str(&format!(
-                "{:<8} {:<24} {:<28} {:<9} {:<6} {:<30} {:>9}  {}\n",
-                r.device,
-                r.path,
-                dash(&l.buffer),
-                dash(&l.reservation),
-                dash(&l.usage),
-                dash(&l.fence),
-                opt_ms(l.pending_to_signalled_ms, false),
-                if i == 0 { error } else { "\"" }
-            ));
-        }
-    }
-    out
 }

@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 
 use crate::env::Env;
-use crate::landing::LandingRow;
+use crate::landing::{self, LandingRow};
 use crate::m2m::{CapSource, Driver, M2mRun};
 use crate::observe::{ids_of, observe_each, one_fence, usages_separate, views_by_usage, Expect};
 use crate::parse::Usage;
@@ -44,7 +44,7 @@ pub fn fence_path(
     driver: Driver,
     plan: &InIoctlPlan,
 ) -> (LandingRow, Result<()>) {
-    LandingRow::record(driver.name(), name, |row| {
+    landing::record(driver.name(), name, |row| {
         fence_path_inner(env, name, driver, plan, row)
     })
 }

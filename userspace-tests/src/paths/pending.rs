@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 
 use crate::env::Env;
-use crate::landing::LandingRow;
+use crate::landing::{self, LandingRow};
 use crate::m2m::{label_buf, open_vim2m, CapSource, M2mRun};
 use crate::observe::{
     expect_each_signalled, ids_of, look, observe_each, one_fence, usages_separate, views_by_usage,
@@ -53,7 +53,7 @@ pub struct FencePlan {
 /// usage on every watched buffer through every oracle, end the job, see it
 /// signalled.
 pub fn fence_path(env: &Env, name: &str, plan: &FencePlan) -> (LandingRow, Result<()>) {
-    LandingRow::record("vim2m", name, |row| fence_path_inner(env, name, plan, row))
+    landing::record("vim2m", name, |row| fence_path_inner(env, name, plan, row))
 }
 
 fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRow) -> Result<()> {
@@ -156,7 +156,7 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
 
 /// SIGKILL the process owning the queue while this one holds the export.
 pub fn sigkill_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    LandingRow::record("vim2m", name, |row| sigkill_inner(env, name, row))
+    landing::record("vim2m", name, |row| sigkill_inner(env, name, row))
 }
 
 fn sigkill_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {

@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::env::Env;
-use crate::landing::LandingRow;
+use crate::landing::{self, LandingRow};
 use crate::m2m::{CapSource, Driver, M2mRun};
 use crate::observe::{expect_each_signalled, observe_each, usages_separate, Expect, Seen, Watch};
 use crate::parse::Usage;
@@ -52,7 +52,7 @@ impl Drop for ParamGuard {
 /// fences) through every oracle; after the job both are signalled without
 /// error and the CAPTURE frame is visl's pattern.
 pub fn expbuf_while_running(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    LandingRow::record("visl", name, |row| while_running_inner(env, name, row))
+    landing::record("visl", name, |row| while_running_inner(env, name, row))
 }
 
 fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {

@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use v4l2r::QueueType;
 
 use crate::env::Env;
-use crate::landing::LandingRow;
+use crate::landing::{self, LandingRow};
 use crate::m2m::{open_dma_heap, open_vim2m, read_via_export};
 use crate::observe::{look, observe_each, one_fence, Expect, FenceId, Watch};
 use crate::oracle::{kmod_records, FENCE_EIO};
@@ -140,7 +140,7 @@ fn in_tick(error: i32) -> Expect {
 /// planes) of WRITE usage on each plane's reservation, signalled without
 /// error; the kmod saw one arm per plane.
 pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    LandingRow::record("vivid", name, |row| {
+    landing::record("vivid", name, |row| {
         let cap = Capture::open(Mem::Mmap)?;
         let exports = export_planes(&cap, name)?;
         cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
@@ -244,7 +244,7 @@ fn kmod_last_seq() -> Result<u64> {
 /// Arming the same reservation twice would deadlock on its ww_mutex
 /// (-EALREADY) or add the fence twice.
 pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
-    LandingRow::record("vivid", name, |row| {
+    landing::record("vivid", name, |row| {
         let cap = Capture::open(Mem::DmaBuf)?;
         let heap = open_dma_heap()?;
         let total: u32 = cap.sizes.iter().sum::<u32>().div_ceil(4096) * 4096;

@@ -1,0 +1,127 @@
+//! The landing map's model: one row per path the suite drives, one landing
+//! per buffer the path watched. `landing-map --json` (userspace-tests)
+//! serialises these types and `fresnel-rig landing-map` deserialises the
+//! same ones, so the two sides cannot drift apart; docs/interfaces.md
+//! ("Landing map JSON") says what each field means.
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The `reservation` of a watched buffer on which nothing was seen.
+pub const NOTHING: &str = "none";
+/// How the `error` of a device's skipped row starts.
+pub const SKIPPED: &str = "skipped:";
+
+/// One path of the landing map.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LandingRow {
+    pub device: String,
+    /// The test name after `<device>/`; `*` in a skipped device's row.
+    pub path: String,
+    /// One per buffer the path watched, in the order it looked at them.
+    pub landings: Vec<Landing>,
+    /// Empty when the path's checks passed.
+    pub error: String,
+}
+
+/// What landed on one watched buffer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Landing {
+    /// Which view of which buffer: "CAPTURE export #0", "OUTPUT export",
+    /// "plane 1 export", ...
+    pub buffer: String,
+    /// Whose reservation: `exporter` (the V4L2 allocation's), `importer`
+    /// (an imported dma-buf's), or `none` when nothing was seen.
+    pub reservation: String,
+    /// `write`, `read`, ...; `-` when nothing was seen.
+    pub usage: String,
+    /// The pending fence's driver/timeline, or `context:seqno (signalled
+    /// within ...)` where it is only ever seen signalled; `-` when nothing
+    /// was seen.
+    pub fence: String,
+    /// Written to the microsecond.
+    #[serde(serialize_with = "to_microseconds")]
+    pub pending_to_signalled_ms: Option<f64>,
+}
+
+fn to_microseconds<S: Serializer>(ms: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(v) => s.serialize_some(&((v * 1000.0).round() / 1000.0)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Landing {
+    /// Whether nothing was seen on the buffer.
+    pub fn is_nothing(&self) -> bool {
+        self.reservation == NOTHING
+    }
+}
+
+impl LandingRow {
+    pub fn new(device: &str, path: &str) -> Self {
+        Self {
+            device: device.into(),
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The row of a device whose paths did not run, and why.
+    pub fn skipped(device: &str, why: &str) -> Self {
+        Self {
+            error: format!("{SKIPPED} {why}"),
+            ..Self::new(device, "*")
+        }
+    }
+
+    pub fn is_skipped(&self) -> bool {
+        self.error.starts_with(SKIPPED)
+    }
+
+    /// Record a landing; returns its index (to add the timing later).
+    pub fn land(&mut self, buffer: &str, reservation: &str, usage: &str, fence: String) -> usize {
+        self.landings.push(Landing {
+            buffer: buffer.into(),
+            reservation: reservation.into(),
+            usage: usage.into(),
+            fence,
+            pending_to_signalled_ms: None,
+        });
+        self.landings.len() - 1
+    }
+
+    /// Record that nothing was seen on a watched buffer (the path's error
+    /// says what the oracles found instead).
+    pub fn land_nothing(&mut self, buffer: &str) -> usize {
+        self.land(buffer, NOTHING, "-", "-".into())
+    }
+
+    pub fn set_pending_ms(&mut self, i: usize, ms: f64) {
+        if let Some(l) = self.landings.get_mut(i) {
+            l.pending_to_signalled_ms = Some(ms);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_and_skipped() {
+        let mut r = LandingRow::new("vim2m", "capture_write_usage");
+        let i = r.land_nothing("CAPTURE export #0");
+        assert!(r.landings[i].is_nothing());
+        let i = r.land("OUTPUT export", "exporter", "read", "vb2/out-1".into());
+        assert!(!r.landings[i].is_nothing());
+        r.set_pending_ms(i, 2.5);
+        assert_eq!(r.landings[i].pending_to_signalled_ms, Some(2.5));
+        assert!(!r.is_skipped());
+        let s = LandingRow::skipped("visl", "modprobe visl");
+        assert_eq!(
+            (s.path.as_str(), s.error.as_str()),
+            ("*", "skipped: modprobe visl")
+        );
+        assert!(s.is_skipped() && s.landings.is_empty());
+    }
+}
