@@ -61,23 +61,42 @@ pub struct Case {
 }
 
 impl Case {
+    /// The part before the `/`: the device.
+    pub fn device(&self) -> &str {
+        self.name.split_once('/').map_or(&self.name, |(d, _)| d)
+    }
+
     /// The part after `<device>/`: what the body labels its buffers and
     /// landing row with.
     pub fn short_name(&self) -> &str {
         self.name.split_once('/').map_or(&self.name, |(_, s)| s)
     }
 
+    /// Whether the body is a fence path (it fills a landing row).
+    pub fn is_fence_path(&self) -> bool {
+        matches!(self.body, Body::Path(_))
+    }
+
     /// Needs first (the only source of a SKIP), then the body, whose
     /// error fails the test in the category its chain carries.
     pub fn run(&self, env: &Env) -> Outcome {
+        self.run_with_row(env).1
+    }
+
+    /// As `run`, with the landing row a fence path filled (`None` for
+    /// other bodies, and where a need was unmet and nothing ran).
+    pub fn run_with_row(&self, env: &Env) -> (Option<LandingRow>, Outcome) {
         if let Some(o) = needs::unmet(&self.needs, env) {
-            return o;
+            return (None, o);
         }
         let short = self.short_name();
-        Outcome::of(match &self.body {
-            Body::Path(f) => f(env, short).1,
-            Body::Check(f) => f(env, short),
-        })
+        match &self.body {
+            Body::Path(f) => {
+                let (row, result) = f(env, short);
+                (Some(row), Outcome::of(result))
+            }
+            Body::Check(f) => (None, Outcome::of(f(env, short))),
+        }
     }
 
     pub fn into_test(self, ignored: bool) -> Test<Env> {
@@ -476,12 +495,53 @@ mod tests {
         assert!(names.iter().all(|n| n.split_once('/').is_some()));
     }
 
+    /// A fence path gives the landing map the row it filled and the suite
+    /// the same outcome; an unmet need runs nothing and gives no row.
+    #[test]
+    fn a_fence_path_gives_its_row() {
+        use crate::oracle::{Oracles, Unavailable};
+        use crate::verdict::{missing, Category};
+        let env = Env {
+            oracles: Oracles {
+                bufinfo: Ok(()),
+                kmod: Err(Unavailable::Absent("modprobe vb2_fence_probe".into())),
+            },
+            transtime_ms: 1,
+        };
+        let body = |_: &Env, n: &str| {
+            crate::landing::record("dev", n, |row| {
+                row.land_nothing("CAPTURE export #0");
+                Err(missing("poll says idle"))
+            })
+        };
+        let c = path("dev/p", vec![], body);
+        assert!(c.is_fence_path());
+        assert_eq!((c.device(), c.short_name()), ("dev", "p"));
+        let (row, outcome) = c.run_with_row(&env);
+        let row = row.expect("a fence path fills a row");
+        assert_eq!(
+            (row.path.as_str(), row.error.as_str()),
+            ("p", "poll says idle")
+        );
+        assert_eq!(row.landings.len(), 1);
+        let fail = Outcome::Fail(Category::NoFence, "poll says idle".into());
+        assert_eq!(outcome, fail);
+        assert_eq!(c.run(&env), fail);
+
+        let c = path("dev/p", vec![Need::Kmod], body);
+        let skip = Outcome::Skip("modprobe vb2_fence_probe".into());
+        assert_eq!(c.run_with_row(&env), (None, skip));
+        let c = check("dev/c", vec![], Control::Pass, |_, _| Ok(()));
+        assert!(!c.is_fence_path());
+        assert_eq!(c.run_with_row(&env), (None, Outcome::Pass));
+    }
+
     /// Every fence path fails as no-fence on the control kernel, and every
     /// test that observes a dma-buf requires bufinfo.
     #[test]
     fn fence_paths_need_bufinfo_and_expect_no_fence() {
         for c in cases() {
-            if matches!(c.body, Body::Path(_)) {
+            if c.is_fence_path() {
                 assert_eq!(c.control, Control::NoFence, "{}", c.name);
             }
             if c.control == Control::NoFence {

@@ -28,10 +28,17 @@ pub fn job_timeout_for(transtime_ms: u32) -> Duration {
 }
 
 impl Env {
+    /// The oracles probed now, the transaction time from the environment
+    /// (`transtime_ms_from_env`).
     pub fn new() -> Self {
+        Self::with_transtime(transtime_ms_from_env())
+    }
+
+    /// The oracles probed now, a transaction time of `transtime_ms`.
+    pub fn with_transtime(transtime_ms: u32) -> Self {
         Self {
             oracles: Oracles::probe(),
-            transtime_ms: transtime_ms_from_env(),
+            transtime_ms,
         }
     }
 

@@ -6,11 +6,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use userspace_tests::cases::{self, Body};
+use userspace_tests::cases;
 use userspace_tests::env::Env;
 use userspace_tests::landing::{self, LandingRow};
-use userspace_tests::needs;
-use userspace_tests::verdict::{category_of, one_line, Category, Outcome};
+use userspace_tests::verdict::{Category, Outcome};
 
 #[derive(Parser)]
 #[command(
@@ -31,21 +30,17 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    std::env::set_var("FENCE_SUITE_TRANSTIME_MS", args.transtime_ms.to_string());
-    let env = Env::new();
+    let env = Env::with_transtime(args.transtime_ms);
     let mut rows: Vec<LandingRow> = Vec::new();
     // (case, error) of every path that failed for another reason than
     // finding no fence or a wrong one.
     let mut errors: Vec<(String, String)> = Vec::new();
-    for case in cases::cases() {
-        let Body::Path(path) = &case.body else {
-            continue;
-        };
-        let device = case.name.split('/').next().unwrap_or_default().to_string();
-        match needs::unmet(&case.needs, &env) {
+    // The suite's own table, run as the suite runs it (`Case::run`).
+    for case in cases::cases().iter().filter(|c| c.is_fence_path()) {
+        match case.run_with_row(&env) {
             // One skipped row per device and reason.
-            Some(Outcome::Skip(why)) => {
-                let row = LandingRow::skipped(&device, &why);
+            (_, Outcome::Skip(why)) => {
+                let row = LandingRow::skipped(case.device(), &why);
                 if !rows
                     .iter()
                     .any(|r| r.device == row.device && r.error == row.error)
@@ -53,22 +48,19 @@ fn main() -> ExitCode {
                     rows.push(row);
                 }
             }
-            Some(other) => {
-                let why = match other {
-                    Outcome::Fail(_, why) => why,
-                    _ => "unmet prerequisite".into(),
+            (row, outcome) => {
+                let reason = match &outcome {
+                    Outcome::Fail(_, why) => why.clone(),
+                    _ => String::new(),
                 };
-                let mut row = LandingRow::new(&device, case.short_name());
-                row.error = why.clone();
-                rows.push(row);
-                errors.push((case.name.clone(), why));
-            }
-            None => {
-                let (row, result) = path(&env, case.short_name());
-                if let Err(e) = &result {
-                    if category_of(e) == Category::Error {
-                        errors.push((case.name.clone(), one_line(e)));
-                    }
+                // No row: a need failed before the path started; the row
+                // says why.
+                let row = row.unwrap_or_else(|| LandingRow {
+                    error: reason.clone(),
+                    ..LandingRow::new(case.device(), case.short_name())
+                });
+                if let Outcome::Fail(Category::Error, _) = outcome {
+                    errors.push((case.name.clone(), reason));
                 }
                 rows.push(row);
             }
