@@ -4,6 +4,8 @@
 //! unit test keeps the two equal. `landing-map` runs the table's fence
 //! paths.
 
+mod plans;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,11 +15,10 @@ use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
 use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver};
 use crate::needs::{self, Need};
-use crate::paths::in_ioctl::{InIoctlExport, InIoctlPlan};
-use crate::paths::pending::{ExportWhen, FencePlan, JobEnd};
 use crate::paths::{idle, in_ioctl, pending, readback, vicodec_error, visl, vivid};
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
+use plans::{in_ioctl_plans, vim2m_fence_plans};
 
 /// What a test must do on the unpatched kernel (the `control` column of
 /// cases.txt). On the patched kernel every test must pass.
@@ -309,90 +310,6 @@ fn in_ioctl_paths(driver: Driver, needs: Vec<Need>) -> Vec<Case> {
             )
         })
         .collect()
-}
-
-fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: JobEnd) -> FencePlan {
-    FencePlan {
-        src,
-        cap_exports,
-        when,
-        watch_output: out,
-        end,
-    }
-}
-
-/// vim2m: a job lasts the transaction time, so pending fences are observable.
-fn vim2m_fence_plans() -> Vec<(&'static str, FencePlan)> {
-    use CapSource::*;
-    use ExportWhen::*;
-    vec![
-        (
-            "expbuf_before_qbuf",
-            plan(Mmap, 1, BeforeQbuf, false, JobEnd::Done),
-        ),
-        (
-            "expbuf_while_running",
-            plan(Mmap, 1, WhileRunning, false, JobEnd::Done),
-        ),
-        (
-            "several_exports",
-            plan(Mmap, 3, BeforeQbuf, false, JobEnd::Done),
-        ),
-        (
-            "capture_write_usage",
-            plan(Mmap, 1, BeforeQbuf, true, JobEnd::Done),
-        ),
-        (
-            "output_read_usage",
-            plan(Mmap, 0, BeforeQbuf, true, JobEnd::Done),
-        ),
-        (
-            "import_dma_heap",
-            plan(Heap, 0, BeforeQbuf, false, JobEnd::Done),
-        ),
-        (
-            "import_udmabuf",
-            plan(Udmabuf, 0, BeforeQbuf, false, JobEnd::Done),
-        ),
-        (
-            "import_v4l2_vivid",
-            plan(Vivid, 0, BeforeQbuf, false, JobEnd::Done),
-        ),
-        (
-            "streamoff_mid_job",
-            plan(Mmap, 1, BeforeQbuf, true, JobEnd::StreamOff),
-        ),
-        (
-            "close_mid_job",
-            plan(Mmap, 1, BeforeQbuf, true, JobEnd::Close),
-        ),
-        (
-            "reqbufs0_live_exports",
-            plan(Mmap, 1, BeforeQbuf, false, JobEnd::ReqBufs0),
-        ),
-    ]
-}
-
-fn in_ioctl_plan(cap_exports: usize, when: InIoctlExport, watch_output: bool) -> InIoctlPlan {
-    InIoctlPlan {
-        cap_exports,
-        when,
-        watch_output,
-    }
-}
-
-/// Drivers that run and complete a job inside an ioctl (vicodec's encoder:
-/// QBUF; visl: MEDIA_REQUEST_IOC_QUEUE): the signalled fence left behind.
-fn in_ioctl_plans(driver: Driver) -> Vec<(&'static str, InIoctlPlan)> {
-    use InIoctlExport::*;
-    let mut plans = vec![("expbuf_before_qbuf", in_ioctl_plan(1, BeforeQbuf, false))];
-    if driver == Driver::VicodecEnc {
-        plans.push(("expbuf_after_job", in_ioctl_plan(1, AfterJob, false)));
-        plans.push(("several_exports", in_ioctl_plan(3, BeforeQbuf, false)));
-    }
-    plans.push(("capture_write_usage", in_ioctl_plan(1, BeforeQbuf, true)));
-    plans.push(("output_read_usage", in_ioctl_plan(0, BeforeQbuf, true)));
-    plans
 }
 
 /// The table as cases.txt writes it: `name patched control` per line.

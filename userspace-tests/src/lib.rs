@@ -1,15 +1,30 @@
 //! Userspace suite for linux-fresnel-fourier: where do videobuf2 producer
 //! fences land, seen through three oracles.
 //!
-//! Layers, each using only the ones below it:
-//! * `cases`, the table of tests (what each needs: `needs`), run by
-//!   `runner`, which forks a child per test and knows nothing of V4L2;
-//! * the paths that drive devices: `plans`, `paths`, `visl_pending`,
-//!   `vivid`, `vicodec_error`, and the readback references;
-//! * `oracle`, `v4l2`, `access`; then `parse`, `sys`;
-//! * `verdict` (what a failure means), used by all of them.
+//! The modules, by floor, top down; each names only modules on lower
+//! floors (the `layers` unit test checks it):
 //!
-//! `sys` is the only module with `unsafe` code; the crate denies it elsewhere.
+//! 9. `cases`: the case table (every test, its needs, its body, what the
+//!    control kernel must show) and the suite's `main`.
+//! 8. `needs`: prerequisites, the only source of a SKIP. `runner`: runs
+//!    the tests it is handed, each in a child under a watchdog; knows
+//!    nothing of V4L2.
+//! 7. `paths`: the test bodies (`pending`, `in_ioctl`, `idle`,
+//!    `readback`, `visl`, `vivid`, `vicodec_error`).
+//! 6. `m2m`: the m2m fixture (`M2mRun`). `observe`: the one loop that
+//!    looks at every watched buffer and records its landing.
+//!    `readback_dev`: the readbacks' device halves.
+//! 5. `env`: what every test is handed. `landing`: the landing map's rows.
+//!    `frames`, `readback_ref`: generated frames and references.
+//! 4. `oracle`: the three oracles and their checks. `v4l2`: V4L2 through
+//!    v4l2r.
+//! 3. `access`: opening a node (absent, not permitted, broken).
+//! 2. `parse`: bufinfo and kmod text. `sys`: the raw kernel interfaces.
+//! 1. `verdict`: a test's outcome and what a failure means.
+//!
+//! The binaries (`fence-suite`, `landing-map`) and `tests/suite.rs` stand
+//! on top and reach the table through `cases`. `sys` is the only module
+//! with `unsafe` code; the crate denies it elsewhere.
 
 #![deny(unsafe_code)]
 
@@ -31,3 +46,6 @@ pub mod runner;
 pub mod sys;
 pub mod v4l2;
 pub mod verdict;
+
+#[cfg(test)]
+mod layers;
