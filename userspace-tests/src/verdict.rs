@@ -94,11 +94,11 @@ pub fn wrong(msg: impl Into<String>) -> anyhow::Error {
 /// SKIP; raised by the test body it is an error like any other.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct NoDevice(pub String);
+pub struct Absent(pub String);
 
 /// An error that `is_absent` recognises.
 pub fn absent(msg: impl Into<String>) -> anyhow::Error {
-    NoDevice(msg.into()).into()
+    Absent(msg.into()).into()
 }
 
 /// The first `T` in the error: anyhow's own downcast looks through every
@@ -111,7 +111,7 @@ fn find<T: std::error::Error + Send + Sync + 'static>(e: &anyhow::Error) -> Opti
 
 /// Whether the error (anywhere in its chain) says something is absent.
 pub fn is_absent(e: &anyhow::Error) -> bool {
-    find::<NoDevice>(e).is_some()
+    find::<Absent>(e).is_some()
 }
 
 /// The category of a failed test body: the fence check in the chain
