@@ -33,6 +33,7 @@ timed "install host tools" "$here/install-host-deps.sh"
 timed "kernel source" "$here/fetch-kernel-source.sh"
 host_check shellcheck shellcheck -x "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT"/vm/init "$REPO_ROOT"/vm/stages/*.sh
 host_check rig-crate "$here/check-crate.sh" "$REPO_ROOT/rig"
+host_check landing-model-crate "$here/check-crate.sh" "$REPO_ROOT/landing-model"
 host_check tools-and-package "$here/check-tools.sh"
 host_check userspace-tests-host "$here/check-suite.sh"
 host_check rust-kmod-rustfmt rustfmt --check --edition 2021 "$REPO_ROOT"/rust-kmod/*.rs
