@@ -243,6 +243,12 @@ pub fn cases() -> Vec<Case> {
             NoFence,
             vicodec_error::vicodec_error_completion,
         ),
+        check(
+            "vicodec/output_spans_jobs",
+            vec![Device(Driver::VicodecDec), Bufinfo],
+            NoFence,
+            vicodec_error::vicodec_output_spans_jobs,
+        ),
     ]);
     // visl: the job runs inside MEDIA_REQUEST_IOC_QUEUE.
     let visl = || vec![Device(Driver::Visl), Bufinfo];

@@ -80,6 +80,39 @@ pub fn vicodec_error_completion(env: &Env, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A fence covers one job, not the buffer's stay in the driver: an OUTPUT
+/// buffer that spans two jobs has the fence of the first signalled when
+/// that job ends, although the buffer stays queued.
+///
+/// Input: one OUTPUT buffer holding two `fwht_bad_version_frame()`s, one
+/// CAPTURE buffer. vicodec-core.c: job_ready() parses one frame per job
+/// and stops after it, so the first job consumes the first frame only
+/// (cur_buf_offset < bytesused): device_run() completes the CAPTURE
+/// buffer (with an error, version 0) and leaves the OUTPUT buffer queued,
+/// then v4l2_m2m_job_finish(). The second job needs another CAPTURE
+/// buffer, which the test never queues: whatever userspace does next, the
+/// OUTPUT buffer's READ fence of the first job must already be signalled.
+/// Before per-job fences it stayed pending until STREAMOFF or close.
+pub fn vicodec_output_spans_jobs(env: &Env, name: &str) -> Result<()> {
+    let dev = Driver::VicodecDec.open()?;
+    let mut input = fwht_bad_version_frame();
+    input.extend(fwht_bad_version_frame());
+    let mut run = M2mRun::setup_vicodec_dec(dev, input)?;
+    let exp = run.export_out(&format!("fs:{name}:out"))?;
+    run.queue_capture()?;
+    run.queue_output()?;
+    let d = run.dev()?;
+    d.dqbuf_wait(d.cap_q(), env.job_timeout())
+        .context("waiting for the CAPTURE buffer of the first of the two jobs")?;
+    let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;
+    // One READ fence on the OUTPUT buffer's reservation, signalled (an
+    // unpatched kernel has none: no-fence); pending would be a fence that
+    // waits for userspace to queue another CAPTURE buffer.
+    obs.expect_one_signalled(Usage::Read)
+        .context("OUTPUT export, still queued, after the first of its two jobs")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
