@@ -3,7 +3,7 @@
 //! report as one JSON line (`landing_model::watch::WatchReport`). On the
 //! patched kernel every report must come from the kmod, show fences armed
 //! and no anomaly; on the control kernel every report must say nothing was
-//! armed, with no oracle.
+//! armed, with no oracle. On both, a watched client must have exited 0.
 
 use landing_model::watch::{WatchReport, NO_ORACLE};
 
@@ -41,6 +41,15 @@ pub fn problems(kernel: Kernel, output: &str) -> Vec<String> {
                 continue;
             }
         };
+        // A watch around a client that failed shows nothing about it.
+        if !r.command.is_empty() && r.command_status != Some(0) {
+            bad.push(format!(
+                "{label}: the watched client `{}` exited {}",
+                r.command.join(" "),
+                r.command_status
+                    .map_or_else(|| "by a signal".to_string(), |c| format!("with {c}"))
+            ));
+        }
         match kernel {
             Kernel::Patched => {
                 if r.oracle != "kmod" {
@@ -111,6 +120,16 @@ mod tests {
         assert_eq!(
             p,
             ["v4l2-ctl vim2m mmap: anomaly pending-at-end: fence 8:2"]
+        );
+    }
+
+    #[test]
+    fn a_failed_client_fails() {
+        let bad = CONTROL.replace("\"command_status\":0", "\"command_status\":1");
+        let p = problems(Kernel::Control, &bad);
+        assert_eq!(
+            p,
+            ["v4l2-ctl vim2m mmap: the watched client `v4l2-ctl` exited with 1"]
         );
     }
 
