@@ -1,8 +1,9 @@
 #!/bin/sh
 # landing-map watch around clients nobody here wrote: v4l2-ctl streaming
-# vim2m with MMAP buffers on both queues, then vim2m's OUTPUT importing
-# vivid's exports (--stream-out-dmabuf --export-device), then vicodec's
-# encoder and its decoder fed the encoder's stream (--stream-from-hdr).
+# vim2m with MMAP buffers on both queues, then vicodec's encoder and its
+# decoder fed the encoder's stream (--stream-from-hdr). Not yet: vim2m
+# importing vivid's exports (`--stream-out-dmabuf --export-device`: v4l2-ctl
+# 1.32 fails "do_setup_out_buffers q.obtain_bufs failed" there and exits 0).
 # Each watch prints
 # a "== watch: WHAT" line and its report as one JSON line; the judge
 # (verdict "watch") reads them. Exit 1 when a watch exited non-zero.
@@ -14,7 +15,6 @@ node() {
 	return 1
 }
 m2m=$(node vim2m) || { echo "no video node named vim2m*" >&2; exit 1; }
-vivid=$(node vivid) || { echo "no video node named vivid*" >&2; exit 1; }
 enc=$(node stateful-encoder) || { echo "no video node named stateful-encoder" >&2; exit 1; }
 dec=$(node stateful-decoder) || { echo "no video node named stateful-decoder" >&2; exit 1; }
 rc=0
@@ -26,10 +26,6 @@ watch() {
 }
 watch "v4l2-ctl vim2m mmap" \
 	v4l2-ctl -d "$m2m" --stream-mmap --stream-out-mmap --stream-count=12
-# vivid's buffers must hold vim2m's OUTPUT frame (640x480 RGB565 by default).
-v4l2-ctl -d "$vivid" --set-fmt-video=width=1280,height=720,pixelformat=YUYV
-watch "v4l2-ctl vim2m importing vivid's exports" \
-	v4l2-ctl -d "$m2m" --stream-mmap --stream-out-dmabuf --export-device "$vivid" --stream-count=12
 stream=/tmp/watch-clients.fwht
 watch "v4l2-ctl vicodec encoder" \
 	v4l2-ctl -d "$enc" --stream-mmap --stream-out-mmap --stream-count=8 --stream-to-hdr="$stream"
