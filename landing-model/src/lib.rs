@@ -125,3 +125,85 @@ mod tests {
         assert!(s.is_skipped() && s.landings.is_empty());
     }
 }
+
+/// `landing-map watch --json`: what landed on a real client's buffers
+/// while it ran (docs/interfaces.md, "Watch report JSON").
+pub mod watch {
+    use serde::{Deserialize, Serialize};
+
+    /// The oracle name when nothing could be observed.
+    pub const NO_ORACLE: &str = "none";
+
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct WatchReport {
+        /// `kmod` (rust-kmod's record ring) or `none`.
+        pub oracle: String,
+        /// Why the kmod could not be used, and what was done instead.
+        pub oracle_note: String,
+        /// The watched command (empty for `--seconds`).
+        pub command: Vec<String>,
+        /// Its exit status (`None`: no command, or killed by a signal).
+        pub command_status: Option<i32>,
+        pub seconds: f64,
+        /// The V4L2 nodes the watched processes held (`/dev/videoN name`).
+        pub devices: Vec<String>,
+        /// Fences armed (jobs) during the watch; 0 means "nothing armed".
+        pub armed: usize,
+        /// Records the ring dropped (oldest first).
+        pub dropped: u64,
+        pub queues: Vec<WatchQueue>,
+        pub anomalies: Vec<Anomaly>,
+    }
+
+    /// One vb2 queue (its name is `cap-<ptr>`/`out-<ptr>` unless the
+    /// driver names it).
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct WatchQueue {
+        pub queue: String,
+        /// The numeric V4L2 buffer type and its name.
+        pub buf_type: String,
+        pub buffers: Vec<WatchBuffer>,
+    }
+
+    /// One buffer (index) of a queue and its jobs.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct WatchBuffer {
+        pub index: u32,
+        /// Fences armed for it (one per job).
+        pub jobs: usize,
+        pub reservations: Vec<WatchResv>,
+        pub arm_to_signal_p50_ms: Option<f64>,
+        pub arm_to_signal_max_ms: Option<f64>,
+        /// Jobs signalled with a non-zero error, as `error=N xCOUNT`.
+        pub errors: Vec<String>,
+        /// Skip reasons, as `reason xCOUNT`.
+        pub skips: Vec<String>,
+    }
+
+    /// One reservation a buffer's fences were added to.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct WatchResv {
+        pub plane: u32,
+        /// The dma-buf inode (0: an MMAP plane never exported).
+        pub ino: u64,
+        /// `never-exported`, `v4l2-export` (a videobuf2 allocation's
+        /// dma-buf), `import` (a dma-buf another exporter made), or
+        /// `dma-buf` (not seen in bufinfo or any process's fds).
+        pub kind: String,
+        /// The dma-buf's exporter (bufinfo / fdinfo `exp_name`), if seen.
+        pub exporter: String,
+        pub usage: String,
+        pub jobs: usize,
+        /// `comm[pid]` of the processes seen holding it.
+        pub holders: Vec<String>,
+    }
+
+    /// Something that must not happen, with its evidence.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct Anomaly {
+        /// `pending-at-end`, `pending-too-long`, `arm-skipped`,
+        /// `held-dma-buf-without-fence`.
+        pub kind: String,
+        pub evidence: String,
+    }
+}

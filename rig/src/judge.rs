@@ -17,6 +17,7 @@ use crate::landing;
 use crate::results_log::{GuestRun, Stage};
 use crate::stages_list::{Kernel, StageSpec, Verdict};
 use crate::suite_output::{self, Status};
+use crate::watch;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -120,7 +121,9 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
     }
     let mut problems = Vec::new();
     match spec.verdict {
-        Verdict::Rc | Verdict::Log | Verdict::Bufinfo | Verdict::LandingMap if rc != 0 => {
+        Verdict::Rc | Verdict::Log | Verdict::Bufinfo | Verdict::LandingMap | Verdict::Watch
+            if rc != 0 =>
+        {
             problems.push(format!("exit status {rc}, expected 0"));
         }
         Verdict::Tests | Verdict::Cases => {
@@ -145,6 +148,7 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
                 problems.push(format!("{e:#}"));
             }
         }
+        Verdict::Watch => problems.extend(watch::problems(kernel, &stage.output)),
         _ => {}
     }
     if problems.is_empty() {

@@ -12,6 +12,7 @@ mod landing;
 mod results_log;
 mod stages_list;
 mod suite_output;
+mod watch;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};

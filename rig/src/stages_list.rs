@@ -47,10 +47,13 @@ pub enum Verdict {
     /// `landing-map`: the landing map's JSON; exit 0 (a path that errors
     /// makes it exit non-zero).
     LandingMap,
+    /// `watch`: landing-map watch's JSON reports; exit 0; the patched
+    /// kernel's show fences armed and no anomaly, the control's nothing.
+    Watch,
 }
 
 impl Verdict {
-    const WORDS: [(&'static str, Verdict); 7] = [
+    const WORDS: [(&'static str, Verdict); 8] = [
         ("rc", Verdict::Rc),
         ("tests", Verdict::Tests),
         ("cases", Verdict::Cases),
@@ -58,6 +61,7 @@ impl Verdict {
         ("log", Verdict::Log),
         ("bufinfo", Verdict::Bufinfo),
         ("landing-map", Verdict::LandingMap),
+        ("watch", Verdict::Watch),
     ];
 
     fn from_word(word: &str) -> Option<Self> {
@@ -100,7 +104,7 @@ pub enum StagesError {
         name: String,
         word: String,
     },
-    #[error("line {line}: {name}: verdict {word:?} is not one of rc, tests, cases, compliance, log, bufinfo, landing-map")]
+    #[error("line {line}: {name}: verdict {word:?} is not one of rc, tests, cases, compliance, log, bufinfo, landing-map, watch")]
     Verdict {
         line: usize,
         name: String,

@@ -22,6 +22,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("oracle", 4),
     ("v4l2", 4),
     ("access", 3),
+    ("watch", 3),
     ("parse", 2),
     ("sys", 2),
     ("verdict", 1),

@@ -18,7 +18,9 @@
 //!    `frames`, `readback_ref`: generated frames and references.
 //! 4. `oracle`: the three oracles and their checks. `v4l2`: V4L2 through
 //!    v4l2r.
-//! 3. `access`: opening a node (absent, not permitted, broken).
+//! 3. `access`: opening a node (absent, not permitted, broken). `watch`:
+//!    `landing-map watch`'s folding of the kmod records and its anomaly
+//!    rules (pure).
 //! 2. `parse`: bufinfo and kmod text. `sys`: the raw kernel interfaces.
 //! 1. `verdict`: a test's outcome and what a failure means.
 //!
@@ -46,6 +48,7 @@ pub mod runner;
 pub mod sys;
 pub mod v4l2;
 pub mod verdict;
+pub mod watch;
 
 #[cfg(test)]
 mod layers;

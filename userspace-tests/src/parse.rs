@@ -217,6 +217,44 @@ pub enum KmodRecord {
     },
 }
 
+impl KmodRecord {
+    /// The record rendered back as the line the kmod printed (for
+    /// messages and evidence).
+    pub fn line(&self) -> String {
+        fn o<T: std::fmt::Display>(v: &Option<T>) -> String {
+            v.as_ref().map_or_else(|| "-".to_string(), T::to_string)
+        }
+        match self {
+            KmodRecord::Overflow { dropped } => format!("overflow dropped={dropped}"),
+            KmodRecord::Event {
+                seq,
+                ts_ns,
+                event,
+                queue,
+                buf_type,
+                index,
+                plane,
+                ino,
+                ctx,
+                seqno,
+                usage,
+                reason,
+                error,
+            } => format!(
+                "seq={seq} ts_ns={ts_ns} event={event} queue={queue} type={buf_type} index={} \
+                 plane={} ino={} ctx={} seqno={} usage={} reason={reason} error={}",
+                o(index),
+                o(plane),
+                o(ino),
+                o(ctx),
+                o(seqno),
+                usage.map_or("-", Usage::name),
+                o(error)
+            ),
+        }
+    }
+}
+
 fn opt_num<T: std::str::FromStr>(v: Option<&String>) -> Option<T> {
     v.and_then(|s| if s == "-" { None } else { s.parse().ok() })
 }

@@ -142,6 +142,7 @@ mod nr {
     nix::ioctl_write_ptr!(udmabuf_create, b'u', 0x42, UdmabufCreate);
     nix::ioctl_readwrite!(media_ioc_device_info, b'|', 0, MediaDeviceInfoRaw);
     nix::ioctl_readwrite!(vb2fp_ioc_query, b'V', 0xf1, Vb2fpQueryRaw);
+    nix::ioctl_none!(vb2fp_ioc_reset, b'V', 0xf0);
 }
 
 fn cstr_field(bytes: &[u8]) -> String {
@@ -345,6 +346,12 @@ pub fn vb2fp_query(probe: BorrowedFd<'_>, buf: BorrowedFd<'_>) -> Result<Vec<Kmo
             timeline: cstr_field(&e.timeline),
         })
         .collect())
+}
+
+/// `VB2FP_IOC_RESET`: clear rust-kmod's record ring.
+pub fn vb2fp_reset(probe: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: an argument-less ioctl on an fd we borrow.
+    unsafe { nr::vb2fp_ioc_reset(probe.as_raw_fd()) }.map(drop)
 }
 
 /// A shared, read-write CPU mapping of a dma-buf (or any mappable fd).

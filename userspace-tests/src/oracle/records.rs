@@ -42,37 +42,7 @@ pub struct FenceRecords<'a> {
 
 /// A record rendered back as the line the kmod printed (for messages).
 fn record_line(r: &KmodRecord) -> String {
-    fn o<T: std::fmt::Display>(v: &Option<T>) -> String {
-        v.as_ref().map_or_else(|| "-".to_string(), T::to_string)
-    }
-    match r {
-        KmodRecord::Overflow { dropped } => format!("overflow dropped={dropped}"),
-        KmodRecord::Event {
-            seq,
-            ts_ns,
-            event,
-            queue,
-            buf_type,
-            index,
-            plane,
-            ino,
-            ctx,
-            seqno,
-            usage,
-            reason,
-            error,
-        } => format!(
-            "seq={seq} ts_ns={ts_ns} event={event} queue={queue} type={buf_type} index={} \
-             plane={} ino={} ctx={} seqno={} usage={} reason={reason} error={}",
-            o(index),
-            o(plane),
-            o(ino),
-            o(ctx),
-            o(seqno),
-            usage.map_or("-", Usage::name),
-            o(error)
-        ),
-    }
+    r.line()
 }
 
 /// Match the records of fence `want.id` (context and seqno are unique, so

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use userspace_tests::cases;
 use userspace_tests::env::Env;
 use userspace_tests::landing::{self, LandingRow};
@@ -20,16 +20,37 @@ use userspace_tests::verdict::{Category, Outcome};
                   named on stderr."
 )]
 struct Args {
-    /// Print JSON (one array of rows) instead of a table.
-    #[arg(long)]
+    /// Print JSON (one array of rows; `watch`: one report object) instead
+    /// of a table.
+    #[arg(long, global = true)]
     json: bool,
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Transaction time for vim2m jobs in ms (the observation window).
     #[arg(long, default_value_t = 1500)]
     transtime_ms: u32,
 }
 
+#[derive(Subcommand)]
+enum Mode {
+    /// Record what rust-kmod sees while COMMAND runs (or for --seconds),
+    /// and report, per queue and buffer, where each job's fence landed.
+    #[command(
+        after_help = "Exit status: 0 when nothing anomalous was seen (also when nothing \
+                      could be observed: the report then says which oracle was missing), 1 \
+                      when an anomaly was found, 2 when the watch itself failed. The \
+                      command's own exit status is reported, not propagated."
+    )]
+    Watch(watch::WatchArgs),
+}
+
+mod watch;
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Mode::Watch(w)) = &args.mode {
+        return watch::main(w, args.json);
+    }
     let env = Env::with_transtime(args.transtime_ms);
     let mut rows: Vec<LandingRow> = Vec::new();
     // (case, error) of every path that failed for another reason than

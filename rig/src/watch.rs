@@ -1,0 +1,142 @@
+//! The `watch` verdict: `landing-map watch --json` around real clients
+//! (vm/stages/watch-clients.sh). Each watch prints `== watch: WHAT` and its
+//! report as one JSON line (`landing_model::watch::WatchReport`). On the
+//! patched kernel every report must come from the kmod, show fences armed
+//! and no anomaly; on the control kernel every report must say nothing was
+//! armed, with no oracle. On both, a watched client must have exited 0.
+
+use landing_model::watch::{WatchReport, NO_ORACLE};
+
+use crate::stages_list::Kernel;
+
+/// The reports in a stage's output, each with the `== watch:` label before
+/// it; a report line that does not parse is an error naming it.
+pub fn reports(output: &str) -> Vec<(String, Result<WatchReport, String>)> {
+    let mut label = String::from("(unlabelled watch)");
+    let mut out = Vec::new();
+    for line in output.lines() {
+        if let Some(l) = line.strip_prefix("== watch: ") {
+            label = l.trim().to_string();
+        } else if let Some(i) = line.find("{\"oracle\":") {
+            let parsed = serde_json::from_str::<WatchReport>(line[i..].trim_end())
+                .map_err(|e| format!("its report does not parse ({e}): {line}"));
+            out.push((label.clone(), parsed));
+        }
+    }
+    out
+}
+
+/// What is wrong with the stage's watches on `kernel` (empty: nothing).
+pub fn problems(kernel: Kernel, output: &str) -> Vec<String> {
+    let reports = reports(output);
+    if reports.is_empty() {
+        return vec!["no landing-map watch report (a line starting {\"oracle\":)".into()];
+    }
+    let mut bad = Vec::new();
+    for (label, report) in reports {
+        let r = match report {
+            Ok(r) => r,
+            Err(e) => {
+                bad.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
+        // A watch around a client that failed shows nothing about it.
+        if !r.command.is_empty() && r.command_status != Some(0) {
+            bad.push(format!(
+                "{label}: the watched client `{}` exited {}",
+                r.command.join(" "),
+                r.command_status
+                    .map_or_else(|| "by a signal".to_string(), |c| format!("with {c}"))
+            ));
+        }
+        match kernel {
+            Kernel::Patched => {
+                if r.oracle != "kmod" {
+                    bad.push(format!(
+                        "{label}: the kmod was not used (oracle {}: {})",
+                        r.oracle, r.oracle_note
+                    ));
+                } else if r.armed == 0 {
+                    bad.push(format!("{label}: nothing armed for the client's buffers"));
+                }
+                for a in &r.anomalies {
+                    bad.push(format!("{label}: anomaly {}: {}", a.kind, a.evidence));
+                }
+            }
+            Kernel::Control => {
+                if r.armed != 0 || r.oracle != NO_ORACLE {
+                    bad.push(format!(
+                        "{label}: expected nothing armed and no oracle on the control kernel, \
+                         found {} fences armed (oracle {})",
+                        r.armed, r.oracle
+                    ));
+                }
+            }
+        }
+    }
+    bad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // As the guests print them (v4l2-ctl's progress and console lines
+    // around the reports).
+    const PATCHED: &str = "== watch: v4l2-ctl vim2m mmap\n\
+<<<<<<<<<<<< 25.00 fps\n\
+{\"oracle\":\"kmod\",\"oracle_note\":\"\",\"command\":[\"v4l2-ctl\"],\"command_status\":0,\"seconds\":1.5,\"devices\":[\"/dev/video0 vim2m\"],\"armed\":24,\"dropped\":0,\"queues\":[],\"anomalies\":[]}\n";
+    const CONTROL: &str = "== watch: v4l2-ctl vim2m mmap\n\
+{\"oracle\":\"none\",\"oracle_note\":\"/dev/vb2_fence_probe: No such file or directory (os error 2)\",\"command\":[\"v4l2-ctl\"],\"command_status\":0,\"seconds\":1.5,\"devices\":[],\"armed\":0,\"dropped\":0,\"queues\":[],\"anomalies\":[]}\n";
+
+    #[test]
+    fn clean_reports_pass() {
+        assert_eq!(problems(Kernel::Patched, PATCHED), Vec::<String>::new());
+        assert_eq!(problems(Kernel::Control, CONTROL), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_kernel_wants_its_own_report() {
+        let p = problems(Kernel::Patched, CONTROL);
+        assert!(p[0].contains("the kmod was not used"), "{p:?}");
+        let c = problems(Kernel::Control, PATCHED);
+        assert!(
+            c[0].contains("found 24 fences armed (oracle kmod)"),
+            "{c:?}"
+        );
+        let none = PATCHED.replace("\"armed\":24", "\"armed\":0");
+        let p = problems(Kernel::Patched, &none);
+        assert!(p[0].contains("v4l2-ctl vim2m mmap: nothing armed"), "{p:?}");
+    }
+
+    #[test]
+    fn an_anomaly_fails_the_patched_kernel() {
+        let bad = PATCHED.replace(
+            "\"anomalies\":[]",
+            "\"anomalies\":[{\"kind\":\"pending-at-end\",\"evidence\":\"fence 8:2\"}]",
+        );
+        let p = problems(Kernel::Patched, &bad);
+        assert_eq!(
+            p,
+            ["v4l2-ctl vim2m mmap: anomaly pending-at-end: fence 8:2"]
+        );
+    }
+
+    #[test]
+    fn a_failed_client_fails() {
+        let bad = CONTROL.replace("\"command_status\":0", "\"command_status\":1");
+        let p = problems(Kernel::Control, &bad);
+        assert_eq!(
+            p,
+            ["v4l2-ctl vim2m mmap: the watched client `v4l2-ctl` exited with 1"]
+        );
+    }
+
+    #[test]
+    fn missing_or_broken_reports_fail() {
+        assert!(problems(Kernel::Control, "== watch: x\n")[0].contains("no landing-map watch"));
+        let p = problems(Kernel::Patched, "== watch: x\n{\"oracle\": 3\n");
+        assert!(p[0].starts_with("x: its report does not parse"), "{p:?}");
+    }
+}
