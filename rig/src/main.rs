@@ -2,6 +2,7 @@
 //! boot; every decision about what the guest's output means is made here.
 //! (Config fragment checks live in fresnel-tools, shared with the PKGBUILD.)
 
+mod bench;
 mod cases;
 mod cases_markdown;
 mod compliance;
@@ -108,6 +109,13 @@ fn judge_cmd(
         for line in judge::compliance_summary(&run.guest, &stages) {
             println!("info: {} compliance: {line}", run.kernel);
         }
+    }
+    for line in judge::bench_summary(
+        control.as_ref().map(|r| &r.guest),
+        patched.as_ref().map(|r| &r.guest),
+        &stages,
+    ) {
+        println!("info: bench: {line}");
     }
     let mut checks = match host_checks {
         Some(path) => judge::host_checks(&read(path)?),
