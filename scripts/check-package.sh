@@ -40,6 +40,9 @@ grep -E '^(pkgbase|pkgname) = ' "$work/.SRCINFO" | sed 's/^/    /'
 step "extlinux-entry.sh on its fixture files"
 "$REPO_ROOT/package/tests/extlinux-entry-test.sh"
 
+step "makepkg twice with an edit between (source steps only, stub tarball)"
+FRESNEL_BUILD_USER=$build_user "$REPO_ROOT/package/tests/makepkg-rebuild-test.sh"
+
 step "shellcheck PKGBUILD and package helpers"
 # PKGBUILD-specific excludes:
 #  SC2034 the metadata arrays (source, sha256sums, depends, ...) look unused
@@ -51,5 +54,6 @@ cd "$REPO_ROOT"
 shellcheck -s bash -e SC2034,SC2154,SC2164 PKGBUILD
 # -x: follow `. "$here/lib.sh"` (the source= directives are repo-relative).
 shellcheck -x -s bash package/extlinux-entry.sh package/linux-fresnel-fourier.install \
-	package/tests/extlinux-entry-test.sh scripts/check-package.sh scripts/check-tools.sh scripts/export-rfc.sh
+	package/tests/extlinux-entry-test.sh package/tests/makepkg-rebuild-test.sh \
+	scripts/makepkg.sh scripts/check-package.sh scripts/check-tools.sh scripts/export-rfc.sh
 ok "PKGBUILD, .SRCINFO and manifest agree; shellcheck clean"

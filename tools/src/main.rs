@@ -101,6 +101,24 @@ enum ManifestCmd {
         #[command(flatten)]
         paths: Paths,
     },
+    /// Print one value, e.g. `manifest get ci_base version` (for scripts).
+    Get {
+        table: String,
+        key: String,
+        #[command(flatten)]
+        paths: Paths,
+    },
+    /// Print every `key=value` of a table, e.g. `manifest table vm_userspace`.
+    Table {
+        table: String,
+        #[command(flatten)]
+        paths: Paths,
+    },
+    /// Print the included series, in order, relative to the patches directory.
+    Series {
+        #[command(flatten)]
+        paths: Paths,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +140,18 @@ enum PkgbuildCmd {
         paths: Paths,
         #[arg(long)]
         pkgbuild: Option<PathBuf>,
+        /// Also bump pkgrel (manifest.toml and PKGBUILD) and record the
+        /// digest of the series and config fragment it stands for.
+        #[arg(long)]
+        bump: bool,
+    },
+    /// Make DIR the directory to run makepkg in: the PKGBUILD, what it reads
+    /// and its local sources, as symlinks into the checkout.
+    Stage {
+        #[command(flatten)]
+        paths: Paths,
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -198,6 +228,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(print_diags(&diags))
         }
+        Cmd::Manifest {
+            cmd: ManifestCmd::Get { table, key, paths },
+        } => {
+            let man = read_manifest(&paths)?;
+            let value = man
+                .table(&table)
+                .with_context(|| format!("manifest.toml has no table [{table}]"))?
+                .into_iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v)
+                .with_context(|| format!("manifest.toml has no [{table}] {key}"))?;
+            println!("{value}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Manifest {
+            cmd: ManifestCmd::Table { table, paths },
+        } => {
+            let man = read_manifest(&paths)?;
+            for (k, v) in man
+                .table(&table)
+                .with_context(|| format!("manifest.toml has no table [{table}]"))?
+            {
+                println!("{k}={v}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Manifest {
+            cmd: ManifestCmd::Series { paths },
+        } => {
+            for p in read_manifest(&paths)?.included() {
+                println!("{}", p.path);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Apply {
             tree,
             paths,
@@ -220,13 +284,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 PkgbuildCmd::Check {
                     paths, pkgbuild, ..
                 }
-                | PkgbuildCmd::Update { paths, pkgbuild } => (paths.clone(), pkgbuild.clone()),
+                | PkgbuildCmd::Update {
+                    paths, pkgbuild, ..
+                } => (paths.clone(), pkgbuild.clone()),
+                PkgbuildCmd::Stage { paths, .. } => (paths.clone(), None),
             };
             let (m, p) = paths.resolve()?;
             let root = manifest_dir(&m);
             let pb = pkgbuild_arg.unwrap_or_else(|| root.join("PKGBUILD"));
             let man = manifest::Manifest::load(&m, &p)?;
             match cmd {
+                PkgbuildCmd::Update { bump: true, .. } => {
+                    let pkgrel = pkgbuild::bump(&pb, &man, &root)?;
+                    println!(
+                        "updated {} and {}: pkgrel {pkgrel}",
+                        pb.display(),
+                        m.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
                 PkgbuildCmd::Update { .. } => {
                     let changed = pkgbuild::update(&pb, &man, &root)?;
                     println!(
@@ -236,8 +312,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
+                PkgbuildCmd::Stage { dir, .. } => {
+                    let n = pkgbuild::stage(&dir, &man, &root)?;
+                    println!("staged {} ({n} links)", dir.display());
+                    Ok(ExitCode::SUCCESS)
+                }
                 PkgbuildCmd::Check { srcinfo, .. } => {
                     let mut diags = pkgbuild::check(&pb, &man, &root)?;
+                    diags.extend(pkgbuild::check_pkgrel_bump(&man, &root)?);
                     if let Some(si) = srcinfo {
                         let text = std::fs::read_to_string(&si)
                             .with_context(|| format!("reading {}", si.display()))?;
@@ -330,6 +412,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 done.cc.len()
             );
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The manifest as far as it can be read: a lookup must not fail because
+/// an unrelated patch file has a problem (`manifest check` reports those).
+fn read_manifest(paths: &Paths) -> Result<manifest::Manifest> {
+    let (m, p) = paths.resolve()?;
+    match manifest::check(&m, &p)? {
+        (Some(man), _) => Ok(man),
+        (None, diags) => {
+            print_diags(&diags);
+            anyhow::bail!("{} cannot be read", m.display())
         }
     }
 }
