@@ -8,10 +8,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-"$REPO_ROOT/userspace-tests/build.sh" --quiet >/dev/null
-V4L2R_VIDEODEV2_H_PATH=$FRESNEL_CACHE/uapi-headers/$(ci_base_version)/usr/include
+KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out) \
+	"$REPO_ROOT/userspace-tests/build.sh" --quiet >/dev/null
+V4L2R_VIDEODEV2_H_PATH=$(suite_uapi_out)/usr/include
 export V4L2R_VIDEODEV2_H_PATH
-export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
 cd "$REPO_ROOT/userspace-tests"
 cargo fmt --check
 with_timeout 1200 "suite clippy" cargo clippy --quiet --all-targets -- -D warnings
