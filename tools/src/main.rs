@@ -118,6 +118,9 @@ enum ManifestCmd {
     Series {
         #[command(flatten)]
         paths: Paths,
+        /// Prefix each path with the sha256 of its file (`sha256sum` format).
+        #[arg(long)]
+        sha256: bool,
     },
 }
 
@@ -255,10 +258,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Manifest {
-            cmd: ManifestCmd::Series { paths },
+            cmd: ManifestCmd::Series { paths, sha256 },
         } => {
-            for p in read_manifest(&paths)?.included() {
-                println!("{}", p.path);
+            let man = read_manifest(&paths)?;
+            for p in man.included() {
+                if sha256 {
+                    let sum = pkgbuild::sha256_file(&man.patch_file(p))?;
+                    println!("{sum}  {}", p.path);
+                } else {
+                    println!("{}", p.path);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

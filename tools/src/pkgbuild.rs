@@ -78,7 +78,7 @@ fn hex(digest: &[u8]) -> String {
     })
 }
 
-fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
+pub fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
     let bytes = fs::read(path).map_err(|source| PkgbuildError::Read {
         path: path.to_path_buf(),
         source,
