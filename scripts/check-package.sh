@@ -40,6 +40,9 @@ grep -E '^(pkgbase|pkgname) = ' "$work/.SRCINFO" | sed 's/^/    /'
 step "extlinux-entry.sh on its fixture files"
 "$REPO_ROOT/package/tests/extlinux-entry-test.sh"
 
+step "rust-kmod refuses headers built by another rustc"
+"$REPO_ROOT/package/tests/rustc-check-test.sh"
+
 step "makepkg twice with an edit between (source steps only, stub tarball)"
 FRESNEL_BUILD_USER=$build_user "$REPO_ROOT/package/tests/makepkg-rebuild-test.sh"
 
@@ -55,5 +58,6 @@ shellcheck -s bash -e SC2034,SC2154,SC2164 PKGBUILD
 # -x: follow `. "$here/lib.sh"` (the source= directives are repo-relative).
 shellcheck -x -s bash package/extlinux-entry.sh package/linux-fresnel-fourier.install \
 	package/tests/extlinux-entry-test.sh package/tests/makepkg-rebuild-test.sh \
+	package/tests/rustc-check-test.sh \
 	scripts/makepkg.sh scripts/check-package.sh scripts/check-tools.sh scripts/export-rfc.sh
 ok "PKGBUILD, .SRCINFO and manifest agree; shellcheck clean"
