@@ -142,8 +142,12 @@ timed() {
 	printf '%-28s %5d s\n' "$name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
 }
 
-# manifest_included_patches [--sha256]: the included series, in order,
-# relative to patches/ (with --sha256: "SUM  PATH" lines).
+# manifest_included_patches: the included series, in order, relative to patches/.
 manifest_included_patches() {
-	"$REPO_ROOT/scripts/tools.sh" manifest series --manifest "$REPO_ROOT/manifest.toml" "$@"
+	"$REPO_ROOT/scripts/tools.sh" manifest series --manifest "$REPO_ROOT/manifest.toml"
+}
+
+# manifest_series_sums: "SHA256  PATH" of each included patch, in order.
+manifest_series_sums() {
+	"$REPO_ROOT/scripts/tools.sh" manifest series --sha256 --manifest "$REPO_ROOT/manifest.toml"
 }
