@@ -234,10 +234,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Manifest {
             cmd: ManifestCmd::Get { table, key, paths },
         } => {
-            let man = read_manifest(&paths)?;
-            let value = man
-                .table(&table)
-                .with_context(|| format!("manifest.toml has no table [{table}]"))?
+            let value = manifest_table(&paths, &table)?
                 .into_iter()
                 .find(|(k, _)| *k == key)
                 .map(|(_, v)| v)
@@ -248,11 +245,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Manifest {
             cmd: ManifestCmd::Table { table, paths },
         } => {
-            let man = read_manifest(&paths)?;
-            for (k, v) in man
-                .table(&table)
-                .with_context(|| format!("manifest.toml has no table [{table}]"))?
-            {
+            for (k, v) in manifest_table(&paths, &table)? {
                 println!("{k}={v}");
             }
             Ok(ExitCode::SUCCESS)
@@ -436,6 +429,13 @@ fn read_manifest(paths: &Paths) -> Result<manifest::Manifest> {
             anyhow::bail!("{} cannot be read", m.display())
         }
     }
+}
+
+/// The scalars of one table of the manifest.
+fn manifest_table(paths: &Paths, table: &str) -> Result<Vec<(String, String)>> {
+    read_manifest(paths)?
+        .table(table)
+        .with_context(|| format!("manifest.toml has no table [{table}]"))
 }
 
 /// The directory holding the manifest (PKGBUILD, rfc/ and patches/ sit

@@ -47,12 +47,12 @@ fn load(root: &Path) -> Manifest {
     Manifest::load(&root.join("manifest.toml"), &root.join("patches")).unwrap()
 }
 
+fn messages(diags: Vec<fresnel_tools::diag::Diagnostic>) -> Vec<String> {
+    diags.iter().map(|d| d.to_string()).collect()
+}
+
 fn problems(root: &Path) -> Vec<String> {
-    pkgbuild::check(&root.join("PKGBUILD"), &load(root), root)
-        .unwrap()
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
+    messages(pkgbuild::check(&root.join("PKGBUILD"), &load(root), root).unwrap())
 }
 
 #[test]
@@ -202,11 +202,7 @@ fn srcinfo_view_is_checked() {
 }
 
 fn bump_problems(root: &Path) -> Vec<String> {
-    pkgbuild::check_pkgrel_bump(&load(root), root)
-        .unwrap()
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
+    messages(pkgbuild::check_pkgrel_bump(&load(root), root).unwrap())
 }
 
 #[test]
