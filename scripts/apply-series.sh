@@ -11,8 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=${1:?usage: apply-series.sh SRC}
 # Applying means checking out 80k files into a worktree: remember the result
 # per (base, included patch files) and reuse it while neither changes.
-key=$( (git -C "$src" rev-parse ci-base && manifest_included_patches |
-	while read -r p; do sha256sum "$REPO_ROOT/patches/$p"; done) | sha256sum | cut -c1-24)
+key=$( (git -C "$src" rev-parse ci-base && manifest_series_sums) | sha256sum | cut -c1-24)
 memo=$(kernel_dir)/series-commits/$key
 if [ -f "$memo" ] && git -C "$src" cat-file -e "$(cat "$memo")^{commit}" 2>/dev/null; then
 	cat "$memo"

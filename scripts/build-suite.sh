@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 step "building the userspace suite (release, static)"
-STATIC=1 with_timeout 1800 "build userspace suite" "$REPO_ROOT/userspace-tests/build.sh" --release --quiet
+STATIC=1 KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out) \
+	with_timeout 1800 "build userspace suite" "$REPO_ROOT/userspace-tests/build.sh" --release --quiet
 target=$(rustc -vV | sed -n 's/^host: //p')
 bin=$REPO_ROOT/userspace-tests/target/$target/release
 mkdir -p "$FRESNEL_CACHE/suite-bin"

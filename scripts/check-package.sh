@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-package.sh: the PKGBUILD is in step with manifest.toml (series, order,
 # checksums), makepkg itself reads it the same way (--printsrcinfo as an
-# unprivileged user: makepkg refuses root), and its shell is shellcheck clean.
+# unprivileged user: makepkg refuses root), the extlinux helper passes its
+# fixture tests, and the package's shell is shellcheck clean.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -36,6 +37,15 @@ grep -E '^(pkgbase|pkgname) = ' "$work/.SRCINFO" | sed 's/^/    /'
 "$here/tools.sh" pkgbuild check --manifest "$REPO_ROOT/manifest.toml" --pkgbuild "$pkgbuild" \
 	--srcinfo "$work/.SRCINFO"
 
+step "extlinux-entry.sh on its fixture files"
+"$REPO_ROOT/package/tests/extlinux-entry-test.sh"
+
+step "rust-kmod refuses headers built by another rustc"
+"$REPO_ROOT/package/tests/rustc-check-test.sh"
+
+step "makepkg twice with an edit between (source steps only, stub tarball)"
+FRESNEL_BUILD_USER=$build_user "$REPO_ROOT/package/tests/makepkg-rebuild-test.sh"
+
 step "shellcheck PKGBUILD and package helpers"
 # PKGBUILD-specific excludes:
 #  SC2034 the metadata arrays (source, sha256sums, depends, ...) look unused
@@ -47,5 +57,7 @@ cd "$REPO_ROOT"
 shellcheck -s bash -e SC2034,SC2154,SC2164 PKGBUILD
 # -x: follow `. "$here/lib.sh"` (the source= directives are repo-relative).
 shellcheck -x -s bash package/extlinux-entry.sh package/linux-fresnel-fourier.install \
-	scripts/check-package.sh scripts/check-tools.sh scripts/export-rfc.sh
+	package/tests/extlinux-entry-test.sh package/tests/makepkg-rebuild-test.sh \
+	package/tests/rustc-check-test.sh \
+	scripts/makepkg.sh scripts/check-package.sh scripts/check-tools.sh scripts/export-rfc.sh
 ok "PKGBUILD, .SRCINFO and manifest agree; shellcheck clean"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# check-suite.sh: the userspace suite on the host: fmt, clippy -D warnings,
+# check-suite.sh: the userspace suite on the host: build.sh's choices of
+# headers and architecture (build-sh-test.sh), fmt, clippy -D warnings,
 # `cargo test` (the unit tests; the device suite needs the VM's V4L2 test
 # drivers and is ignored here) and `fence-suite --list`, which must name
 # exactly the tests of cases.txt, in order.
@@ -8,10 +9,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-"$REPO_ROOT/userspace-tests/build.sh" --quiet >/dev/null
-V4L2R_VIDEODEV2_H_PATH=$FRESNEL_CACHE/uapi-headers/$(ci_base_version)/usr/include
+# build.sh as a user on an aarch64 device runs it (uname and cargo stubbed).
+"$REPO_ROOT/userspace-tests/build-sh-test.sh" "$(kernel_dir)/src"
+KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out) \
+	"$REPO_ROOT/userspace-tests/build.sh" --quiet >/dev/null
+V4L2R_VIDEODEV2_H_PATH=$(suite_uapi_out)/usr/include
 export V4L2R_VIDEODEV2_H_PATH
-export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
 cd "$REPO_ROOT/userspace-tests"
 cargo fmt --check
 with_timeout 1200 "suite clippy" cargo clippy --quiet --all-targets -- -D warnings

@@ -31,7 +31,7 @@ fi
 pkgs=(build-essential bc flex bison libelf-dev libssl-dev cpio kmod rsync python3
 	ccache clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
 	busybox-static gcc-aarch64-linux-gnu shellcheck makepkg pacman-package-manager
-	zstd xz-utils file)
+	zstd xz-utils file libarchive-tools)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

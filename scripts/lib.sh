@@ -40,17 +40,10 @@ with_timeout() {
 	fi
 }
 
-# manifest_get TABLE KEY: print a scalar from manifest.toml.
+# manifest_get TABLE KEY: print a scalar from manifest.toml. fresnel-tools is
+# the one reader of the manifest (its schema and checks live there).
 manifest_get() {
-	python3 - "$REPO_ROOT/manifest.toml" "$1" "$2" <<'PY'
-import sys, tomllib
-with open(sys.argv[1], "rb") as f:
-    doc = tomllib.load(f)
-try:
-    print(doc[sys.argv[2]][sys.argv[3]])
-except KeyError:
-    sys.exit(f"error: manifest.toml has no [{sys.argv[2]}] {sys.argv[3]}")
-PY
+	"$REPO_ROOT/scripts/tools.sh" manifest get --manifest "$REPO_ROOT/manifest.toml" "$1" "$2"
 }
 
 # The userspace binaries the guest runs (userspace-tests/src/bin/).
@@ -63,6 +56,9 @@ SUITE_BINS=(fence-suite landing-map fence-bench)
 # shellcheck disable=SC2034 # used by the scripts that source this file
 KMAKE=(make LLVM=-19 RUSTC=/usr/bin/rustc "BINDGEN=$HOME/.cargo/bin/bindgen"
 	"CC=ccache clang-19")
+# bindgen (v4l2r's build script) uses the rig's libclang, the one the
+# kernel builds use.
+export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
 export CCACHE_DIR=${CCACHE_DIR:-$FRESNEL_CONTENT/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 # The trees live under the state directory, whose path may change between
@@ -105,6 +101,10 @@ fetch_verified() {
 
 ci_base_version() { manifest_get ci_base version; }
 kernel_dir() { printf '%s/kernel/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)"; }
+# The rig builds the suite against uapi headers installed from its kernel
+# tree, once per base, into the state directory (Debian 12's /usr/include is
+# too old for v4l2r): userspace-tests/build.sh's KERNEL_SRC and UAPI_OUT.
+suite_uapi_out() { printf '%s/uapi-headers/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)"; }
 
 # private_apt_setup: define APT (apt-get/apt-cache options) for a private
 # configuration that sees Debian sid and trixie-backports. The system's
@@ -135,15 +135,7 @@ private_apt_update() {
 
 # manifest_table TABLE: print "key=value" for every scalar of a table.
 manifest_table() {
-	python3 - "$REPO_ROOT/manifest.toml" "$1" <<'PY'
-import sys, tomllib
-with open(sys.argv[1], "rb") as f:
-    doc = tomllib.load(f)
-if sys.argv[2] not in doc:
-    sys.exit(f"error: manifest.toml has no [{sys.argv[2]}] table")
-for k, v in doc[sys.argv[2]].items():
-    print(f"{k}={v}")
-PY
+	"$REPO_ROOT/scripts/tools.sh" manifest table --manifest "$REPO_ROOT/manifest.toml" "$1"
 }
 
 # timed NAME CMD...: run CMD and append "NAME SECONDS" to $FRESNEL_TIMINGS.
@@ -156,12 +148,10 @@ timed() {
 
 # manifest_included_patches: the included series, in order, relative to patches/.
 manifest_included_patches() {
-	python3 - "$REPO_ROOT/manifest.toml" <<'PY'
-import sys, tomllib
-with open(sys.argv[1], "rb") as f:
-    doc = tomllib.load(f)
-for p in doc.get("patch", []):
-    if p.get("status") == "included":
-        print(p["path"])
-PY
+	"$REPO_ROOT/scripts/tools.sh" manifest series --manifest "$REPO_ROOT/manifest.toml"
+}
+
+# manifest_series_sums: "SHA256  PATH" of each included patch, in order.
+manifest_series_sums() {
+	"$REPO_ROOT/scripts/tools.sh" manifest series --sha256 --manifest "$REPO_ROOT/manifest.toml"
 }

@@ -3,6 +3,14 @@
 //! else in the file (offset: the patch needs a rebase), or nowhere (fails).
 //! `git apply` accepts offsets silently, so this check is what makes the
 //! apply strict.
+//!
+//! Why not parse `git apply --check -v`: it does print "Hunk #N succeeded at
+//! L (offset K lines)", but a hunk that does not apply is reported only as
+//! "patch failed: FILE:LINE" (no hunk number, no line in the patch file),
+//! the rest of that file's hunks are not tried, and the text is translated
+//! prose rather than an interface. Placing every hunk here gives one report
+//! with each hunk's number and patch line; `git apply` still does the
+//! applying (apply.rs).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hunk {

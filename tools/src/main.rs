@@ -101,6 +101,27 @@ enum ManifestCmd {
         #[command(flatten)]
         paths: Paths,
     },
+    /// Print one value, e.g. `manifest get ci_base version` (for scripts).
+    Get {
+        table: String,
+        key: String,
+        #[command(flatten)]
+        paths: Paths,
+    },
+    /// Print every `key=value` of a table, e.g. `manifest table vm_userspace`.
+    Table {
+        table: String,
+        #[command(flatten)]
+        paths: Paths,
+    },
+    /// Print the included series, in order, relative to the patches directory.
+    Series {
+        #[command(flatten)]
+        paths: Paths,
+        /// Prefix each path with the sha256 of its file (`sha256sum` format).
+        #[arg(long)]
+        sha256: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +143,18 @@ enum PkgbuildCmd {
         paths: Paths,
         #[arg(long)]
         pkgbuild: Option<PathBuf>,
+        /// Also bump pkgrel (manifest.toml and PKGBUILD) and record the
+        /// digest of the series and config fragment it stands for.
+        #[arg(long)]
+        bump: bool,
+    },
+    /// Make DIR the directory to run makepkg in: the PKGBUILD, what it reads
+    /// and its local sources, as symlinks into the checkout.
+    Stage {
+        #[command(flatten)]
+        paths: Paths,
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -198,6 +231,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(print_diags(&diags))
         }
+        Cmd::Manifest {
+            cmd: ManifestCmd::Get { table, key, paths },
+        } => {
+            let value = manifest_table(&paths, &table)?
+                .into_iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v)
+                .with_context(|| format!("manifest.toml has no [{table}] {key}"))?;
+            println!("{value}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Manifest {
+            cmd: ManifestCmd::Table { table, paths },
+        } => {
+            for (k, v) in manifest_table(&paths, &table)? {
+                println!("{k}={v}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Manifest {
+            cmd: ManifestCmd::Series { paths, sha256 },
+        } => {
+            let man = read_manifest(&paths)?;
+            for p in man.included() {
+                if sha256 {
+                    let sum = pkgbuild::sha256_file(&man.patch_file(p))?;
+                    println!("{sum}  {}", p.path);
+                } else {
+                    println!("{}", p.path);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Apply {
             tree,
             paths,
@@ -220,13 +286,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 PkgbuildCmd::Check {
                     paths, pkgbuild, ..
                 }
-                | PkgbuildCmd::Update { paths, pkgbuild } => (paths.clone(), pkgbuild.clone()),
+                | PkgbuildCmd::Update {
+                    paths, pkgbuild, ..
+                } => (paths.clone(), pkgbuild.clone()),
+                PkgbuildCmd::Stage { paths, .. } => (paths.clone(), None),
             };
             let (m, p) = paths.resolve()?;
             let root = manifest_dir(&m);
             let pb = pkgbuild_arg.unwrap_or_else(|| root.join("PKGBUILD"));
             let man = manifest::Manifest::load(&m, &p)?;
             match cmd {
+                PkgbuildCmd::Update { bump: true, .. } => {
+                    let pkgrel = pkgbuild::bump(&pb, &man, &root)?;
+                    println!(
+                        "updated {} and {}: pkgrel {pkgrel}",
+                        pb.display(),
+                        m.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
                 PkgbuildCmd::Update { .. } => {
                     let changed = pkgbuild::update(&pb, &man, &root)?;
                     println!(
@@ -236,8 +314,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
+                PkgbuildCmd::Stage { dir, .. } => {
+                    let n = pkgbuild::stage(&dir, &man, &root)?;
+                    println!("staged {} ({n} links)", dir.display());
+                    Ok(ExitCode::SUCCESS)
+                }
                 PkgbuildCmd::Check { srcinfo, .. } => {
                     let mut diags = pkgbuild::check(&pb, &man, &root)?;
+                    diags.extend(pkgbuild::check_pkgrel_bump(&man, &root)?);
                     if let Some(si) = srcinfo {
                         let text = std::fs::read_to_string(&si)
                             .with_context(|| format!("reading {}", si.display()))?;
@@ -332,6 +416,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The manifest as far as it can be read: a lookup must not fail because
+/// an unrelated patch file has a problem (`manifest check` reports those).
+fn read_manifest(paths: &Paths) -> Result<manifest::Manifest> {
+    let (m, p) = paths.resolve()?;
+    match manifest::check(&m, &p)? {
+        (Some(man), _) => Ok(man),
+        (None, diags) => {
+            print_diags(&diags);
+            anyhow::bail!("{} cannot be read", m.display())
+        }
+    }
+}
+
+/// The scalars of one table of the manifest.
+fn manifest_table(paths: &Paths, table: &str) -> Result<Vec<(String, String)>> {
+    read_manifest(paths)?
+        .table(table)
+        .with_context(|| format!("manifest.toml has no table [{table}]"))
 }
 
 /// The directory holding the manifest (PKGBUILD, rfc/ and patches/ sit

@@ -61,6 +61,9 @@ pub struct Manifest {
     pub name: String,
     pub pkgver: String,
     pub pkgrel: u32,
+    /// `[package] series_sha256`: digest of the series and the config
+    /// fragment when pkgrel was last bumped (empty: never recorded).
+    pub series_sha256: String,
     pub base_version: String,
     /// `[ci_base]`, all string-valued.
     pub ci_base: BTreeMap<String, String>,
@@ -77,6 +80,26 @@ impl Manifest {
 
     pub fn patch_file(&self, p: &PatchEntry) -> PathBuf {
         self.patches_dir.join(&p.path)
+    }
+
+    /// The scalars of a table as `(key, value)`, for scripts that need one
+    /// (`fresnel-tools manifest get/table`): the shell reads the manifest
+    /// through this, not with a TOML parser of its own.
+    pub fn table(&self, name: &str) -> Option<Vec<(String, String)>> {
+        let pairs =
+            |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        match name {
+            "package" => Some(vec![
+                ("name".into(), self.name.clone()),
+                ("pkgver".into(), self.pkgver.clone()),
+                ("pkgrel".into(), self.pkgrel.to_string()),
+                ("series_sha256".into(), self.series_sha256.clone()),
+            ]),
+            "package_base" => Some(vec![("version".into(), self.base_version.clone())]),
+            "ci_base" => Some(pairs(&self.ci_base)),
+            "vm_userspace" => Some(pairs(&self.vm_userspace)),
+            _ => None,
+        }
     }
 
     /// Loads and fully validates; any problem is an error listing all of them.
@@ -130,6 +153,11 @@ const PACKAGE: &[Field] = &[
     req("name", Kind::Name),
     req("pkgver", Kind::Pkgver),
     req("pkgrel", Kind::PosInt),
+    Field {
+        key: "series_sha256",
+        kind: Kind::Sha256OrEmpty,
+        required: false,
+    },
 ];
 const PACKAGE_BASE: &[Field] = &[req("version", Kind::Pkgver)];
 const CI_BASE: &[Field] = &[
@@ -485,6 +513,7 @@ pub fn check(
                 name: get(p, "name"),
                 pkgver: get(p, "pkgver"),
                 pkgrel: get(p, "pkgrel").parse().unwrap_or(0),
+                series_sha256: get(p, "series_sha256"),
                 base_version: get(b, "version"),
                 ci_base: c.clone(),
                 vm_userspace,

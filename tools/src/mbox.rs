@@ -1,6 +1,12 @@
 //! Minimal reading of a `git format-patch` mbox: the headers and commit
 //! message a patch must carry before it can be posted or applied with
 //! authorship (`git am`).
+//!
+//! Why not `git mailinfo`/`git mailsplit`: they decode and rewrite what they
+//! parse (subject prefixes stripped, headers folded, the message moved to a
+//! separate file), so the line of a missing or misplaced `Signed-off-by:` or
+//! separator, which `manifest check` reports as `file:line`, is lost; the
+//! posting and applying themselves go through git (`git am`, `format-patch`).
 
 use crate::diag::Diagnostic;
 use std::path::Path;

@@ -1,8 +1,14 @@
 //! Keeps PKGBUILD in step with manifest.toml.
 //!
-//! makepkg only takes local sources from the PKGBUILD's own directory, so
-//! the series (patches/<scope>/...) and the helper files (package/...) are
-//! listed as `NAME::file://${startdir}/PATH` sources. That list and its
+//! makepkg only takes local sources from the PKGBUILD's own directory, by
+//! bare file name. The series (patches/<scope>/...) and the helper files
+//! (package/...) are listed by their base names, and `pkgbuild stage`
+//! (scripts/makepkg.sh) makes the directory makepkg runs in: symlinks to
+//! the checkout's files under those names, plus the PKGBUILD and the
+//! directories it reads. makepkg then finds every local source in place and
+//! checks the file as it is now. (A `NAME::file://` source would be copied
+//! beside the PKGBUILD on the first build, and that stale copy is what a
+//! second build after an edit found and failed to verify.) That list and its
 //! sha256 sums live in one generated block of the PKGBUILD, written by
 //! `fresnel-tools pkgbuild update` and verified by `pkgbuild check`, so the
 //! PKGBUILD can never apply a different series, order or file content than
@@ -40,25 +46,193 @@ pub enum PkgbuildError {
     },
     #[error("{path} has no `{BEGIN}` ... `{END}` block (exactly one is needed)")]
     NoBlock { path: PathBuf },
+    #[error("{path} has no pkgrel to bump (`[package] pkgrel = N` in manifest.toml, `pkgrel=N` in PKGBUILD)")]
+    NoPkgrel { path: PathBuf },
 }
 
-/// Name of the n-th (1-based) included patch in makepkg's $srcdir.
-pub fn source_name(n: usize, p: &PatchEntry) -> String {
-    let base = p.path.rsplit('/').next().unwrap_or(&p.path);
-    format!("fresnel-{n:02}-{base}")
+/// makepkg's name of an included patch: its base name (numbered, so
+/// unique in a series).
+pub fn source_name(p: &PatchEntry) -> String {
+    base_name(&p.path).to_string()
 }
 
-fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// What the makepkg directory holds besides the sources: the PKGBUILD and
+/// what it reads from `$startdir` (the install= file lives in package/).
+pub const STAGED: &[&str] = &[
+    "PKGBUILD",
+    "manifest.toml",
+    "patches",
+    "package",
+    "tools",
+    "rust-kmod",
+];
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+pub fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
     let bytes = fs::read(path).map_err(|source| PkgbuildError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(Sha256::digest(&bytes)
+    Ok(hex(&Sha256::digest(&bytes)))
+}
+
+/// The config fragment: with the series, what a pkgrel stands for.
+pub const FRAGMENT: &str = "package/config.fragment";
+
+/// Digest of what the package's pkgrel stands for: the included series (in
+/// order, path and content) and the config fragment.
+pub fn series_digest(manifest: &Manifest, repo_root: &Path) -> Result<String, PkgbuildError> {
+    let mut h = Sha256::new();
+    for p in manifest.included() {
+        let sum = sha256_file(&manifest.patch_file(p))?;
+        h.update(format!("patches/{}\0{sum}\n", p.path));
+    }
+    let sum = sha256_file(&repo_root.join(FRAGMENT))?;
+    h.update(format!("{FRAGMENT}\0{sum}\n"));
+    Ok(hex(&h.finalize()))
+}
+
+/// 1-based line of the first `key = ...` in manifest.toml (0: none).
+fn manifest_key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// pkgrel was bumped for the current series and config fragment: the
+/// digest recorded with it in `[package] series_sha256` is theirs.
+pub fn check_pkgrel_bump(
+    manifest: &Manifest,
+    repo_root: &Path,
+) -> Result<Vec<Diagnostic>, PkgbuildError> {
+    let text = fs::read_to_string(&manifest.file).map_err(|source| PkgbuildError::Read {
+        path: manifest.file.clone(),
+        source,
+    })?;
+    let now = series_digest(manifest, repo_root)?;
+    if manifest.series_sha256 == now {
+        return Ok(Vec::new());
+    }
+    let fix = "bump pkgrel with `fresnel-tools pkgbuild update --bump` (it records the new digest)";
+    let (line, msg) = if manifest.series_sha256.is_empty() {
+        (
+            manifest_key_line(&text, "pkgrel"),
+            format!(
+                "[package] has no series_sha256 recording what pkgrel {} stands for; {fix}",
+                manifest.pkgrel
+            ),
+        )
+    } else {
+        (
+            manifest_key_line(&text, "series_sha256"),
+            format!(
+                "the series or {FRAGMENT} changed since pkgrel {} was set (series_sha256 {} != {now}); {fix}",
+                manifest.pkgrel, manifest.series_sha256
+            ),
+        )
+    };
+    Ok(vec![Diagnostic::new(&manifest.file, line, msg)])
+}
+
+/// Replaces the value of `key = ...` inside `[table]` of a TOML text, or
+/// inserts `key = value` after the line of `after`; None if the table or
+/// `after` is missing. Line-based so that comments and layout stay.
+fn set_toml_key(text: &str, table: &str, key: &str, value: &str, after: &str) -> Option<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let start = lines
         .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        }))
+        .position(|l| l.trim() == format!("[{table}]"))?
+        + 1;
+    let end = lines[start..]
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .map_or(lines.len(), |i| start + i);
+    let is_key = |l: &str, k: &str| {
+        l.trim_start()
+            .strip_prefix(k)
+            .is_some_and(|r| r.trim_start().starts_with('='))
+    };
+    let new = format!("{key} = {value}");
+    if let Some(i) = (start..end).find(|&i| is_key(&lines[i], key)) {
+        lines[i] = new;
+    } else {
+        let i = (start..end).find(|&i| is_key(&lines[i], after))?;
+        lines.insert(i + 1, new);
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// `pkgbuild update --bump`: pkgrel + 1 in manifest.toml and PKGBUILD,
+/// the new series digest recorded beside it, the sources block rewritten.
+/// Returns the new pkgrel.
+pub fn bump(pkgbuild: &Path, manifest: &Manifest, repo_root: &Path) -> Result<u32, PkgbuildError> {
+    let file = &manifest.file;
+    let read = |p: &Path| {
+        fs::read_to_string(p).map_err(|source| PkgbuildError::Read {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let write = |p: &Path, t: String| {
+        fs::write(p, t).map_err(|source| PkgbuildError::Write {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let pkgrel = manifest.pkgrel + 1;
+    let digest = series_digest(manifest, repo_root)?;
+    let text = read(file)?;
+    let text = set_toml_key(&text, "package", "pkgrel", &pkgrel.to_string(), "pkgrel")
+        .and_then(|t| {
+            set_toml_key(
+                &t,
+                "package",
+                "series_sha256",
+                &format!("\"{digest}\""),
+                "pkgrel",
+            )
+        })
+        .ok_or_else(|| PkgbuildError::NoPkgrel { path: file.clone() })?;
+    let pb = read(pkgbuild)?;
+    let Some(at) = pb.lines().position(|l| l.starts_with("pkgrel=")) else {
+        return Err(PkgbuildError::NoPkgrel {
+            path: pkgbuild.to_path_buf(),
+        });
+    };
+    let mut lines: Vec<&str> = pb.lines().collect();
+    let new_line = format!("pkgrel={pkgrel}");
+    lines[at] = &new_line;
+    let mut pb_new = lines.join("\n");
+    if pb.ends_with('\n') {
+        pb_new.push('\n');
+    }
+    write(file, text)?;
+    write(pkgbuild, pb_new)?;
+    let bumped = Manifest {
+        pkgrel,
+        series_sha256: digest,
+        ..manifest.clone()
+    };
+    update(pkgbuild, &bumped, repo_root)?;
+    Ok(pkgrel)
 }
 
 /// (source entry, sha256) pairs, series first, in manifest order.
@@ -67,26 +241,13 @@ pub fn expected_sources(
     repo_root: &Path,
 ) -> Result<Vec<(String, String, PathBuf)>, PkgbuildError> {
     let mut out = Vec::new();
-    for (i, p) in manifest.included().enumerate() {
+    for p in manifest.included() {
         let file = manifest.patch_file(p);
-        let rel = file
-            .strip_prefix(repo_root)
-            .map(|r| r.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| format!("patches/{}", p.path));
-        out.push((
-            format!("{}::file://${{startdir}}/{rel}", source_name(i + 1, p)),
-            sha256_file(&file)?,
-            file,
-        ));
+        out.push((source_name(p), sha256_file(&file)?, file));
     }
     for h in HELPERS {
         let file = repo_root.join(h);
-        let name = h.rsplit('/').next().unwrap_or(h);
-        out.push((
-            format!("{name}::file://${{startdir}}/{h}"),
-            sha256_file(&file)?,
-            file,
-        ));
+        out.push((base_name(h).to_string(), sha256_file(&file)?, file));
     }
     Ok(out)
 }
@@ -338,7 +499,7 @@ pub fn check_srcinfo(
         let name = entry.split("::").next().unwrap_or(&entry).to_string();
         match sources
             .iter()
-            .position(|s| s.starts_with(&format!("{name}::")))
+            .position(|s| s.split("::").next() == Some(name.as_str()))
         {
             None => d.push(Diagnostic::new(
                 label,
@@ -359,13 +520,9 @@ pub fn check_srcinfo(
     // Order of the series as makepkg sees it.
     let order: Vec<&String> = sources
         .iter()
-        .filter(|s| s.starts_with("fresnel-"))
+        .filter(|s| manifest.included().any(|p| source_name(p) == **s))
         .collect();
-    let want: Vec<String> = manifest
-        .included()
-        .enumerate()
-        .map(|(i, p)| source_name(i + 1, p))
-        .collect();
+    let want: Vec<String> = manifest.included().map(source_name).collect();
     let have: Vec<String> = order
         .iter()
         .map(|s| s.split("::").next().unwrap_or(s).to_string())
@@ -378,4 +535,38 @@ pub fn check_srcinfo(
         ));
     }
     Ok(d)
+}
+
+/// `pkgbuild stage --dir DIR`: makes DIR the directory to run makepkg in
+/// (see the module comment). Symlinks left from an earlier series are
+/// removed; makepkg's own src/, pkg/ and downloads stay. Returns how many
+/// links it made.
+pub fn stage(dir: &Path, manifest: &Manifest, repo_root: &Path) -> Result<usize, PkgbuildError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PkgbuildError::Write { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        if entry.file_type().map_err(io(dir))?.is_symlink() {
+            fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+        }
+    }
+    let root = fs::canonicalize(repo_root).map_err(|source| PkgbuildError::Read {
+        path: repo_root.to_path_buf(),
+        source,
+    })?;
+    let mut links: Vec<(String, PathBuf)> = STAGED
+        .iter()
+        .map(|s| (s.to_string(), root.join(s)))
+        .collect();
+    for (name, _, file) in expected_sources(manifest, &root)? {
+        links.push((name, file));
+    }
+    for (name, target) in &links {
+        let link = dir.join(name);
+        std::os::unix::fs::symlink(target, &link).map_err(io(&link))?;
+    }
+    Ok(links.len())
 }

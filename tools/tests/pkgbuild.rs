@@ -47,12 +47,12 @@ fn load(root: &Path) -> Manifest {
     Manifest::load(&root.join("manifest.toml"), &root.join("patches")).unwrap()
 }
 
+fn messages(diags: Vec<fresnel_tools::diag::Diagnostic>) -> Vec<String> {
+    diags.iter().map(|d| d.to_string()).collect()
+}
+
 fn problems(root: &Path) -> Vec<String> {
-    pkgbuild::check(&root.join("PKGBUILD"), &load(root), root)
-        .unwrap()
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
+    messages(pkgbuild::check(&root.join("PKGBUILD"), &load(root), root).unwrap())
 }
 
 #[test]
@@ -63,8 +63,14 @@ fn update_then_check_is_clean_and_idempotent() {
     assert_eq!(problems(&root), Vec::<String>::new());
     assert!(!pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap());
     let text = fs::read_to_string(root.join("PKGBUILD")).unwrap();
-    assert!(text.contains("\"fresnel-01-0001-media-vim2m-opt-in.patch::file://${startdir}/patches/subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch\""), "{text}");
-    assert!(text.contains("\"config.fragment::file://${startdir}/package/config.fragment\""));
+    // Bare names, which `pkgbuild stage` links into makepkg's directory: no
+    // file:// URL, whose cached copy would go stale.
+    assert!(
+        text.contains("\n  \"0001-media-vim2m-opt-in.patch\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n  \"config.fragment\"\n"), "{text}");
+    assert!(!text.contains("file://"), "{text}");
 }
 
 #[test]
@@ -90,14 +96,14 @@ fn new_patch_is_one_message_per_problem() {
     fs::rename(&aside, root.join("patches/subsystem/media/test-drivers")).unwrap();
     common::write_manifest(&root, &[VIM2M, VB2]);
     let p = problems(&root);
-    // Series entry #1 differs and #2 is missing; both patch sources are
-    // missing (renumbered) and the old fresnel-01 entry is stale. The four
-    // helper files are not reported.
-    assert_eq!(p.len(), 5, "{p:#?}");
+    // Series entry #1 differs and #2 is missing; the new patch's source is
+    // missing. The moved patch keeps its source name, and the
+    // four helper files are not reported.
+    assert_eq!(p.len(), 3, "{p:#?}");
     assert!(p.iter().any(|m| m.contains("included patch subsystem/media/videobuf2/0001-media-videobuf2-add-opt-in.patch (#2) is missing")), "{p:#?}");
     assert!(
-        p.iter().any(|m| m
-            .contains("unexpected source \"fresnel-01-0001-media-videobuf2-add-opt-in.patch::")),
+        p.iter()
+            .any(|m| m.contains("source \"0001-media-vim2m-opt-in.patch\" is missing")),
         "{p:#?}"
     );
     assert!(!p.iter().any(|m| m.contains("config.fragment")), "{p:#?}");
@@ -193,4 +199,67 @@ fn srcinfo_view_is_checked() {
     let d = pkgbuild::check_srcinfo(&bad, &m, &root, label).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].message.contains("makepkg has sha256"), "{}", d[0]);
+}
+
+fn bump_problems(root: &Path) -> Vec<String> {
+    messages(pkgbuild::check_pkgrel_bump(&load(root), root).unwrap())
+}
+
+#[test]
+fn series_or_fragment_change_needs_a_pkgrel_bump() {
+    let (_t, root) = setup();
+    let pb = root.join("PKGBUILD");
+    // Nothing recorded yet: check asks for a bump.
+    let p = bump_problems(&root);
+    assert!(p[0].contains("has no series_sha256"), "{p:#?}");
+    assert_eq!(pkgbuild::bump(&pb, &load(&root), &root).unwrap(), 5);
+    assert_eq!(bump_problems(&root), Vec::<String>::new());
+    assert_eq!(problems(&root), Vec::<String>::new(), "PKGBUILD follows");
+    assert!(fs::read_to_string(&pb).unwrap().contains("\npkgrel=5\n"));
+    let man = fs::read_to_string(root.join("manifest.toml")).unwrap();
+    assert!(man.contains("pkgrel = 5\nseries_sha256 = \""), "{man}");
+
+    // Editing the fragment and regenerating the sums is not enough.
+    fs::write(root.join("package/config.fragment"), "CONFIG_X=y\n").unwrap();
+    pkgbuild::update(&pb, &load(&root), &root).unwrap();
+    assert_eq!(problems(&root), Vec::<String>::new());
+    let p = bump_problems(&root);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].contains("package/config.fragment changed since pkgrel 5") && p[0].contains("--bump"),
+        "{p:#?}"
+    );
+    assert_eq!(pkgbuild::bump(&pb, &load(&root), &root).unwrap(), 6);
+    assert_eq!(bump_problems(&root), Vec::<String>::new());
+}
+
+#[test]
+fn reordering_the_series_changes_the_digest() {
+    let (_t, root) = setup();
+    let a = pkgbuild::series_digest(&load(&root), &root).unwrap();
+    common::write_manifest(&root, &[VB2, VIM2M]);
+    let b = pkgbuild::series_digest(&load(&root), &root).unwrap();
+    assert_ne!(a, b);
+}
+
+#[test]
+fn stage_links_the_sources_by_bare_name() {
+    let (t, root) = setup();
+    pkgbuild::update(&root.join("PKGBUILD"), &load(&root), &root).unwrap();
+    let dir = t.path().join("stage");
+    fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(root.join("PKGBUILD"), dir.join("stale.patch")).unwrap();
+    fs::write(dir.join("linux-7.0.tar.xz"), "download").unwrap();
+    pkgbuild::stage(&dir, &load(&root), &root).unwrap();
+    assert!(!dir.join("stale.patch").exists(), "old links go");
+    assert!(dir.join("linux-7.0.tar.xz").exists(), "downloads stay");
+    let link = fs::read_link(dir.join("0001-media-vim2m-opt-in.patch")).unwrap();
+    assert!(link.ends_with("patches/subsystem/media/test-drivers/0001-media-vim2m-opt-in.patch"));
+    // The file as it is now, not a copy.
+    fs::write(root.join("package/config.fragment"), "CONFIG_Y=m\n").unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("config.fragment")).unwrap(),
+        "CONFIG_Y=m\n"
+    );
+    assert!(dir.join("PKGBUILD").exists() && dir.join("manifest.toml").exists());
 }
