@@ -15,6 +15,8 @@ mod wake;
 use anyhow::{Context, Result};
 use landing_model::bench::BenchReport;
 
+use crate::m2m::vim2m_fences_switchable;
+
 /// How much to run.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -35,7 +37,7 @@ fn kernel_release() -> String {
 /// kernel's vim2m cannot publish fences (no `publish_fences` parameter:
 /// the control kernel) only the throughput and the soak run.
 pub fn run(plan: &Plan, progress: &dyn Fn(&str)) -> Result<BenchReport> {
-    let fences = stream::fences_switchable();
+    let fences = vim2m_fences_switchable();
     progress(&format!(
         "throughput: {} x {} frames{}",
         plan.pairs,

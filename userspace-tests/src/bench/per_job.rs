@@ -6,10 +6,11 @@
 use anyhow::Result;
 use landing_model::bench::{PerJob, Stats};
 
-use super::stream::{self, Stream};
+use super::stream::Stream;
 use super::throughput::TRANSTIME_MS;
 use super::trace_lines::{job_times, parse_trace};
 use super::tracefs::Tracefs;
+use crate::m2m::vim2m_set_publish_fences;
 
 const KPROBES: [&str; 3] = [
     "p:fresnel_bench/arm_enter vb2_arm_fences",
@@ -18,7 +19,7 @@ const KPROBES: [&str; 3] = [
 ];
 
 pub fn measure(frames: u32) -> Result<PerJob> {
-    stream::set_publish_fences(true)?;
+    vim2m_set_publish_fences(true)?;
     let t = Tracefs::open(4096)?;
     t.add_kprobes(&KPROBES)?;
     t.enable(&["fresnel_bench", "vb2/vb2_fence_arm", "vb2/vb2_fence_signal"])?;

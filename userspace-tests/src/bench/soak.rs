@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use landing_model::bench::Memory;
 
-use super::stream::{self, Stream, BUFFERS};
+use super::stream::{Stream, BUFFERS};
 use super::throughput::TRANSTIME_MS;
 use super::trace_lines::{fence_balance, parse_trace};
 use super::tracefs::Tracefs;
+use crate::m2m::{vim2m_fences_switchable, vim2m_set_publish_fences};
 use crate::oracle::{poll_now, BUFINFO};
 use crate::parse::parse_bufinfo;
 use crate::sys;
@@ -90,8 +91,8 @@ fn kmemleak_reports() -> Result<Option<usize>> {
 }
 
 pub fn measure(frames: u32) -> Result<Memory> {
-    if stream::fences_switchable() {
-        stream::set_publish_fences(true)?;
+    if vim2m_fences_switchable() {
+        vim2m_set_publish_fences(true)?;
     }
     let dmabufs_before = dmabufs()?;
     let t = Tracefs::open(16384)?;

@@ -12,26 +12,12 @@ use crate::frames::pattern_rgb24;
 use crate::m2m::{open_vim2m, VIM2M_CID_TRANS_TIME_MSEC};
 use crate::v4l2::{Dequeued, Mem, VideoDev};
 
-/// vim2m's switch (patch 0014): read when a file handle is opened.
-pub const PUBLISH_FENCES_PARAM: &str = "/sys/module/vim2m/parameters/publish_fences";
-
 /// Frame size: the smallest vim2m accepts comfortably, so the per-frame
 /// copy does not drown the per-job fence cost.
 pub const W: u32 = 64;
 pub const H: u32 = 64;
 /// Buffers per queue: jobs in flight behind the running one.
 pub const BUFFERS: u32 = 4;
-
-/// Whether this kernel's vim2m can publish fences (the parameter exists).
-pub fn fences_switchable() -> bool {
-    std::path::Path::new(PUBLISH_FENCES_PARAM).exists()
-}
-
-/// Set vim2m's `publish_fences` for the contexts opened from now on.
-pub fn set_publish_fences(on: bool) -> Result<()> {
-    std::fs::write(PUBLISH_FENCES_PARAM, if on { "Y" } else { "N" })
-        .with_context(|| format!("write {PUBLISH_FENCES_PARAM}"))
-}
 
 /// The buffers of one job.
 #[derive(Clone, Copy, Debug)]

@@ -6,14 +6,15 @@ use anyhow::Result;
 use landing_model::bench::{StreamRun, Throughput};
 
 use super::cpu::busy_us;
-use super::stream::{self, Stream, BUFFERS, H, W};
+use super::stream::{Stream, BUFFERS, H, W};
+use crate::m2m::{vim2m_fences_switchable, vim2m_set_publish_fences};
 
 /// vim2m's smallest transaction time: one timer tick per job.
 pub const TRANSTIME_MS: u32 = 1;
 
 fn one_run(fences: bool, switchable: bool, frames: u32) -> Result<StreamRun> {
     if switchable {
-        stream::set_publish_fences(fences)?;
+        vim2m_set_publish_fences(fences)?;
     }
     let s = Stream::open(TRANSTIME_MS)?;
     let cpu0 = busy_us()?;
@@ -34,7 +35,7 @@ fn one_run(fences: bool, switchable: bool, frames: u32) -> Result<StreamRun> {
 /// each, after a short warm-up; where fences cannot be switched (the
 /// control kernel) `pairs` runs without them.
 pub fn measure(pairs: u32, frames: u32, progress: &dyn Fn(&str)) -> Result<Throughput> {
-    let switchable = stream::fences_switchable();
+    let switchable = vim2m_fences_switchable();
     one_run(false, switchable, frames / 10)?;
     let mut runs = Vec::new();
     let (mut fps_ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
@@ -73,7 +74,7 @@ pub fn measure(pairs: u32, frames: u32, progress: &dyn Fn(&str)) -> Result<Throu
         }
     }
     if switchable {
-        stream::set_publish_fences(true)?;
+        vim2m_set_publish_fences(true)?;
     }
     Ok(Throughput {
         workload: format!(

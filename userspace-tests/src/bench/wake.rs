@@ -11,9 +11,10 @@ use anyhow::{bail, Context, Result};
 use landing_model::bench::{Stats, Wake};
 use nix::poll::PollFlags;
 
-use super::stream::{self, Job, Stream, BUFFERS};
+use super::stream::{Job, Stream, BUFFERS};
 use super::trace_lines::{capture_signals, parse_trace};
 use super::tracefs::Tracefs;
+use crate::m2m::vim2m_set_publish_fences;
 use crate::oracle::{poll_now, poll_wait};
 use crate::sys::{self, monotonic_ns};
 
@@ -112,7 +113,7 @@ fn run_jobs(s: &Stream, jobs: u32) -> Result<Vec<Sample>> {
 }
 
 pub fn measure(jobs: u32) -> Result<Wake> {
-    stream::set_publish_fences(true)?;
+    vim2m_set_publish_fences(true)?;
     let t = Tracefs::open(1024)?;
     t.enable(&["vb2/vb2_fence_signal"])?;
     let s = Stream::open(TRANSTIME_MS)?;
