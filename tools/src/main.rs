@@ -202,10 +202,10 @@ enum RfcCmd {
         tested: Option<PathBuf>,
         /// The submitter, "Name <email>" (default: git config user.name/user.email).
         /// Placeholder and reserved-domain addresses are refused.
-        #[arg(long)]
+        #[arg(long, env = "FRESNEL_RFC_AUTHOR")]
         author: Option<String>,
         /// AGENT:MODEL of a coding assistant used, for an Assisted-by: trailer.
-        #[arg(long)]
+        #[arg(long, env = "FRESNEL_RFC_ASSISTED_BY")]
         assisted_by: Option<String>,
     },
 }

@@ -146,6 +146,12 @@ fn is_sha256_hex(v: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+fn is_commit_hex(v: &str) -> bool {
+    v.len() == 40
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 struct Field {
     key: &'static str,
     kind: Kind,
@@ -387,13 +393,7 @@ fn check_table(
             Kind::Sha256OrEmpty if !value.is_empty() && !is_sha256_hex(&value) => {
                 Some("must be empty or 64 lowercase hex digits")
             }
-            Kind::CommitOrEmpty
-                if !value.is_empty()
-                    && !(value.len() == 40
-                        && value
-                            .bytes()
-                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))) =>
-            {
+            Kind::CommitOrEmpty if !value.is_empty() && !is_commit_hex(&value) => {
                 Some("must be empty or a full 40-digit lowercase commit id known upstream")
             }
             _ => None,
