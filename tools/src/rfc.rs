@@ -126,11 +126,12 @@ pub fn base_description(m: &Manifest) -> String {
     match m.rfc.get("base_tag") {
         Some(tag) => {
             let commit = match m.rfc.get("base_commit").map(String::as_str) {
-                Some(c) if !c.is_empty() => format!("upstream commit {c}"),
-                _ => "no upstream commit id: see below".to_string(),
+                Some(c) if !c.is_empty() => format!("upstream commit\n  {c}"),
+                _ => "no upstream commit id is known,\n  so there is no base-commit: line"
+                    .to_string(),
             };
             format!(
-                "{tag} ({commit}; tested on {} {}, which is {tag} with the\n  distribution's patches)",
+                "{tag}\n  (tested on {} {}, which is {tag} with the\n  distribution's patches; {commit})",
                 ci("package"),
                 ci("version")
             )
@@ -160,12 +161,13 @@ pub fn render(t: &Template, input: &CoverInput) -> String {
     let mut series = String::new();
     for (i, p) in m.destined(input.destination).enumerate() {
         let subject = subject_of(m, p);
-        let tag = if p.upstream == "new" {
-            "new in this version".to_string()
-        } else {
-            format!("was {}", p.upstream)
+        // Fixes are a first posting; the RFC says what each patch was.
+        let tag = match (input.destination, p.upstream.as_str()) {
+            (Destination::Fixes, _) => String::new(),
+            (_, "new") => "\n      (new in this version)".to_string(),
+            (_, u) => format!("\n      (was {u})"),
         };
-        series.push_str(&format!("  {:>2}. {subject}\n      ({tag})\n", i + 1));
+        series.push_str(&format!("  {:>2}. {subject}{tag}\n", i + 1));
     }
     let disabled: Vec<String> = m
         .patches

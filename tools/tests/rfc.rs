@@ -276,14 +276,14 @@ fn export_writes_fixes_then_rfc_signed_by_the_submitter() {
     for want in [
         "1. media: videobuf2: add publishes_fences\n      (new in this version)",
         "On top of:\n  - media: hantro: finish a failed job once",
-        "Base: v7.2.13 (no upstream commit id: see below; tested on linux-source-7.2 7.2.13-1",
+        "Base: v7.2.13\n  (tested on linux-source-7.2 7.2.13-1, which is v7.2.13 with the\n  distribution's patches; no upstream commit id is known,\n  so there is no base-commit: line)",
         "Tree: git://linuxtv.org/media.git",
         "Package only:\n  - media: videobuf2: export the tracepoints",
         "rig: 42 passed, 0 failed",
     ] {
         assert!(cover.contains(want), "missing {want:?} in:\n{cover}");
     }
-    assert!(!cover.contains("base-commit:"), "no upstream base: {cover}");
+    assert!(!cover.contains("\nbase-commit: "), "no upstream base: {cover}");
     assert!(!cover.contains("Debian"), "{cover}");
     assert!(
         !cover.contains("*** BLURB HERE ***") && !cover.contains("{{"),
@@ -454,7 +454,10 @@ fn a_known_upstream_base_gives_base_commit_and_prerequisites() {
         rfc.contains(&format!("\nbase-commit: {base}\nprerequisite-patch-id: ")),
         "{rfc}"
     );
-    assert!(rfc.contains(&format!("upstream commit {base}")), "{rfc}");
+    assert!(
+        rfc.contains(&format!("upstream commit\n  {base})")),
+        "{rfc}"
+    );
 }
 
 #[test]
