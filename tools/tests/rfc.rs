@@ -283,7 +283,10 @@ fn export_writes_fixes_then_rfc_signed_by_the_submitter() {
     ] {
         assert!(cover.contains(want), "missing {want:?} in:\n{cover}");
     }
-    assert!(!cover.contains("\nbase-commit: "), "no upstream base: {cover}");
+    assert!(
+        !cover.contains("\nbase-commit: "),
+        "no upstream base: {cover}"
+    );
     assert!(!cover.contains("Debian"), "{cover}");
     assert!(
         !cover.contains("*** BLURB HERE ***") && !cover.contains("{{"),
