@@ -267,6 +267,34 @@ fn run(cmd: &mut Command) -> Result<String, RfcError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs `cmd` with `input` on its stdin; its stdout, or an error with stderr.
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<String, RfcError> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let desc = format!("{cmd:?}");
+    let spawn_err = |source| RfcError::Spawn {
+        cmd: desc.clone(),
+        source,
+    };
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).map_err(spawn_err)?;
+    }
+    let o = child.wait_with_output().map_err(spawn_err)?;
+    if !o.status.success() {
+        return Err(RfcError::Cmd {
+            cmd: desc,
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
 /// The person who sends the series: author of every exported patch, its
 /// last Signed-off-by, and the From: of the cover letters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -545,35 +573,9 @@ fn resign(
         cmd.env("GIT_AUTHOR_NAME", &submitter.name)
             .env("GIT_AUTHOR_EMAIL", &submitter.email)
             .env("GIT_COMMITTER_NAME", &submitter.name)
-            .env("GIT_COMMITTER_EMAIL", &submitter.email)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let desc = format!("{cmd:?}");
-        let mut child = cmd.spawn().map_err(|source| RfcError::Spawn {
-            cmd: desc.clone(),
-            source,
-        })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write;
-            stdin
-                .write_all(sign_message(&msg, submitter, assisted_by).as_bytes())
-                .map_err(|source| RfcError::Spawn {
-                    cmd: desc.clone(),
-                    source,
-                })?;
-        }
-        let o = child.wait_with_output().map_err(|source| RfcError::Spawn {
-            cmd: desc.clone(),
-            source,
-        })?;
-        if !o.status.success() {
-            return Err(RfcError::Cmd {
-                cmd: desc,
-                stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-            });
-        }
-        parent = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            .env("GIT_COMMITTER_EMAIL", &submitter.email);
+        let new = run_with_stdin(&mut cmd, &sign_message(&msg, submitter, assisted_by))?;
+        parent = new.trim().to_string();
     }
     Ok(parent)
 }
@@ -593,27 +595,8 @@ fn base_lines(
         let revs = run(&mut wt.git(&["rev-list", "--reverse", &format!("{from}..{to}")]))?;
         for c in revs.lines() {
             let diff = run(&mut wt.git(&["show", "--format=", c]))?;
-            let mut pid = wt.git(&["patch-id", "--stable"]);
-            pid.stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped());
-            let desc = format!("{pid:?}");
-            let mut child = pid.spawn().map_err(|source| RfcError::Spawn {
-                cmd: desc.clone(),
-                source,
-            })?;
-            if let Some(mut stdin) = child.stdin.take() {
-                use std::io::Write;
-                stdin
-                    .write_all(diff.as_bytes())
-                    .map_err(|source| RfcError::Spawn {
-                        cmd: desc.clone(),
-                        source,
-                    })?;
-            }
-            let o = child
-                .wait_with_output()
-                .map_err(|source| RfcError::Spawn { cmd: desc, source })?;
-            if let Some(id) = String::from_utf8_lossy(&o.stdout).split_whitespace().next() {
+            let pid = run_with_stdin(&mut wt.git(&["patch-id", "--stable"]), &diff)?;
+            if let Some(id) = pid.split_whitespace().next() {
                 out.push_str(&format!("prerequisite-patch-id: {id}\n"));
             }
         }

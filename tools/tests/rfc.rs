@@ -105,6 +105,15 @@ fn manifest_text(entries: &[(&str, &str)], rfc_table: &str) -> String {
     t
 }
 
+/// Lists FIX, RFC and PKG with these destinations under `[rfc]` `table`.
+fn write_manifest(root: &Path, dests: [&str; 3], table: &str) {
+    fs::write(
+        root.join("repo/manifest.toml"),
+        manifest_text(&[(FIX, dests[0]), (RFC, dests[1]), (PKG, dests[2])], table),
+    )
+    .unwrap();
+}
+
 const RFC_TABLE: &str =
     "\n[rfc]\nbase_tag = \"v7.2.13\"\ntarget_tree = \"git://linuxtv.org/media.git\"\nbase_commit = \"\"\n";
 
@@ -156,14 +165,7 @@ fn fixture(bad_style: bool) -> Fx {
         PKG,
     );
     git(&fx.src, &["reset", "-q", "--hard", "ci-base"]);
-    fs::write(
-        fx.root.join("repo/manifest.toml"),
-        manifest_text(
-            &[(FIX, "fixes"), (RFC, "rfc"), (PKG, "package-only")],
-            RFC_TABLE,
-        ),
-    )
-    .unwrap();
+    write_manifest(&fx.root, ["fixes", "rfc", "package-only"], RFC_TABLE);
     fs::create_dir_all(fx.root.join("repo/rfc")).unwrap();
     fs::write(
         fx.root.join("repo/rfc/cover-letter.txt"),
@@ -437,14 +439,11 @@ fn sign_message_keeps_trailers_drops_placeholder_signoffs() {
 fn a_known_upstream_base_gives_base_commit_and_prerequisites() {
     let fx = fixture(false);
     let base = "0123456789abcdef0123456789abcdef01234567";
-    fs::write(
-        fx.root.join("repo/manifest.toml"),
-        manifest_text(
-            &[(FIX, "fixes"), (RFC, "rfc"), (PKG, "package-only")],
-            &RFC_TABLE.replace("base_commit = \"\"", &format!("base_commit = \"{base}\"")),
-        ),
-    )
-    .unwrap();
+    write_manifest(
+        &fx.root,
+        ["fixes", "rfc", "package-only"],
+        &RFC_TABLE.replace("base_commit = \"\"", &format!("base_commit = \"{base}\"")),
+    );
     let done = export(&manifest(&fx), &args(&fx)).unwrap();
     let fixes = fs::read_to_string(&done.series[0].files[0]).unwrap();
     assert!(
@@ -484,14 +483,11 @@ fn refuses_non_empty_output_and_empty_rfc() {
         export(&manifest(&fx), &args(&fx)),
         Err(RfcError::OutNotEmpty(_))
     ));
-    fs::write(
-        fx.root.join("repo/manifest.toml"),
-        manifest_text(
-            &[(FIX, "fixes"), (RFC, "package-only"), (PKG, "package-only")],
-            RFC_TABLE,
-        ),
-    )
-    .unwrap();
+    write_manifest(
+        &fx.root,
+        ["fixes", "package-only", "package-only"],
+        RFC_TABLE,
+    );
     let mut a = args(&fx);
     a.out = fx.root.join("out2");
     assert!(matches!(
