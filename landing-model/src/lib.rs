@@ -171,6 +171,9 @@ pub mod watch {
         pub index: u32,
         /// Fences armed for it (one per job).
         pub jobs: usize,
+        /// DQBUFs of it seen (rust-kmod's `dqbuf` records).
+        #[serde(default)]
+        pub dequeued: usize,
         pub reservations: Vec<WatchResv>,
         pub arm_to_signal_p50_ms: Option<f64>,
         pub arm_to_signal_max_ms: Option<f64>,
@@ -201,8 +204,8 @@ pub mod watch {
     /// Something that must not happen, with its evidence.
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
     pub struct Anomaly {
-        /// `pending-at-end`, `pending-too-long`, `arm-skipped`,
-        /// `held-dma-buf-without-fence`.
+        /// `pending-at-end`, `pending-too-long`, `dequeued-before-signalled`,
+        /// `arm-skipped`, `held-dma-buf-without-fence`.
         pub kind: String,
         pub evidence: String,
     }

@@ -76,6 +76,7 @@ pub fn type_name(t: &str) -> String {
 
 /// One event record's fields the analysis uses.
 struct Ev<'a> {
+    seq: u64,
     ts_ns: u64,
     event: &'a str,
     queue: &'a str,
@@ -94,6 +95,7 @@ fn events(recs: &[KmodRecord]) -> Vec<Ev<'_>> {
     recs.iter()
         .filter_map(|rec| match rec {
             KmodRecord::Event {
+                seq,
                 ts_ns,
                 event,
                 queue,
@@ -108,6 +110,7 @@ fn events(recs: &[KmodRecord]) -> Vec<Ev<'_>> {
                 error,
                 ..
             } => Some(Ev {
+                seq: *seq,
                 ts_ns: *ts_ns,
                 event,
                 queue,
@@ -172,7 +175,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
             _ => {}
         }
     }
-    let mut anomalies = Vec::new();
+    let mut anomalies = dequeued_before_signalled(&evs, &signals);
 
     // Per (queue, type) then index.
     type Key<'a> = (&'a str, &'a str);
@@ -183,6 +186,14 @@ pub fn analyse(obs: &Observed) -> Analysis {
     let mut armed_inos: BTreeSet<u64> = BTreeSet::new();
     for e in &evs {
         let key = (e.queue, e.buf_type);
+        if e.event == "dqbuf" {
+            // Counted on the buffers a fence event made known: a queue that
+            // publishes nothing is not listed for its DQBUFs alone.
+            if let Some(b) = per_buf.get_mut(&key).and_then(|q| q.get_mut(&e.index)) {
+                b.dequeued += 1;
+            }
+            continue;
+        }
         let buf = per_buf
             .entry(key)
             .or_default()
@@ -343,6 +354,61 @@ pub fn analyse(obs: &Observed) -> Analysis {
     }
 }
 
+/// A DQBUF of a buffer whose latest armed fence had not signalled yet: the
+/// series signals before the buffer reaches the done list (K5), so userspace
+/// must never get a buffer whose fence is pending. Records are numbered
+/// under the ring's lock in the order the probes ran, and the signal
+/// happens before the buffer can be dequeued, so "before" is by `seq`.
+/// Each arm is checked at the first DQBUF after it only (a buffer dequeued
+/// again without a new job has nothing new to wait for).
+fn dequeued_before_signalled(
+    evs: &[Ev<'_>],
+    signals: &BTreeMap<(u64, u64), &Ev<'_>>,
+) -> Vec<Anomaly> {
+    let mut latest_arm: BTreeMap<(&str, &str, u32), &Ev<'_>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in evs {
+        let buf = (e.queue, e.buf_type, e.index);
+        match e.event {
+            "arm" => {
+                latest_arm.insert(buf, e);
+            }
+            "dqbuf" => {
+                let Some(arm) = latest_arm.remove(&buf) else {
+                    continue;
+                };
+                let signal = arm.fence.and_then(|id| signals.get(&id));
+                if signal.is_some_and(|s| s.seq < e.seq) {
+                    continue;
+                }
+                let after = match signal {
+                    Some(s) => format!(
+                        "its signal came {:.1} ms later: [{}]",
+                        ms(s.ts_ns.saturating_sub(e.ts_ns)),
+                        s.rec.line()
+                    ),
+                    None => "no signal recorded".to_string(),
+                };
+                out.push(Anomaly {
+                    kind: "dequeued-before-signalled".into(),
+                    evidence: format!(
+                        "{} index {} was dequeued while its fence {} was pending, {:.1} ms \
+                         after the arm; {after}: [{}] .. [{}]",
+                        e.queue,
+                        e.index,
+                        fence_name(arm.fence),
+                        ms(e.ts_ns.saturating_sub(arm.ts_ns)),
+                        arm.rec.line(),
+                        e.rec.line()
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 fn fence_name(id: Option<(u64, u64)>) -> String {
     id.map_or_else(|| "-".into(), |(c, s)| format!("{c}:{s}"))
 }
@@ -394,9 +460,10 @@ pub fn table(r: &landing_model::watch::WatchReport) -> String {
         for b in &q.buffers {
             let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |m| format!("{m:.1}"));
             t.push_str(&format!(
-                "  buffer {:>2}: {} jobs, arm->signal p50 {} ms max {} ms{}{}\n",
+                "  buffer {:>2}: {} jobs, {} dequeued, arm->signal p50 {} ms max {} ms{}{}\n",
                 b.index,
                 b.jobs,
+                b.dequeued,
                 f(b.arm_to_signal_p50_ms),
                 f(b.arm_to_signal_max_ms),
                 if b.errors.is_empty() {
@@ -541,6 +608,76 @@ seq=107 ts_ns=1070000000 event=signal queue=cap-00000000b2 type=1 index=1 plane=
             "{e}"
         );
         assert!(e.contains("seq=105 ") && e.contains("seq=107 "), "{e}");
+    }
+
+    // DQBUF records after each signal, as the series orders them (signal,
+    // then the done list, then DQBUF); and a DQBUF on a queue that armed
+    // nothing (vivid's capture), which is not listed.
+    const DQBUFS: &str = "\
+seq=108 ts_ns=1071000000 event=dqbuf queue=out-00000000a1 type=2 index=0 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=109 ts_ns=1071000000 event=dqbuf queue=cap-00000000b2 type=1 index=0 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=110 ts_ns=1072000000 event=dqbuf queue=out-00000000a1 type=2 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=111 ts_ns=1072000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=112 ts_ns=1073000000 event=dqbuf queue=vivid-cap type=9 index=3 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=113 ts_ns=1074000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n";
+
+    #[test]
+    fn dequeued_after_signal_is_clean() {
+        let a = observe(&format!("{CLEAN}{DQBUFS}"), &[]);
+        assert!(a.anomalies.is_empty(), "{:?}", a.anomalies);
+        assert_eq!(a.queues.len(), 2, "vivid-cap armed nothing: not listed");
+        let cap = &a.queues[0];
+        assert_eq!(cap.buffers[0].dequeued, 1);
+        // Dequeued twice (requeued without a job between): one job to
+        // check, once.
+        assert_eq!(cap.buffers[1].dequeued, 2);
+    }
+
+    #[test]
+    fn dequeued_before_signalled() {
+        // CAPTURE buffer 0 reaches userspace 10 ms before its fence 8:1
+        // signals; buffer 1's fence never signals.
+        let ring = "\
+seq=1 ts_ns=1000000000 event=arm queue=cap-00000000b2 type=1 index=0 plane=0 ino=0 ctx=8 seqno=1 usage=write reason=- error=-\n\
+seq=2 ts_ns=1010000000 event=dqbuf queue=cap-00000000b2 type=1 index=0 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=3 ts_ns=1020000000 event=signal queue=cap-00000000b2 type=1 index=0 plane=- ino=- ctx=8 seqno=1 usage=- reason=- error=0\n\
+seq=4 ts_ns=1030000000 event=arm queue=cap-00000000b2 type=1 index=1 plane=0 ino=0 ctx=8 seqno=2 usage=write reason=- error=-\n\
+seq=5 ts_ns=1040000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n";
+        let a = observe(ring, &[]);
+        assert_eq!(
+            kinds(&a),
+            [
+                "dequeued-before-signalled",
+                "dequeued-before-signalled",
+                "pending-at-end"
+            ]
+        );
+        let e = &a.anomalies[0].evidence;
+        assert!(
+            e.contains(
+                "cap-00000000b2 index 0 was dequeued while its fence 8:1 was pending, 10.0 ms \
+                 after the arm; its signal came 10.0 ms later: [seq=3 "
+            ),
+            "{e}"
+        );
+        assert!(e.contains("[seq=1 ts_ns=1000000000 event=arm"), "{e}");
+        assert!(e.contains("[seq=2 ts_ns=1010000000 event=dqbuf"), "{e}");
+        let e = &a.anomalies[1].evidence;
+        assert!(e.contains("fence 8:2 was pending"), "{e}");
+        assert!(e.contains("no signal recorded"), "{e}");
+        assert_eq!(a.queues[0].buffers[0].dequeued, 1);
+        let t = table(&landing_model::watch::WatchReport {
+            oracle: "kmod".into(),
+            armed: a.armed,
+            queues: a.queues.clone(),
+            anomalies: a.anomalies.clone(),
+            ..Default::default()
+        });
+        assert!(t.contains("buffer  0: 1 jobs, 1 dequeued,"), "{t}");
+        assert!(
+            t.contains("  dequeued-before-signalled: cap-00000000b2 index 0"),
+            "{t}"
+        );
     }
 
     #[test]
