@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use landing_model::watch::{Anomaly, WatchBuffer, WatchQueue, WatchResv};
+use landing_model::watch::{Anomaly, WatchBuffer, WatchQueue, WatchResv, SAMPLING_ORACLE};
 
 use crate::parse::{KmodRecord, Usage};
 
@@ -30,6 +30,101 @@ pub struct Observed {
     /// A signalled fence that stayed pending longer than this is an
     /// anomaly.
     pub pending_bound_ns: u64,
+}
+
+/// One look at a dma-buf a watched process held, through `poll()` and a
+/// sync_file exported from it (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE` with
+/// `DMA_BUF_SYNC_WRITE`: every fence a CPU writer would wait for): the
+/// fallback oracle where rust-kmod cannot be loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Look {
+    pub ino: u64,
+    /// `poll(POLLOUT)` was not ready: some fence was pending.
+    pub busy: bool,
+    /// The sync_file's fences: (driver, timeline, status: 0 pending).
+    pub fences: Vec<(String, String, i32)>,
+}
+
+/// What the sampling oracle saw over the whole watch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sampled {
+    pub looks: usize,
+    /// Every dma-buf looked at.
+    pub inos: BTreeSet<u64>,
+    /// (dma-buf inode, timeline) of each pending `vb2` fence seen.
+    pub vb2: BTreeSet<(u64, String)>,
+    /// Pending fences of other drivers, per driver: looks that saw one.
+    pub others: BTreeMap<String, usize>,
+    /// Looks poll() said were busy while the sync_file showed nothing
+    /// pending (a fence that signalled in between).
+    pub busy_only: usize,
+    /// Looks that could not be made, per reason.
+    pub failures: BTreeMap<String, usize>,
+}
+
+impl Sampled {
+    pub fn add(&mut self, look: Look) {
+        self.looks += 1;
+        self.inos.insert(look.ino);
+        let mut pending = false;
+        for (driver, timeline, _) in look.fences.iter().filter(|f| f.2 == 0) {
+            pending = true;
+            if driver == crate::oracle::VB2_DRIVER {
+                self.vb2.insert((look.ino, timeline.clone()));
+            } else {
+                *self.others.entry(driver.clone()).or_default() += 1;
+            }
+        }
+        if look.busy && !pending {
+            self.busy_only += 1;
+        }
+    }
+
+    pub fn fail(&mut self, why: String) {
+        *self.failures.entry(why).or_default() += 1;
+    }
+
+    /// The report's oracle note after `why_not_kmod`.
+    pub fn note(&self, why_not_kmod: &str) -> String {
+        let mut t = format!(
+            "{why_not_kmod}; fell back to poll()/sync_file sampling of the dma-bufs the watched \
+             processes held (pidfd_getfd, every tick): {} dma-bufs, {} looks",
+            self.inos.len(),
+            self.looks
+        );
+        if self.inos.is_empty() {
+            t.push_str(" (they held none: nothing to sample)");
+        }
+        if self.vb2.is_empty() {
+            t.push_str(", no vb2 fence seen");
+        } else {
+            let seen: Vec<String> = self
+                .vb2
+                .iter()
+                .map(|(ino, tl)| format!("ino {ino} on {tl}"))
+                .collect();
+            t.push_str(&format!(", vb2 fences seen pending: {}", seen.join(", ")));
+        }
+        if !self.others.is_empty() {
+            t.push_str(&format!(
+                ", other drivers' pending fences: {}",
+                counted(self.others.iter().map(|(k, v)| (k.clone(), *v)).collect()).join(", ")
+            ));
+        }
+        if self.busy_only > 0 {
+            t.push_str(&format!(
+                ", {} looks busy by poll() only (signalled before the sync_file was read)",
+                self.busy_only
+            ));
+        }
+        if !self.failures.is_empty() {
+            t.push_str(&format!(
+                ", looks that failed: {}",
+                counted(self.failures.clone()).join(", ")
+            ));
+        }
+        t
+    }
 }
 
 /// The folded report: queues, anomalies, fences armed, records lost.
@@ -446,7 +541,14 @@ pub fn table(r: &landing_model::watch::WatchReport) -> String {
     if !r.devices.is_empty() {
         t.push_str(&format!("V4L2 nodes held: {}\n", r.devices.join(", ")));
     }
-    if r.armed == 0 {
+    if r.armed == 0 && r.oracle == SAMPLING_ORACLE {
+        t.push_str("nothing armed: no vb2 fence seen on the dma-bufs sampled\n");
+    } else if r.oracle == SAMPLING_ORACLE {
+        t.push_str(&format!(
+            "{} vb2 fences seen pending by sampling\n",
+            r.armed
+        ));
+    } else if r.armed == 0 {
         t.push_str("nothing armed\n");
     } else {
         t.push_str(&format!("{} fences armed", r.armed));
@@ -708,6 +810,66 @@ seq=5 ts_ns=1040000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- i
         assert!(observe("", &[(77, "system", "mpv[9]")])
             .anomalies
             .is_empty());
+    }
+
+    #[test]
+    fn sampling_sees_vb2_fences_only_as_vb2() {
+        let look = |ino, busy, fences: &[(&str, &str, i32)]| Look {
+            ino,
+            busy,
+            fences: fences
+                .iter()
+                .map(|(d, t, s)| (d.to_string(), t.to_string(), *s))
+                .collect(),
+        };
+        let mut s = Sampled::default();
+        // The control kernel: vivid's exports held by v4l2-ctl, idle.
+        s.add(look(31, false, &[]));
+        s.add(look(32, false, &[("stub", "stub", 1)]));
+        let why = "/dev/vb2_fence_probe: No such file or directory (os error 2)";
+        let n = s.note(why);
+        assert!(n.starts_with(why), "{n}");
+        assert!(
+            n.contains(": 2 dma-bufs, 2 looks, no vb2 fence seen"),
+            "{n}"
+        );
+        assert!(s.vb2.is_empty());
+        // A patched kernel's pending fence, a GPU's, and a race.
+        s.add(look(31, true, &[("vb2", "cap-00000000b2", 0)]));
+        s.add(look(
+            31,
+            true,
+            &[("vb2", "cap-00000000b2", 0), ("vb2", "x", 1)],
+        ));
+        s.add(look(33, true, &[("panfrost", "gpu", 0)]));
+        s.add(look(32, true, &[]));
+        s.fail("pidfd_getfd: EPERM".into());
+        assert_eq!(s.vb2.len(), 1);
+        let n = s.note(why);
+        assert!(
+            n.contains("vb2 fences seen pending: ino 31 on cap-00000000b2"),
+            "{n}"
+        );
+        assert!(
+            n.contains("other drivers' pending fences: panfrost x1"),
+            "{n}"
+        );
+        assert!(n.contains("1 looks busy by poll() only"), "{n}");
+        assert!(
+            n.contains("looks that failed: pidfd_getfd: EPERM x1"),
+            "{n}"
+        );
+        // Nothing held: said so.
+        let n = Sampled::default().note(why);
+        assert!(n.contains("0 dma-bufs, 0 looks (they held none"), "{n}");
+        let t = table(&landing_model::watch::WatchReport {
+            oracle: SAMPLING_ORACLE.into(),
+            ..Default::default()
+        });
+        assert!(
+            t.contains("nothing armed: no vb2 fence seen on the dma-bufs sampled\n"),
+            "{t}"
+        );
     }
 
     #[test]
