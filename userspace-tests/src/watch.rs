@@ -63,13 +63,15 @@ pub struct Sampled {
 }
 
 impl Sampled {
-    pub fn add(&mut self, look: Look) {
+    /// Count one look; `vb2_driver` is the driver name the series' fences
+    /// report (`oracle::VB2_DRIVER`).
+    pub fn add(&mut self, look: Look, vb2_driver: &str) {
         self.looks += 1;
         self.inos.insert(look.ino);
         let mut pending = false;
         for (driver, timeline, _) in look.fences.iter().filter(|f| f.2 == 0) {
             pending = true;
-            if driver == crate::oracle::VB2_DRIVER {
+            if driver == vb2_driver {
                 self.vb2.insert((look.ino, timeline.clone()));
             } else {
                 *self.others.entry(driver.clone()).or_default() += 1;
@@ -890,8 +892,8 @@ seq=5 ts_ns=1040000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- i
         };
         let mut s = Sampled::default();
         // The control kernel: vivid's exports held by v4l2-ctl, idle.
-        s.add(look(31, false, &[]));
-        s.add(look(32, false, &[("stub", "stub", 1)]));
+        s.add(look(31, false, &[]), "vb2");
+        s.add(look(32, false, &[("stub", "stub", 1)]), "vb2");
         let why = "/dev/vb2_fence_probe: No such file or directory (os error 2)";
         let n = s.note(why);
         assert!(n.starts_with(why), "{n}");
@@ -901,14 +903,13 @@ seq=5 ts_ns=1040000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- i
         );
         assert!(s.vb2.is_empty());
         // A patched kernel's pending fence, a GPU's, and a race.
-        s.add(look(31, true, &[("vb2", "cap-00000000b2", 0)]));
-        s.add(look(
-            31,
-            true,
-            &[("vb2", "cap-00000000b2", 0), ("vb2", "x", 1)],
-        ));
-        s.add(look(33, true, &[("panfrost", "gpu", 0)]));
-        s.add(look(32, true, &[]));
+        s.add(look(31, true, &[("vb2", "cap-00000000b2", 0)]), "vb2");
+        s.add(
+            look(31, true, &[("vb2", "cap-00000000b2", 0), ("vb2", "x", 1)]),
+            "vb2",
+        );
+        s.add(look(33, true, &[("panfrost", "gpu", 0)]), "vb2");
+        s.add(look(32, true, &[]), "vb2");
         s.fail("pidfd_getfd: EPERM".into());
         assert_eq!(s.vb2.len(), 1);
         let n = s.note(why);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use landing_model::watch::{WatchReport, SAMPLING_ORACLE};
 use nix::errno::Errno;
-use userspace_tests::oracle::{kmod_records, poll_now, sync_view, KMOD_DEV};
+use userspace_tests::oracle::{kmod_records, poll_now, sync_view, KMOD_DEV, VB2_DRIVER};
 use userspace_tests::sys;
 use userspace_tests::watch::{analyse, merge, table, HeldDmaBuf, Look, Observed, Sampled};
 
@@ -218,15 +218,18 @@ fn sample_fds(fds: &[(i32, RawFd, u64)], sampled: &mut Sampled) {
             }
         };
         match sync_view(dup.as_fd(), sys::DMA_BUF_SYNC_WRITE as u32) {
-            Ok((_, view)) => sampled.add(Look {
-                ino,
-                busy,
-                fences: view
-                    .fences
-                    .into_iter()
-                    .map(|f| (f.driver_name, f.obj_name, f.status))
-                    .collect(),
-            }),
+            Ok((_, view)) => sampled.add(
+                Look {
+                    ino,
+                    busy,
+                    fences: view
+                        .fences
+                        .into_iter()
+                        .map(|f| (f.driver_name, f.obj_name, f.status))
+                        .collect(),
+                },
+                VB2_DRIVER,
+            ),
             Err(e) => sampled.fail(format!("{e:#}")),
         }
     }
