@@ -11,7 +11,8 @@
 
 use landing_model::watch::{WatchReport, SAMPLING_ORACLE};
 
-use crate::stages_list::Kernel;
+use crate::results_log::GuestRun;
+use crate::stages_list::{Kernel, StageSpec, Verdict};
 
 /// The reports in a stage's output, each with the `== watch:` label before
 /// it; a report line that does not parse is an error naming it.
@@ -28,6 +29,34 @@ pub fn reports(output: &str) -> Vec<(String, Result<WatchReport, String>)> {
         }
     }
     out
+}
+
+/// One line per watch report of `run`'s `watch` stages, for the verdict's
+/// `info:` lines: what each client got, on either kernel.
+pub fn summary(run: &GuestRun, stages: &[StageSpec]) -> Vec<String> {
+    stages
+        .iter()
+        .filter(|s| s.verdict == Verdict::Watch)
+        .filter_map(|s| run.stage(&s.name))
+        .flat_map(|s| reports(&s.output))
+        .map(|(label, r)| match r {
+            Ok(r) => format!(
+                "[{label}] oracle {}{}, {} fences {}, {} anomalies, client exit {}",
+                r.oracle,
+                if r.forced_oracle { " (asked for)" } else { "" },
+                r.armed,
+                if r.oracle == SAMPLING_ORACLE {
+                    "seen pending"
+                } else {
+                    "armed"
+                },
+                r.anomalies.len(),
+                r.command_status
+                    .map_or_else(|| "-".to_string(), |c| c.to_string())
+            ),
+            Err(e) => format!("[{label}] {e}"),
+        })
+        .collect()
 }
 
 /// What is wrong with the stage's watches on `kernel` (empty: nothing).
@@ -132,6 +161,27 @@ mod tests {
         // Fallen back to (not asked for) on the patched kernel: the kmod is
         // missing.
         assert!(problems(Kernel::Patched, CONTROL)[0].contains("the kmod was not used"));
+    }
+
+    #[test]
+    fn the_verdict_summarises_each_report() {
+        let run = GuestRun::parse(&format!(
+            "@@FRESNEL KIND patched 7.2.13+\n@@FRESNEL BEGIN watch-clients\n{PATCHED}{}\
+             @@FRESNEL END watch-clients rc=0 seconds=2\n@@FRESNEL DONE\n",
+            CONTROL.replace("\"oracle_note\"", "\"forced_oracle\":true,\"oracle_note\"")
+        ));
+        let stages = crate::stages_list::parse(
+            "watch-clients 300 both watch /usr/libexec/fresnel/watch-clients.sh\n",
+        )
+        .expect("stages parse");
+        assert_eq!(
+            summary(&run, &stages),
+            [
+                "[v4l2-ctl vim2m mmap] oracle kmod, 24 fences armed, 0 anomalies, client exit 0",
+                "[v4l2-ctl vim2m mmap] oracle poll+sync_file (asked for), 0 fences seen \
+                 pending, 0 anomalies, client exit 0"
+            ]
+        );
     }
 
     #[test]
