@@ -94,11 +94,20 @@ fn parents() -> BTreeMap<i32, i32> {
         .filter_map(|p| {
             let pid: i32 = p.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(p.path().join("stat")).ok()?;
-            // `pid (comm) state ppid ...`; comm may hold spaces and parens.
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
-            Some((pid, ppid.parse().ok()?))
+            Some((pid, ppid_of(&stat)?))
         })
         .collect()
+}
+
+/// The parent pid in a `/proc/PID/stat` line: `pid (comm) state ppid ...`,
+/// where comm may hold spaces and parentheses.
+fn ppid_of(stat: &str) -> Option<i32> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// `root` and every process below it.
@@ -357,4 +366,16 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
     report.queues = analysis.queues;
     report.anomalies = analysis.anomalies;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ppid_of;
+
+    #[test]
+    fn parent_pid_from_stat() {
+        assert_eq!(ppid_of("167 (v4l2-ctl) S 160 167 1 0 -1"), Some(160));
+        assert_eq!(ppid_of("9 (a) b (c)) R 8 9 9"), Some(8));
+        assert_eq!(ppid_of("9 (truncated"), None);
+    }
 }
