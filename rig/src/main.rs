@@ -108,6 +108,9 @@ fn judge_cmd(
         for line in judge::compliance_summary(&run.guest, &stages) {
             println!("info: {} compliance: {line}", run.kernel);
         }
+        for line in watch::summary(&run.guest, &stages) {
+            println!("info: {} watch: {line}", run.kernel);
+        }
     }
     let mut checks = match host_checks {
         Some(path) => judge::host_checks(&read(path)?),
