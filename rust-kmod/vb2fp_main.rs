@@ -3,8 +3,9 @@
 //! vb2_fence_probe: an independent witness of where videobuf2 publishes dma_fences.
 //!
 //! The module probes the `vb2_fence_arm`, `vb2_fence_skip` and `vb2_fence_signal` tracepoints
-//! of the "opt-in dma_resv producer fences" series and keeps a bounded, ordered ring of what they
-//! reported. It also answers, for a dma-buf fd handed to it, which fences sit on that buffer's
+//! of the "opt-in dma_resv producer fences" series, and videobuf2's own `vb2_dqbuf` (so a reader
+//! can tell whether a buffer reached userspace before its fence signalled), and keeps a bounded,
+//! ordered ring of what they reported. It also answers, for a dma-buf fd handed to it, which fences sit on that buffer's
 //! reservation object right now. Both are exposed through `/dev/vb2_fence_probe` (mode 0600);
 //! README.md documents the interface. Records hold dma-buf inode numbers, fence contexts and
 //! seqnos, never kernel pointers.
@@ -40,7 +41,7 @@ module! {
     type: Vb2FenceProbe,
     name: "vb2_fence_probe",
     authors: ["linux-fresnel-fourier"],
-    description: "Records vb2 dma_fence arm/skip/signal events and dma-buf reservations",
+    description: "Records vb2 dma_fence arm/skip/signal and DQBUF events and dma-buf reservations",
     license: "GPL",
     // dma_buf_get()/dma_buf_put(), called from the shim, are exported in this namespace.
     imports_ns: ["DMA_BUF"],
@@ -61,6 +62,7 @@ const VB2FP_IOC_QUERY: u32 = _IOWR::<Query>('V' as u32, 0xF1);
 const EV_ARM: u32 = 0;
 const EV_SKIP: u32 = 1;
 const EV_SIGNAL: u32 = 2;
+const EV_DQBUF: u32 = 3;
 const FIELD_NONE: u32 = u32::MAX;
 const NAME_LEN: usize = 32;
 
@@ -359,7 +361,10 @@ impl Vb2FenceProbe {
         // SAFETY: `data` points to the `Shared` owned by `self.shared`, which outlives the
         // probes: `PinnedDrop` unregisters them (and waits) before the Arc is dropped.
         to_result(unsafe { vb2fp_probes_register(data) }).inspect_err(|e| {
-            pr_err!("cannot attach to the vb2_fence_* tracepoints: {:?}\n", e);
+            pr_err!(
+                "cannot attach to the vb2_fence_* and vb2_dqbuf tracepoints: {:?}\n",
+                e
+            );
         })?;
         let this = self.project();
         *this.probes_registered = true;
@@ -388,7 +393,9 @@ impl Vb2FenceProbe {
         // SAFETY: `misc_slot` holds a fully initialised miscdevice (see above).
         to_result(unsafe { bindings::misc_register(misc_slot) })?;
         *this.misc_registered = true;
-        pr_info!("probing vb2_fence_{{arm,skip,signal}}; /dev/vb2_fence_probe ready\n");
+        pr_info!(
+            "probing vb2_fence_{{arm,skip,signal}} and vb2_dqbuf; /dev/vb2_fence_probe ready\n"
+        );
         Ok(())
     }
 }
@@ -602,6 +609,7 @@ fn write_record(out: &mut impl Write, rec: &Record) -> fmt::Result {
         EV_ARM => ("arm", true, true, true, false),
         EV_SKIP => ("skip", true, false, false, false),
         EV_SIGNAL => ("signal", false, false, true, true),
+        EV_DQBUF => ("dqbuf", false, false, false, false),
         _ => ("unknown", false, false, false, false),
     };
     let plane = (has_plane && ev.plane != FIELD_NONE).then_some(ev.plane);

@@ -4,8 +4,9 @@
  *
  * Rust-for-Linux (7.2) has no bindings for videobuf2, dma_fence or dma_resv,
  * and an out-of-tree module cannot add any, so this file does only what needs
- * those headers: it attaches probes to the vb2_fence_* tracepoints and copies
- * the fields of interest into a plain struct for the Rust side, it walks a
+ * those headers: it attaches probes to the vb2_fence_* tracepoints and to
+ * vb2_dqbuf (exported by videobuf2-common, vb2-trace.c), copies the fields of
+ * interest into a plain struct for the Rust side, it walks a
  * dma-buf's reservation object under its lock, and it wraps the irqsave
  * spinlock macros (7.2's Rust SpinLock has no irqsave variant). The ring,
  * the text format, the misc device and all user-memory access are Rust.
@@ -90,6 +91,16 @@ static void vb2fp_probe_signal(void *data, struct vb2_buffer *vb,
 	vb2fp_rust_record(data, &ev);
 }
 
+/* A buffer leaves the done list for userspace (DQBUF). */
+static void vb2fp_probe_dqbuf(void *data, struct vb2_queue *q,
+			      struct vb2_buffer *vb)
+{
+	struct vb2fp_event ev;
+
+	vb2fp_fill_common(&ev, VB2FP_EV_DQBUF, vb);
+	vb2fp_rust_record(data, &ev);
+}
+
 int vb2fp_probes_register(void *data)
 {
 	int ret;
@@ -103,8 +114,13 @@ int vb2fp_probes_register(void *data)
 	ret = register_trace_vb2_fence_signal(vb2fp_probe_signal, data);
 	if (ret)
 		goto err_skip;
+	ret = register_trace_vb2_dqbuf(vb2fp_probe_dqbuf, data);
+	if (ret)
+		goto err_signal;
 	return 0;
 
+err_signal:
+	unregister_trace_vb2_fence_signal(vb2fp_probe_signal, data);
 err_skip:
 	unregister_trace_vb2_fence_skip(vb2fp_probe_skip, data);
 err_arm:
@@ -120,6 +136,7 @@ err_arm:
  */
 void vb2fp_probes_unregister(void *data)
 {
+	unregister_trace_vb2_dqbuf(vb2fp_probe_dqbuf, data);
 	unregister_trace_vb2_fence_signal(vb2fp_probe_signal, data);
 	unregister_trace_vb2_fence_skip(vb2fp_probe_skip, data);
 	unregister_trace_vb2_fence_arm(vb2fp_probe_arm, data);

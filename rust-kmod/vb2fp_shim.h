@@ -15,6 +15,7 @@
 #define VB2FP_EV_ARM		0
 #define VB2FP_EV_SKIP		1
 #define VB2FP_EV_SIGNAL		2
+#define VB2FP_EV_DQBUF		3
 
 /* Field not carried by this kind of event. */
 #define VB2FP_NONE		0xffffffffU

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # export-rfc.sh OUTDIR [VERSION] [TESTED-SUMMARY-FILE]: write the upstream
-# [RFC PATCH vN] posting of the included series (cover letter from
-# rfc/cover-letter.txt, To/Cc from get_maintainer.pl, base-commit) into
-# OUTDIR, and fail unless checkpatch.pl --strict is clean. The series is
-# applied onto tag ci-base in a throw-away worktree of the CI kernel tree;
-# all of that logic is in `fresnel-tools rfc export`.
+# postings of the series into OUTDIR/fixes (sent first, with Fixes: and
+# Cc: stable) and OUTDIR/rfc ([RFC PATCH vN]), each with its cover letter
+# (rfc/fixes-cover-letter.txt, rfc/cover-letter.txt), To/Cc from
+# get_maintainer.pl, checkpatch --strict clean, and checked to `git am`
+# onto the base into the tree of the strict apply. Package-only patches
+# are left out. The person who sends them is their author and signs them
+# off: git config user.name/user.email, or FRESNEL_RFC_AUTHOR
+# ("Name <email>"); a placeholder or reserved-domain address is refused.
+# FRESNEL_RFC_ASSISTED_BY ("AGENT:MODEL") adds an Assisted-by: trailer.
+# The series is applied onto tag ci-base in a throw-away worktree of the
+# CI kernel tree; all of that logic is in `fresnel-tools rfc export`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh

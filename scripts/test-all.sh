@@ -39,7 +39,13 @@ host_check userspace-tests-host "$here/check-suite.sh"
 host_check rust-kmod-rustfmt rustfmt --check --edition 2021 "$REPO_ROOT"/rust-kmod/*.rs
 host_check series-checkpatch "$here/checkpatch-series.sh"
 rfc_out=$(mktemp -d)
-host_check rfc-export "$here/export-rfc.sh" "$rfc_out/rfc" 2
+# CI has no git identity: export as an explicit test identity (the output is
+# thrown away), then show that a placeholder identity is refused.
+host_check rfc-export env FRESNEL_RFC_AUTHOR="Rig Check <rig-check@fresnel-fourier.dev>" \
+	"$here/export-rfc.sh" "$rfc_out/rfc" 2
+host_check rfc-export-refuses-placeholder "$here/expect-fail.sh" "refusing to export as" \
+	env FRESNEL_RFC_AUTHOR="Fresnel Fourier Developers <devel@fresnel-fourier.invalid>" \
+	"$here/export-rfc.sh" "$rfc_out/placeholder" 2
 rm -rf "$rfc_out"
 
 # vm-test.sh ends with the verdict; its summary line must stay the last line.

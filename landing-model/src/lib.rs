@@ -133,15 +133,21 @@ mod tests {
 pub mod watch {
     use serde::{Deserialize, Serialize};
 
-    /// The oracle name when nothing could be observed.
-    pub const NO_ORACLE: &str = "none";
+    /// The oracle name of the fallback where rust-kmod is absent: poll()
+    /// and sync_file looks at the dma-bufs the watched processes hold.
+    pub const SAMPLING_ORACLE: &str = "poll+sync_file";
 
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
     pub struct WatchReport {
-        /// `kmod` (rust-kmod's record ring) or `none`.
+        /// `kmod` (rust-kmod's record ring) or `poll+sync_file` (the
+        /// fallback: sampling the dma-bufs the watched processes hold).
         pub oracle: String,
         /// Why the kmod could not be used, and what was done instead.
         pub oracle_note: String,
+        /// The sampling oracle was asked for (`--oracle sampling`), not
+        /// fallen back to.
+        #[serde(default)]
+        pub forced_oracle: bool,
         /// The watched command (empty for `--seconds`).
         pub command: Vec<String>,
         /// Its exit status (`None`: no command, or killed by a signal).
@@ -150,6 +156,8 @@ pub mod watch {
         /// The V4L2 nodes the watched processes held (`/dev/videoN name`).
         pub devices: Vec<String>,
         /// Fences armed (jobs) during the watch; 0 means "nothing armed".
+        /// With the sampling oracle: the vb2 fences seen pending (per
+        /// dma-buf and timeline), a lower bound.
         pub armed: usize,
         /// Records the ring dropped (oldest first).
         pub dropped: u64,
@@ -173,6 +181,9 @@ pub mod watch {
         pub index: u32,
         /// Fences armed for it (one per job).
         pub jobs: usize,
+        /// DQBUFs of it seen (rust-kmod's `dqbuf` records).
+        #[serde(default)]
+        pub dequeued: usize,
         pub reservations: Vec<WatchResv>,
         pub arm_to_signal_p50_ms: Option<f64>,
         pub arm_to_signal_max_ms: Option<f64>,
@@ -203,8 +214,8 @@ pub mod watch {
     /// Something that must not happen, with its evidence.
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
     pub struct Anomaly {
-        /// `pending-at-end`, `pending-too-long`, `arm-skipped`,
-        /// `held-dma-buf-without-fence`.
+        /// `pending-at-end`, `pending-too-long`, `dequeued-before-signalled`,
+        /// `arm-skipped`, `held-dma-buf-without-fence`.
         pub kind: String,
         pub evidence: String,
     }

@@ -109,6 +109,9 @@ fn judge_cmd(
         for line in judge::compliance_summary(&run.guest, &stages) {
             println!("info: {} compliance: {line}", run.kernel);
         }
+        for line in watch::summary(&run.guest, &stages) {
+            println!("info: {} watch: {line}", run.kernel);
+        }
     }
     for line in judge::bench_summary(
         control.as_ref().map(|r| &r.guest),

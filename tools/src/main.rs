@@ -174,7 +174,9 @@ enum KconfigCmd {
 
 #[derive(Subcommand)]
 enum RfcCmd {
-    /// Apply the series on the CI base in a throw-away worktree and write the posting.
+    /// Apply the series on the CI base in a throw-away worktree and write the
+    /// postings: OUT/fixes (sent first) and OUT/rfc, authored and signed off
+    /// by the submitter; package-only patches are left out.
     Export {
         #[command(flatten)]
         paths: Paths,
@@ -192,9 +194,19 @@ enum RfcCmd {
         /// Cover letter template (default: rfc/cover-letter.txt beside the manifest).
         #[arg(long)]
         template: Option<PathBuf>,
+        /// Cover letter template of the fix series (default: rfc/fixes-cover-letter.txt).
+        #[arg(long)]
+        fixes_template: Option<PathBuf>,
         /// File whose text fills {{tested}} (e.g. the rig's summary).
         #[arg(long)]
         tested: Option<PathBuf>,
+        /// The submitter, "Name <email>" (default: git config user.name/user.email).
+        /// Placeholder and reserved-domain addresses are refused.
+        #[arg(long, env = "FRESNEL_RFC_AUTHOR")]
+        author: Option<String>,
+        /// AGENT:MODEL of a coding assistant used, for an Assisted-by: trailer.
+        #[arg(long, env = "FRESNEL_RFC_ASSISTED_BY")]
+        assisted_by: Option<String>,
     },
 }
 
@@ -370,11 +382,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     src,
                     base,
                     template,
+                    fixes_template,
                     tested,
+                    author,
+                    assisted_by,
                 },
         } => {
             let (m, p) = paths.resolve()?;
             let root = manifest_dir(&m);
+            // Identity first: a placeholder stops the export before any work.
+            let submitter = match rfc::resolve_submitter(author.as_deref(), &root) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
             let man = manifest::Manifest::load(&m, &p)?;
             let src = match src {
                 Some(s) => s,
@@ -400,18 +423,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 out,
                 version,
                 template: template.unwrap_or_else(|| root.join("rfc/cover-letter.txt")),
+                fixes_template: fixes_template
+                    .unwrap_or_else(|| root.join("rfc/fixes-cover-letter.txt")),
                 tested,
+                submitter,
+                assisted_by,
             };
             let done = rfc::export(&man, &args)?;
             print!("{}", done.apply_report);
-            for f in &done.files {
-                println!("{}", f.display());
+            for s in &done.series {
+                println!("{}/: {}", s.name, s.subject);
+                println!("  To: {}", s.to.join(", "));
+                println!("  Cc: {}", s.cc.join(", "));
+                for f in &s.files {
+                    println!("  {}", f.display());
+                }
+            }
+            for l in &done.round_trip {
+                println!("{l}");
             }
             println!(
-                "ok: {} file(s), {} To:, {} Cc:, checkpatch --strict clean",
-                done.files.len(),
-                done.to.len(),
-                done.cc.len()
+                "ok: {} posting(s) by {}, {} file(s), checkpatch --strict clean, round trip checked",
+                done.series.len(),
+                args.submitter,
+                done.series.iter().map(|s| s.files.len()).sum::<usize>()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -50,6 +50,8 @@ pub struct PatchEntry {
     pub status: Status,
     pub upstream: String,
     pub reason: Option<String>,
+    /// `destination`; "rfc" when the key is absent.
+    pub destination: Destination,
     /// Line of the `[[patch]]` header in manifest.toml.
     pub line: usize,
 }
@@ -69,6 +71,8 @@ pub struct Manifest {
     pub ci_base: BTreeMap<String, String>,
     /// `[vm_userspace]`: Debian package -> pinned version (optional table).
     pub vm_userspace: BTreeMap<String, String>,
+    /// `[rfc]` (optional table): base_tag, target_tree, base_commit.
+    pub rfc: BTreeMap<String, String>,
     pub patches: Vec<PatchEntry>,
 }
 
@@ -76,6 +80,11 @@ impl Manifest {
     /// The series that gets applied, in manifest order.
     pub fn included(&self) -> impl Iterator<Item = &PatchEntry> {
         self.patches.iter().filter(|p| p.status == Status::Included)
+    }
+
+    /// The included patches that go to `d`, in manifest order.
+    pub fn destined(&self, d: Destination) -> impl Iterator<Item = &PatchEntry> {
+        self.included().filter(move |p| p.destination == d)
     }
 
     pub fn patch_file(&self, p: &PatchEntry) -> PathBuf {
@@ -127,10 +136,18 @@ enum Kind {
     PosInt,
     /// Empty (not pinned yet) or 64 lowercase hex digits.
     Sha256OrEmpty,
+    /// Empty (none known) or a full 40-digit lowercase git commit id.
+    CommitOrEmpty,
 }
 
 fn is_sha256_hex(v: &str) -> bool {
     v.len() == 64
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn is_commit_hex(v: &str) -> bool {
+    v.len() == 40
         && v.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
@@ -168,14 +185,55 @@ const CI_BASE: &[Field] = &[
     req("bindgen_cli", Kind::Name),
     req("v4l_utils", Kind::Name),
 ];
-const PATCH_KEYS: &[&str] = &["path", "scope", "status", "upstream", "reason"];
+/// `[rfc]` (optional): how the postings name their base.
+const RFC: &[Field] = &[
+    req("base_tag", Kind::Name),
+    req("target_tree", Kind::Name),
+    req("base_commit", Kind::CommitOrEmpty),
+];
+const PATCH_KEYS: &[&str] = &[
+    "path",
+    "scope",
+    "status",
+    "upstream",
+    "reason",
+    "destination",
+];
 const TOP_KEYS: &[&str] = &[
     "package",
     "package_base",
     "ci_base",
+    "rfc",
     "vm_userspace",
     "patch",
 ];
+
+/// Where a patch goes: sent first as fixes, in the RFC, or only in the
+/// package. Included patches must be in this order in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Destination {
+    Fixes,
+    Rfc,
+    PackageOnly,
+}
+
+impl Destination {
+    pub fn parse(v: &str) -> Option<Self> {
+        match v {
+            "fixes" => Some(Self::Fixes),
+            "rfc" => Some(Self::Rfc),
+            "package-only" => Some(Self::PackageOnly),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fixes => "fixes",
+            Self::Rfc => "rfc",
+            Self::PackageOnly => "package-only",
+        }
+    }
+}
 
 /// Debian package name rules (policy 5.6.1): lowercase alnum and `+-.`,
 /// at least two characters, starting with an alphanumeric.
@@ -334,6 +392,9 @@ fn check_table(
             }
             Kind::Sha256OrEmpty if !value.is_empty() && !is_sha256_hex(&value) => {
                 Some("must be empty or 64 lowercase hex digits")
+            }
+            Kind::CommitOrEmpty if !value.is_empty() && !is_commit_hex(&value) => {
+                Some("must be empty or a full 40-digit lowercase commit id known upstream")
             }
             _ => None,
         };
@@ -498,6 +559,23 @@ pub fn check(
         }
     }
 
+    let mut rfc = BTreeMap::new();
+    if let Some(item) = root.get("rfc") {
+        match item.as_table_like() {
+            Some(t) => {
+                let line = ctx.key_line(root, "rfc");
+                rfc = check_table(&mut ctx, "rfc", t, line, RFC);
+            }
+            None => {
+                let line = ctx.key_line(root, "rfc");
+                ctx.err(
+                    line,
+                    format!("`rfc` must be a table, not {}", type_name(item)),
+                );
+            }
+        }
+    }
+
     let patches = check_patches(&mut ctx, root, patches_dir);
 
     let manifest = match (
@@ -517,6 +595,7 @@ pub fn check(
                 base_version: get(b, "version"),
                 ci_base: c.clone(),
                 vm_userspace,
+                rfc,
                 patches,
             })
         }
@@ -548,6 +627,7 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
     let mut seen_paths: HashMap<String, usize> = HashMap::new();
     let mut seen_hash: HashMap<[u8; 32], (String, usize)> = HashMap::new();
     let mut seen_subject: HashMap<String, (String, usize)> = HashMap::new();
+    let mut last_dest: Option<(Destination, String)> = None;
     let file_name = ctx.file.display().to_string();
 
     for (idx, t) in tables.into_iter().enumerate() {
@@ -641,6 +721,38 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
             }
         }
 
+        let destination = match strs.get("destination") {
+            None => Some(Destination::Rfc),
+            Some((d, l)) => {
+                let parsed = Destination::parse(d);
+                if parsed.is_none() {
+                    ctx.err(
+                        *l,
+                        format!("{label}: destination {d:?} is not one of \"fixes\", \"rfc\", \"package-only\""),
+                    );
+                }
+                parsed
+            }
+        };
+        if let (Some(Status::Included), Some(d)) = (status, destination) {
+            if let Some((prev, prev_label)) = &last_dest {
+                if d < *prev {
+                    let l = strs.get("destination").map(|(_, l)| *l).unwrap_or(line);
+                    ctx.err(
+                        l,
+                        format!(
+                            "{label}: destination {:?} comes after {prev_label} with destination {:?}; order the series fixes, then rfc, then package-only (the RFC applies on top of the fixes, package-only patches on top of both)",
+                            d.as_str(),
+                            prev.as_str()
+                        ),
+                    );
+                }
+            }
+            if last_dest.as_ref().is_none_or(|(prev, _)| d >= *prev) {
+                last_dest = Some((d, label.clone()));
+            }
+        }
+
         let mut path_ok = false;
         if let Some((p, pl)) = strs.get("path") {
             if let Some(problem) = valid_rel_path(p) {
@@ -709,11 +821,12 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
             }
         }
 
-        if let (Some((p, _)), Some((s, _)), Some(st), Some((u, _))) = (
+        if let (Some((p, _)), Some((s, _)), Some(st), Some((u, _)), Some(dest)) = (
             strs.get("path"),
             strs.get("scope"),
             status,
             strs.get("upstream"),
+            destination,
         ) {
             entries.push(PatchEntry {
                 path: p.clone(),
@@ -721,6 +834,7 @@ fn check_patches(ctx: &mut Ctx, root: &toml_edit::Table, patches_dir: &Path) -> 
                 status: st,
                 upstream: u.clone(),
                 reason: strs.get("reason").map(|(r, _)| r.clone()),
+                destination: dest,
                 line,
             });
         }

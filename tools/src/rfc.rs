@@ -1,10 +1,14 @@
-//! Upstream RFC export: the included series, applied onto the CI base in a
-//! throw-away worktree, turned into `git format-patch --rfc -v N` output with
-//! a cover letter rendered from rfc/cover-letter.txt, recipients from
-//! get_maintainer.pl, and checkpatch --strict run on every patch.
+//! Upstream export: the included series, applied strictly onto the CI base in
+//! a throw-away worktree, re-authored by the person who sends it, and turned
+//! into two postings: the fixes (`fixes/`, sent first, `[PATCH]`) and the
+//! RFC (`rfc/`, `[RFC PATCH vN]`), each with its cover letter (templates
+//! rfc/fixes-cover-letter.txt and rfc/cover-letter.txt), recipients from
+//! get_maintainer.pl, checkpatch --strict on every patch, and a round trip:
+//! each series `git am`s onto a fresh worktree of the base and gives the
+//! tree of the strict apply. Package-only patches are left out.
 
 use crate::apply::{self, Options};
-use crate::manifest::Manifest;
+use crate::manifest::{Destination, Manifest};
 use crate::mbox;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -34,6 +38,14 @@ pub enum RfcError {
     },
     #[error("checkpatch.pl --strict is not clean:\n{0}")]
     Checkpatch(String),
+    #[error("{0}")]
+    Identity(String),
+    #[error("round trip: {series} does not `git am` onto {base} into the tree of the strict apply:\n{detail}")]
+    RoundTrip {
+        series: String,
+        base: String,
+        detail: String,
+    },
 }
 
 /// A parsed template: subject line and body with `{{name}}` placeholders.
@@ -46,10 +58,13 @@ pub struct Template {
 pub const PLACEHOLDERS: &[&str] = &[
     "version",
     "series",
-    "ci_base",
+    "base",
+    "target_tree",
     "package_base",
     "tested",
     "disabled",
+    "fixes",
+    "package_only",
 ];
 
 pub fn parse_template(path: &Path, text: &str) -> Result<Template, RfcError> {
@@ -91,25 +106,68 @@ pub fn parse_template(path: &Path, text: &str) -> Result<Template, RfcError> {
 pub struct CoverInput<'a> {
     pub version: u32,
     pub manifest: &'a Manifest,
-    pub ci_base_desc: String,
+    /// Which series this cover letter introduces.
+    pub destination: Destination,
     pub tested: String,
+}
+
+fn subject_of(m: &Manifest, p: &crate::manifest::PatchEntry) -> String {
+    fs::read_to_string(m.patch_file(p))
+        .ok()
+        .and_then(|t| mbox::parse(&t).subject)
+        .map(|s| mbox::strip_subject_prefix(&s).to_string())
+        .unwrap_or_else(|| p.path.clone())
+}
+
+/// "v7.2.13" and the tree the series targets, from `[rfc]`; falls back
+/// to the CI base package when the manifest has no `[rfc]` table.
+pub fn base_description(m: &Manifest) -> String {
+    let ci = |k: &str| m.ci_base.get(k).cloned().unwrap_or_else(|| "?".into());
+    match m.rfc.get("base_tag") {
+        Some(tag) => {
+            let commit = match m.rfc.get("base_commit").map(String::as_str) {
+                Some(c) if !c.is_empty() => format!("upstream commit\n  {c}"),
+                _ => "no upstream commit id is known,\n  so there is no base-commit: line"
+                    .to_string(),
+            };
+            format!(
+                "{tag}\n  (tested on {} {}, which is {tag} with the\n  distribution's patches; {commit})",
+                ci("package"),
+                ci("version")
+            )
+        }
+        None => format!(
+            "{} {} (no upstream tag recorded in manifest.toml [rfc])",
+            ci("package"),
+            ci("version")
+        ),
+    }
+}
+
+fn list(m: &Manifest, d: Destination) -> String {
+    let l: Vec<String> = m
+        .destined(d)
+        .map(|p| format!("  - {}", subject_of(m, p)))
+        .collect();
+    if l.is_empty() {
+        "  (none)".to_string()
+    } else {
+        l.join("\n")
+    }
 }
 
 pub fn render(t: &Template, input: &CoverInput) -> String {
     let m = input.manifest;
     let mut series = String::new();
-    for (i, p) in m.included().enumerate() {
-        let subject = fs::read_to_string(m.patch_file(p))
-            .ok()
-            .and_then(|t| mbox::parse(&t).subject)
-            .map(|s| mbox::strip_subject_prefix(&s).to_string())
-            .unwrap_or_else(|| p.path.clone());
-        let tag = if p.upstream == "new" {
-            "new in this version".to_string()
-        } else {
-            format!("was {}", p.upstream)
+    for (i, p) in m.destined(input.destination).enumerate() {
+        let subject = subject_of(m, p);
+        // Fixes are a first posting; the RFC says what each patch was.
+        let tag = match (input.destination, p.upstream.as_str()) {
+            (Destination::Fixes, _) => String::new(),
+            (_, "new") => "\n      (new in this version)".to_string(),
+            (_, u) => format!("\n      (was {u})"),
         };
-        series.push_str(&format!("  {:>2}. {subject}\n      ({tag})\n", i + 1));
+        series.push_str(&format!("  {:>2}. {subject}{tag}\n", i + 1));
     }
     let disabled: Vec<String> = m
         .patches
@@ -125,10 +183,19 @@ pub fn render(t: &Template, input: &CoverInput) -> String {
     let vals: BTreeMap<&str, String> = [
         ("version", input.version.to_string()),
         ("series", series.trim_end().to_string()),
-        ("ci_base", input.ci_base_desc.clone()),
+        ("base", base_description(m)),
+        (
+            "target_tree",
+            m.rfc
+                .get("target_tree")
+                .cloned()
+                .unwrap_or_else(|| "(not recorded in manifest.toml [rfc])".into()),
+        ),
         ("package_base", format!("v{}", m.base_version)),
         ("tested", input.tested.trim_end().to_string()),
         ("disabled", disabled),
+        ("fixes", list(m, Destination::Fixes)),
+        ("package_only", list(m, Destination::PackageOnly)),
     ]
     .into_iter()
     .collect();
@@ -163,6 +230,15 @@ pub fn split_recipients(get_maintainer_out: &str) -> (Vec<String>, Vec<String>) 
     (to.into_iter().collect(), cc.into_iter().collect())
 }
 
+/// checkpatch.pl and how it is run on every exported patch.
+pub const CHECKPATCH_ARGS: &[&str] = &[
+    "scripts/checkpatch.pl",
+    "--strict",
+    "--no-color",
+    "--ignore",
+    "UNKNOWN_COMMIT_ID",
+];
+
 /// Sums `total: E errors, W warnings, C checks` lines; Some(report) if any nonzero.
 pub fn checkpatch_problems(output: &str) -> Option<String> {
     let dirty = output.lines().any(|l| {
@@ -191,17 +267,189 @@ fn run(cmd: &mut Command) -> Result<String, RfcError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Name and address from the first included patch's `From:` header.
-pub fn series_author(m: &Manifest) -> Option<(String, String)> {
-    let p = m.included().next()?;
-    let from = mbox::parse(&fs::read_to_string(m.patch_file(p)).ok()?).from?;
-    if from.contains("=?") {
-        return None;
+/// Runs `cmd` with `input` on its stdin; its stdout, or an error with stderr.
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<String, RfcError> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let desc = format!("{cmd:?}");
+    let spawn_err = |source| RfcError::Spawn {
+        cmd: desc.clone(),
+        source,
+    };
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).map_err(spawn_err)?;
     }
-    let (name, rest) = from.split_once('<')?;
-    let email = rest.strip_suffix('>')?.trim();
+    let o = child.wait_with_output().map_err(spawn_err)?;
+    if !o.status.success() {
+        return Err(RfcError::Cmd {
+            cmd: desc,
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// The person who sends the series: author of every exported patch, its
+/// last Signed-off-by, and the From: of the cover letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <{}>", self.name, self.email)
+    }
+}
+
+/// What to do about a refused identity, shown with every refusal.
+const SET_IDENTITY: &str = "the exported patches are authored and signed off (DCO) by the person who sends them, so that must be a real, reachable identity: set `git config user.name \"Your Name\"` and `git config user.email you@your.domain`, or pass --author \"Your Name <you@your.domain>\" (or set FRESNEL_RFC_AUTHOR, which scripts/export-rfc.sh passes on)";
+
+/// Parses `Name <email>`.
+pub fn parse_identity(s: &str) -> Result<Identity, RfcError> {
+    let bad = || {
+        RfcError::Identity(format!(
+            "--author {s:?} is not of the form \"Name <email>\"; {SET_IDENTITY}"
+        ))
+    };
+    let (name, rest) = s.split_once('<').ok_or_else(bad)?;
+    let email = rest.trim().strip_suffix('>').ok_or_else(bad)?.trim();
     let name = name.trim().trim_matches('"').trim();
-    (!name.is_empty() && email.contains('@')).then(|| (name.to_string(), email.to_string()))
+    if name.is_empty() || email.is_empty() {
+        return Err(bad());
+    }
+    Ok(Identity {
+        name: name.to_string(),
+        email: email.to_string(),
+    })
+}
+
+/// Top-level domains RFC 2606/6761 reserve (nothing there is reachable).
+const RESERVED_TLDS: &[&str] = &["invalid", "example", "test", "localhost", "local"];
+/// Second-level domains RFC 2606 reserves for documentation.
+const RESERVED_DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];
+
+/// Why `id` cannot sign a posting, or None if it can.
+pub fn identity_problem(id: &Identity) -> Option<String> {
+    let Some((local, domain)) = id.email.rsplit_once('@') else {
+        return Some(format!("`{}` is not an e-mail address", id.email));
+    };
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    if local.is_empty() || domain.is_empty() || !domain.contains('.') && domain != "localhost" {
+        return Some(format!("`{}` is not a routable e-mail address", id.email));
+    }
+    let tld = domain.rsplit('.').next().unwrap_or("");
+    if RESERVED_TLDS.contains(&tld) {
+        return Some(format!(
+            "`{}` is in the reserved top-level domain .{tld}, which nobody can reply to",
+            id.email
+        ));
+    }
+    if let Some(d) = RESERVED_DOMAINS
+        .iter()
+        .find(|d| domain == **d || domain.ends_with(&format!(".{d}")))
+    {
+        return Some(format!(
+            "`{}` is in {d}, a domain reserved for documentation",
+            id.email
+        ));
+    }
+    if id.name.trim().is_empty() {
+        return Some("the name is empty".to_string());
+    }
+    None
+}
+
+/// Refuses a placeholder or reserved-domain identity, saying what to set.
+pub fn check_identity(id: &Identity) -> Result<(), RfcError> {
+    match identity_problem(id) {
+        Some(why) => Err(RfcError::Identity(format!(
+            "refusing to export as {id}: {why}; {SET_IDENTITY}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The submitter: `--author` if given, else `git config user.name` and
+/// `user.email` as git sees them in `dir`; refused if it is a placeholder.
+pub fn resolve_submitter(author: Option<&str>, dir: &Path) -> Result<Identity, RfcError> {
+    let id = match author {
+        Some(a) => parse_identity(a)?,
+        None => {
+            let get = |key: &str| {
+                Command::new("git")
+                    .arg("-C")
+                    .arg(dir)
+                    .args(["config", "--get", key])
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                    .filter(|v| !v.is_empty())
+            };
+            match (get("user.name"), get("user.email")) {
+                (Some(name), Some(email)) => Identity { name, email },
+                _ => {
+                    return Err(RfcError::Identity(format!(
+                        "no submitter: git config user.name/user.email are not set and no --author was given; {SET_IDENTITY}"
+                    )))
+                }
+            }
+        }
+    };
+    check_identity(&id)?;
+    Ok(id)
+}
+
+/// A commit message as sent by `submitter`: every trailer kept except
+/// Signed-off-by lines of placeholder identities (the repository's own
+/// project identity), then `Assisted-by:` if given, then the submitter's
+/// Signed-off-by last (moved there if it was already present).
+pub fn sign_message(msg: &str, submitter: &Identity, assisted_by: Option<&str>) -> String {
+    let sob = format!("Signed-off-by: {submitter}");
+    let mut lines: Vec<&str> = msg.trim_end().lines().collect();
+    // The trailer block: the last paragraph, if every line is `Key: value`.
+    let para_start = lines
+        .iter()
+        .rposition(|l| l.trim().is_empty())
+        .map(|i| i + 1)
+        .unwrap_or(lines.len());
+    let is_trailer = |l: &str| {
+        l.split_once(": ").is_some_and(|(k, _)| {
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    let has_block = para_start > 0
+        && para_start < lines.len()
+        && lines[para_start..].iter().all(|l| is_trailer(l));
+    let mut trailers: Vec<String> = Vec::new();
+    if has_block {
+        for l in lines.split_off(para_start) {
+            let placeholder_sob = l
+                .strip_prefix("Signed-off-by: ")
+                .and_then(|v| parse_identity(v).ok())
+                .is_some_and(|id| identity_problem(&id).is_some());
+            let assisted_dup = assisted_by.is_some_and(|a| l == format!("Assisted-by: {a}"));
+            if !placeholder_sob && l != sob && !assisted_dup {
+                trailers.push(l.to_string());
+            }
+        }
+    }
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    if let Some(a) = assisted_by {
+        trailers.push(format!("Assisted-by: {a}"));
+    }
+    trailers.push(sob);
+    format!("{}\n\n{}\n", lines.join("\n"), trailers.join("\n"))
 }
 
 pub struct ExportArgs {
@@ -209,14 +457,44 @@ pub struct ExportArgs {
     pub base: String,
     pub out: PathBuf,
     pub version: u32,
+    /// The RFC's cover letter template.
     pub template: PathBuf,
+    /// The fix series' cover letter template.
+    pub fixes_template: PathBuf,
     pub tested: String,
+    /// Checked again by export(); resolve it with resolve_submitter().
+    pub submitter: Identity,
+    /// `AGENT:MODEL` for an `Assisted-by:` trailer.
+    pub assisted_by: Option<String>,
 }
 
 /// Removes the worktree however the export ends.
 struct Worktree {
     src: PathBuf,
     path: PathBuf,
+}
+
+impl Worktree {
+    fn add(src: &Path, tag: &str, at: &str) -> Result<Self, RfcError> {
+        let parent = src.parent().unwrap_or(Path::new("/"));
+        let path = parent.join(format!("wt-rfc-{tag}-{}", std::process::id()));
+        run(Command::new("git")
+            .arg("-C")
+            .arg(src)
+            .args(["worktree", "add", "--detach", "--quiet"])
+            .arg(&path)
+            .arg(at))?;
+        Ok(Self {
+            src: src.to_path_buf(),
+            path,
+        })
+    }
+
+    fn git(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&self.path).args(args);
+        c
+    }
 }
 
 impl Drop for Worktree {
@@ -235,142 +513,162 @@ impl Drop for Worktree {
     }
 }
 
-/// What an export wrote.
+/// One posting that an export wrote.
 #[derive(Debug)]
-pub struct Exported {
+pub struct Series {
+    /// `fixes` or `rfc`: the subdirectory of the output directory.
+    pub name: &'static str,
+    /// The cover letter's Subject: line, as written.
+    pub subject: String,
     /// Cover letter first, then the patches.
     pub files: Vec<PathBuf>,
-    /// The strict-apply report onto the base.
-    pub apply_report: String,
     pub to: Vec<String>,
     pub cc: Vec<String>,
 }
 
-/// Runs the whole export.
-pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Exported, RfcError> {
-    let ttext = fs::read_to_string(&a.template).map_err(|source| RfcError::Io {
-        path: a.template.clone(),
-        source,
-    })?;
-    let template = parse_template(&a.template, &ttext)?;
-    if manifest.included().next().is_none() {
-        return Err(RfcError::EmptySeries);
-    }
-    if a.out.exists()
-        && fs::read_dir(&a.out)
-            .map_err(|source| RfcError::Io {
-                path: a.out.clone(),
-                source,
-            })?
-            .next()
-            .is_some()
-    {
-        return Err(RfcError::OutNotEmpty(a.out.clone()));
-    }
-    fs::create_dir_all(&a.out).map_err(|source| RfcError::Io {
-        path: a.out.clone(),
-        source,
-    })?;
-    let out = fs::canonicalize(&a.out).map_err(|source| RfcError::Io {
-        path: a.out.clone(),
-        source,
-    })?;
+/// What an export wrote.
+#[derive(Debug)]
+pub struct Exported {
+    /// The fixes first (when there are any), then the RFC.
+    pub series: Vec<Series>,
+    /// The strict-apply report onto the base.
+    pub apply_report: String,
+    /// One line per series: the round trip that was checked.
+    pub round_trip: Vec<String>,
+}
 
-    let parent = a.src.parent().unwrap_or(Path::new("/"));
-    let wt_path = parent.join(format!("wt-rfc-export-{}", std::process::id()));
-    run(Command::new("git")
-        .arg("-C")
-        .arg(&a.src)
-        .args(["worktree", "add", "--detach", "--quiet"])
-        .arg(&wt_path)
-        .arg(&a.base))?;
-    let wt = Worktree {
-        src: a.src.clone(),
-        path: wt_path,
-    };
-
-    let report = apply::apply_series(manifest, &wt.path, Options::default())?;
-    if !report.success() {
-        return Err(RfcError::Apply {
-            base: a.base.clone(),
-            report: report.to_string(),
-        });
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RfcError + '_ {
+    move |source| RfcError::Io {
+        path: path.to_path_buf(),
+        source,
     }
-    let git = |args: &[&str]| {
-        let mut c = Command::new("git");
-        c.arg("-C").arg(&wt.path).args(args);
-        c
+}
+
+fn patch_files(dir: &Path) -> Result<Vec<PathBuf>, RfcError> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "patch"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Rewrites base..tip so that `submitter` authors and commits every commit
+/// and signs it off last; trees are kept, so the strict apply's trees stay
+/// the reference. Returns the new tip.
+fn resign(
+    wt: &Worktree,
+    base: &str,
+    tip: &str,
+    submitter: &Identity,
+    assisted_by: Option<&str>,
+) -> Result<String, RfcError> {
+    let revs = run(&mut wt.git(&["rev-list", "--reverse", &format!("{base}..{tip}")]))?;
+    let mut parent = base.to_string();
+    for c in revs.lines() {
+        let msg = run(&mut wt.git(&["log", "-1", "--format=%B", c]))?;
+        let tree = format!("{c}^{{tree}}");
+        let mut cmd = wt.git(&["commit-tree", &tree, "-p", &parent, "-F", "-"]);
+        cmd.env("GIT_AUTHOR_NAME", &submitter.name)
+            .env("GIT_AUTHOR_EMAIL", &submitter.email)
+            .env("GIT_COMMITTER_NAME", &submitter.name)
+            .env("GIT_COMMITTER_EMAIL", &submitter.email);
+        let new = run_with_stdin(&mut cmd, &sign_message(&msg, submitter, assisted_by))?;
+        parent = new.trim().to_string();
+    }
+    Ok(parent)
+}
+
+/// A base-commit: line (and the fixes as prerequisite-patch-id: lines
+/// for the RFC), only when `[rfc] base_commit` names an upstream commit.
+fn base_lines(
+    m: &Manifest,
+    wt: &Worktree,
+    prerequisites: Option<(&str, &str)>,
+) -> Result<String, RfcError> {
+    let Some(commit) = m.rfc.get("base_commit").filter(|c| !c.is_empty()) else {
+        return Ok(String::new());
     };
-    let base_sha = run(&mut git(&["rev-parse", &format!("{}^{{commit}}", a.base)]))?
-        .trim()
-        .to_string();
-    let range = format!("{base_sha}..HEAD");
-    let v = format!("-v{}", a.version);
+    let mut out = format!("base-commit: {commit}\n");
+    if let Some((from, to)) = prerequisites {
+        let revs = run(&mut wt.git(&["rev-list", "--reverse", &format!("{from}..{to}")]))?;
+        for c in revs.lines() {
+            let diff = run(&mut wt.git(&["show", "--format=", c]))?;
+            let pid = run_with_stdin(&mut wt.git(&["patch-id", "--stable"]), &diff)?;
+            if let Some(id) = pid.split_whitespace().next() {
+                out.push_str(&format!("prerequisite-patch-id: {id}\n"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct SeriesSpec<'a> {
+    name: &'static str,
+    destination: Destination,
+    template: &'a Template,
+    /// format-patch options that make the subject prefix.
+    prefix_args: Vec<String>,
+    range_from: String,
+    range_to: String,
+}
+
+fn write_series(
+    manifest: &Manifest,
+    a: &ExportArgs,
+    wt: &Worktree,
+    out_root: &Path,
+    spec: &SeriesSpec,
+) -> Result<Series, RfcError> {
+    let out = out_root.join(spec.name);
+    fs::create_dir_all(&out).map_err(io_err(&out))?;
+    let range = format!("{}..{}", spec.range_from, spec.range_to);
 
     // First pass: plain patches for get_maintainer.pl.
-    let scratch = out.join(".get-maintainer");
-    run(&mut git(&[
+    let scratch = out_root.join(format!(".get-maintainer-{}", spec.name));
+    run(&mut wt.git(&[
         "format-patch",
         "--quiet",
         "-o",
         &scratch.to_string_lossy(),
         &range,
     ]))?;
+    let scratch_files = patch_files(&scratch)?;
     let mut gm = Command::new("perl");
-    gm.current_dir(&wt.path).args([
-        "scripts/get_maintainer.pl",
-        "--no-git",
-        "--no-git-fallback",
-        "--rolestats",
-    ]);
-    let mut scratch_files: Vec<PathBuf> = fs::read_dir(&scratch)
-        .map_err(|source| RfcError::Io {
-            path: scratch.clone(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    scratch_files.sort();
-    gm.args(&scratch_files);
-    let (to, cc) = split_recipients(&run(&mut gm)?);
+    gm.current_dir(&wt.path)
+        .args([
+            "scripts/get_maintainer.pl",
+            "--no-git",
+            "--no-git-fallback",
+            "--rolestats",
+        ])
+        .args(&scratch_files);
+    let gm_out = run(&mut gm);
     let _ = fs::remove_dir_all(&scratch);
+    let (to, cc) = split_recipients(&gm_out?);
 
     let mut fp: Vec<String> = vec![
         "format-patch".into(),
         "--quiet".into(),
         "--cover-letter".into(),
-        "--rfc".into(),
-        v,
-        format!("--base={base_sha}"),
-        "-o".into(),
-        out.to_string_lossy().into_owned(),
+        "--no-base".into(),
+        "--thread=shallow".into(),
     ];
+    fp.extend(spec.prefix_args.iter().cloned());
+    fp.extend(["-o".into(), out.to_string_lossy().into_owned()]);
     fp.extend(to.iter().map(|t| format!("--to={t}")));
     fp.extend(cc.iter().map(|c| format!("--cc={c}")));
     fp.push(range);
     let fp_ref: Vec<&str> = fp.iter().map(String::as_str).collect();
-    let mut fp_cmd = git(&fp_ref);
-    // The cover letter's From: is the committer identity; make it the
-    // series author (first patch's From:) rather than this machine's git
-    // config. RFC 2047-encoded names are left to git's identity.
-    if let Some((name, email)) = series_author(manifest) {
-        fp_cmd
-            .env("GIT_COMMITTER_NAME", name)
-            .env("GIT_COMMITTER_EMAIL", email);
-    }
+    // The cover letter's From: is the committer: the submitter.
+    let mut fp_cmd = wt.git(&fp_ref);
+    fp_cmd
+        .env("GIT_COMMITTER_NAME", &a.submitter.name)
+        .env("GIT_COMMITTER_EMAIL", &a.submitter.email);
     run(&mut fp_cmd)?;
 
-    let mut files: Vec<PathBuf> = fs::read_dir(&out)
-        .map_err(|source| RfcError::Io {
-            path: out.clone(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "patch"))
-        .collect();
-    files.sort();
-
-    // Fill the cover letter that format-patch left with placeholders.
+    let files = patch_files(&out)?;
     let cover = files
         .iter()
         .find(|p| p.to_string_lossy().contains("0000-cover-letter"))
@@ -379,38 +677,41 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Exported, RfcError>
             cmd: "git format-patch --cover-letter".into(),
             stderr: "no cover letter written".into(),
         })?;
-    let ctext = fs::read_to_string(&cover).map_err(|source| RfcError::Io {
-        path: cover.clone(),
-        source,
-    })?;
-    let ci = &manifest.ci_base;
+    let ctext = fs::read_to_string(&cover).map_err(io_err(&cover))?;
     let body = render(
-        &template,
+        spec.template,
         &CoverInput {
             version: a.version,
             manifest,
-            ci_base_desc: format!(
-                "Debian {} {} (tag {}, commit {})",
-                ci.get("package").map(String::as_str).unwrap_or("?"),
-                ci.get("version").map(String::as_str).unwrap_or("?"),
-                a.base,
-                &base_sha[..12.min(base_sha.len())]
-            ),
+            destination: spec.destination,
             tested: a.tested.clone(),
         },
     );
-    let filled = ctext
-        .replace("*** SUBJECT HERE ***", &template.subject)
+    let prereq = (spec.destination == Destination::Rfc)
+        .then_some((a.base.as_str(), spec.range_from.as_str()));
+    let base = base_lines(manifest, wt, prereq)?;
+    let mut filled = ctext
+        .replace("*** SUBJECT HERE ***", &spec.template.subject)
         .replace("*** BLURB HERE ***", body.trim_end());
-    fs::write(&cover, filled).map_err(|source| RfcError::Io {
-        path: cover.clone(),
-        source,
-    })?;
+    if !base.is_empty() {
+        filled = format!("{}\n\n{base}", filled.trim_end());
+    }
+    fs::write(&cover, &filled).map_err(io_err(&cover))?;
+    let subject = filled
+        .lines()
+        .find(|l| l.starts_with("Subject: "))
+        .unwrap_or("")
+        .trim_start_matches("Subject: ")
+        .to_string();
 
-    // checkpatch --strict on every patch (not the cover letter: it has no diff).
+    // checkpatch --strict on every patch (not the cover letter: no diff).
+    // The base tree has none of upstream's history, so checkpatch cannot
+    // look a Fixes: or commit reference up (UNKNOWN_COMMIT_ID); it still
+    // checks their format. The ids were confirmed in public sources (see
+    // the fixes cover letter).
     let mut cp = Command::new("perl");
     cp.current_dir(&wt.path)
-        .args(["scripts/checkpatch.pl", "--strict", "--no-color"])
+        .args(CHECKPATCH_ARGS)
         .args(files.iter().filter(|p| *p != &cover));
     let desc = format!("{cp:?}");
     let o = cp
@@ -427,11 +728,178 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Exported, RfcError>
     if let Some(problems) = checkpatch_problems(&text) {
         return Err(RfcError::Checkpatch(problems));
     }
-    Ok(Exported {
+    Ok(Series {
+        name: spec.name,
+        subject,
         files,
-        apply_report: report.to_string(),
         to,
         cc,
+    })
+}
+
+/// `git am`s every series, in order, onto a fresh checkout of the base (the
+/// export's worktree reset to it: only the touched files are rewritten) and
+/// compares each resulting tree with the strict apply's tree at that point.
+fn round_trip(
+    a: &ExportArgs,
+    wt: &Worktree,
+    base_sha: &str,
+    series: &[Series],
+    expected_trees: &[String],
+) -> Result<Vec<String>, RfcError> {
+    run(&mut wt.git(&["reset", "--quiet", "--hard", base_sha]))?;
+    run(&mut wt.git(&["clean", "--quiet", "-fdx"]))?;
+    let mut lines = Vec::new();
+    for (s, want) in series.iter().zip(expected_trees) {
+        let patches: Vec<&PathBuf> = s
+            .files
+            .iter()
+            .filter(|p| !p.to_string_lossy().contains("0000-cover-letter"))
+            .collect();
+        let mut am = wt.git(&["am", "--quiet", "--no-3way"]);
+        am.args(&patches)
+            .env("GIT_COMMITTER_NAME", &a.submitter.name)
+            .env("GIT_COMMITTER_EMAIL", &a.submitter.email);
+        if let Err(e) = run(&mut am) {
+            let _ = run(&mut wt.git(&["am", "--abort"]));
+            return Err(RfcError::RoundTrip {
+                series: format!("{}/", s.name),
+                base: a.base.clone(),
+                detail: e.to_string(),
+            });
+        }
+        let got = run(&mut wt.git(&["rev-parse", "HEAD^{tree}"]))?
+            .trim()
+            .to_string();
+        if &got != want {
+            let diff = run(&mut wt.git(&["diff", "--stat", want, &got])).unwrap_or_default();
+            return Err(RfcError::RoundTrip {
+                series: format!("{}/", s.name),
+                base: a.base.clone(),
+                detail: format!("tree {got}, strict apply gave {want}\n{diff}"),
+            });
+        }
+        let bad_author = run(&mut wt.git(&[
+            "log",
+            "--format=%an <%ae>",
+            &format!("HEAD~{}..HEAD", patches.len()),
+        ]))?
+        .lines()
+        .any(|l| l != a.submitter.to_string());
+        if bad_author {
+            return Err(RfcError::RoundTrip {
+                series: format!("{}/", s.name),
+                base: a.base.clone(),
+                detail: format!("a patch is not authored by {}", a.submitter),
+            });
+        }
+        lines.push(format!(
+            "round trip: {}/ ({} patch(es)) `git am`s onto {} and gives the strict apply's tree {}",
+            s.name,
+            patches.len(),
+            a.base,
+            &want[..12.min(want.len())]
+        ));
+    }
+    Ok(lines)
+}
+
+/// Runs the whole export.
+pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Exported, RfcError> {
+    check_identity(&a.submitter)?;
+    let read_template = |p: &Path| -> Result<Template, RfcError> {
+        let text = fs::read_to_string(p).map_err(io_err(p))?;
+        parse_template(p, &text)
+    };
+    let rfc_template = read_template(&a.template)?;
+    let n_fixes = manifest.destined(Destination::Fixes).count();
+    let n_rfc = manifest.destined(Destination::Rfc).count();
+    let n_pkg = manifest.destined(Destination::PackageOnly).count();
+    let fixes_template = if n_fixes > 0 {
+        Some(read_template(&a.fixes_template)?)
+    } else {
+        None
+    };
+    if n_rfc == 0 {
+        return Err(RfcError::EmptySeries);
+    }
+    if a.out.exists()
+        && fs::read_dir(&a.out)
+            .map_err(io_err(&a.out))?
+            .next()
+            .is_some()
+    {
+        return Err(RfcError::OutNotEmpty(a.out.clone()));
+    }
+    fs::create_dir_all(&a.out).map_err(io_err(&a.out))?;
+    let out = fs::canonicalize(&a.out).map_err(io_err(&a.out))?;
+
+    let wt = Worktree::add(&a.src, "export", &a.base)?;
+    let report = apply::apply_series(manifest, &wt.path, Options::default())?;
+    if !report.success() {
+        return Err(RfcError::Apply {
+            base: a.base.clone(),
+            report: report.to_string(),
+        });
+    }
+    let rev = |r: String| -> Result<String, RfcError> {
+        Ok(run(&mut wt.git(&["rev-parse", &r]))?.trim().to_string())
+    };
+    let base_sha = rev(format!("{}^{{commit}}", a.base))?;
+    // The manifest orders included patches fixes, rfc, package-only.
+    let fixes_tip = rev(format!("HEAD~{}", n_rfc + n_pkg))?;
+    let rfc_tip = rev(format!("HEAD~{n_pkg}"))?;
+    let mut expected_trees = Vec::new();
+    if n_fixes > 0 {
+        expected_trees.push(rev(format!("{fixes_tip}^{{tree}}"))?);
+    }
+    expected_trees.push(rev(format!("{rfc_tip}^{{tree}}"))?);
+
+    let signed_tip = resign(
+        &wt,
+        &base_sha,
+        &rfc_tip,
+        &a.submitter,
+        a.assisted_by.as_deref(),
+    )?;
+    let signed_fixes_tip = rev(format!("{signed_tip}~{n_rfc}"))?;
+
+    let mut series = Vec::new();
+    if let Some(t) = &fixes_template {
+        series.push(write_series(
+            manifest,
+            a,
+            &wt,
+            &out,
+            &SeriesSpec {
+                name: "fixes",
+                destination: Destination::Fixes,
+                template: t,
+                prefix_args: vec![],
+                range_from: base_sha.clone(),
+                range_to: signed_fixes_tip.clone(),
+            },
+        )?);
+    }
+    series.push(write_series(
+        manifest,
+        a,
+        &wt,
+        &out,
+        &SeriesSpec {
+            name: "rfc",
+            destination: Destination::Rfc,
+            template: &rfc_template,
+            prefix_args: vec!["--rfc".into(), format!("-v{}", a.version)],
+            range_from: signed_fixes_tip,
+            range_to: signed_tip,
+        },
+    )?);
+    let round_trip = round_trip(a, &wt, &base_sha, &series, &expected_trees)?;
+    Ok(Exported {
+        series,
+        apply_report: report.to_string(),
+        round_trip,
     })
 }
 

@@ -290,3 +290,32 @@ fn empty_series_without_patches_dir_is_valid() {
     let man = manifest::Manifest::load(&m, &tmp.path().join("patches")).unwrap();
     assert!(man.patches.is_empty());
 }
+
+#[test]
+fn destinations_in_order_and_rfc_base_commit() {
+    assert_case(
+        "destination",
+        "good/patches",
+        &[
+            (
+                "destination.toml",
+                21,
+                "[rfc] base_commit must be empty or a full 40-digit",
+            ),
+            (
+                "destination.toml",
+                35,
+                "destination \"fixes\" comes after [[patch]] #1",
+            ),
+        ],
+    );
+    assert_case(
+        "destination_value",
+        "good/patches",
+        &[(
+            "destination_value.toml",
+            23,
+            "destination \"stable\" is not one of \"fixes\", \"rfc\", \"package-only\"",
+        )],
+    );
+}

@@ -288,8 +288,8 @@ pub fn parse_kmod_record(line: &str) -> Result<KmodRecord, ParseError> {
     let seq = opt_num(get("seq")).ok_or_else(|| err("missing seq="))?;
     let ts_ns = opt_num(get("ts_ns")).ok_or_else(|| err("missing ts_ns="))?;
     let event = get("event").cloned().ok_or_else(|| err("missing event="))?;
-    if !matches!(event.as_str(), "arm" | "skip" | "signal") {
-        return Err(err("event is not arm|skip|signal"));
+    if !matches!(event.as_str(), "arm" | "skip" | "signal" | "dqbuf") {
+        return Err(err("event is not arm|skip|signal|dqbuf"));
     }
     let usage = match get("usage").map(String::as_str) {
         None | Some("-") => None,
@@ -422,6 +422,29 @@ seq=9 ts_ns=3000 event=signal queue=vim2m-cap type=9 index=0 plane=- ino=- ctx=1
             KmodRecord::Event { error, .. } => assert_eq!(*error, Some(-125)),
             o => panic!("unexpected {o:?}"),
         }
+    }
+
+    #[test]
+    fn kmod_dqbuf_record() {
+        let line = "seq=15 ts_ns=4000 event=dqbuf queue=vim2m-cap type=9 index=0 plane=- ino=- \
+                    ctx=- seqno=- usage=- reason=- error=-";
+        let r = parse_kmod_record(line).expect("parses");
+        match &r {
+            KmodRecord::Event {
+                event,
+                index,
+                ctx,
+                plane,
+                error,
+                ..
+            } => {
+                assert_eq!(event, "dqbuf");
+                assert_eq!(*index, Some(0));
+                assert_eq!((*ctx, *plane, *error), (None, None, None));
+            }
+            o => panic!("unexpected {o:?}"),
+        }
+        assert_eq!(r.line(), line);
     }
 
     #[test]

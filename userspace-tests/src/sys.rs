@@ -462,6 +462,28 @@ pub fn inode_of(fd: impl AsFd) -> Result<u64, Errno> {
     Ok(nix::sys::stat::fstat(fd.as_fd().as_raw_fd())?.st_ino)
 }
 
+/// `pidfd_open(2)`: a pidfd for process `pid` (Linux >= 5.3).
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain integer arguments; on success the kernel returns a new
+    // fd that nobody else owns.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+    let fd = RawFd::try_from(Errno::result(fd)?).map_err(|_| Errno::EBADF)?;
+    // SAFETY: see above: a fresh fd, owned from here on.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `pidfd_getfd(2)`: a duplicate of fd `target_fd` of the process behind
+/// `pidfd` (Linux >= 5.6; needs PTRACE_MODE_ATTACH over it: root, or the
+/// same user without Yama restrictions).
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target_fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain integer arguments; on success the kernel installs a new
+    // fd that nobody else owns.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target_fd, 0u32) };
+    let fd = RawFd::try_from(Errno::result(fd)?).map_err(|_| Errno::EBADF)?;
+    // SAFETY: see above: a fresh fd, owned from here on.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// CLOCK_MONOTONIC in ns: the clock dma-fence timestamps use (ktime_get).
 pub fn monotonic_ns() -> u64 {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use landing_model::watch::{Anomaly, WatchBuffer, WatchQueue, WatchResv};
+use landing_model::watch::{Anomaly, WatchBuffer, WatchQueue, WatchResv, SAMPLING_ORACLE};
 
 use crate::parse::{KmodRecord, Usage};
 
@@ -30,6 +30,103 @@ pub struct Observed {
     /// A signalled fence that stayed pending longer than this is an
     /// anomaly.
     pub pending_bound_ns: u64,
+}
+
+/// One look at a dma-buf a watched process held, through `poll()` and a
+/// sync_file exported from it (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE` with
+/// `DMA_BUF_SYNC_WRITE`: every fence a CPU writer would wait for): the
+/// fallback oracle where rust-kmod cannot be loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Look {
+    pub ino: u64,
+    /// `poll(POLLOUT)` was not ready: some fence was pending.
+    pub busy: bool,
+    /// The sync_file's fences: (driver, timeline, status: 0 pending).
+    pub fences: Vec<(String, String, i32)>,
+}
+
+/// What the sampling oracle saw over the whole watch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sampled {
+    pub looks: usize,
+    /// Every dma-buf looked at.
+    pub inos: BTreeSet<u64>,
+    /// (dma-buf inode, timeline) of each pending `vb2` fence seen.
+    pub vb2: BTreeSet<(u64, String)>,
+    /// Pending fences of other drivers, per driver: looks that saw one.
+    pub others: BTreeMap<String, usize>,
+    /// Looks poll() said were busy while the sync_file showed nothing
+    /// pending (a fence that signalled in between).
+    pub busy_only: usize,
+    /// Looks that could not be made, per reason.
+    pub failures: BTreeMap<String, usize>,
+}
+
+impl Sampled {
+    /// Count one look; `vb2_driver` is the driver name the series' fences
+    /// report (`oracle::VB2_DRIVER`).
+    pub fn add(&mut self, look: Look, vb2_driver: &str) {
+        self.looks += 1;
+        self.inos.insert(look.ino);
+        let mut pending = false;
+        for (driver, timeline, _) in look.fences.iter().filter(|f| f.2 == 0) {
+            pending = true;
+            if driver == vb2_driver {
+                self.vb2.insert((look.ino, timeline.clone()));
+            } else {
+                *self.others.entry(driver.clone()).or_default() += 1;
+            }
+        }
+        if look.busy && !pending {
+            self.busy_only += 1;
+        }
+    }
+
+    pub fn fail(&mut self, why: String) {
+        *self.failures.entry(why).or_default() += 1;
+    }
+
+    /// The report's oracle note after `why_not_kmod`.
+    pub fn note(&self, why_not_kmod: &str) -> String {
+        let mut t = format!(
+            "{why_not_kmod}; fell back to poll()/sync_file sampling of the dma-bufs the watched \
+             processes held (pidfd_getfd, every tick): {} dma-bufs, {} looks",
+            self.inos.len(),
+            self.looks
+        );
+        if self.inos.is_empty() {
+            t.push_str(" (they held none: nothing to sample)");
+        }
+        if self.vb2.is_empty() {
+            t.push_str(", no vb2 fence seen");
+        } else {
+            let seen: Vec<String> = self
+                .vb2
+                .iter()
+                .map(|(ino, tl)| format!("ino {ino} on {tl}"))
+                .collect();
+            t.push_str(&format!(", vb2 fences seen pending: {}", seen.join(", ")));
+        }
+        if !self.others.is_empty() {
+            t.push_str(&format!(
+                ", other drivers' pending fences: {}",
+                counted(self.others.iter().map(|(k, v)| (k.clone(), *v)).collect()).join(", ")
+            ));
+        }
+        if self.busy_only > 0 {
+            t.push_str(&format!(
+                ", {} looks busy by poll() only (signalled before the sync_file was read)",
+                self.busy_only
+            ));
+        }
+        if !self.failures.is_empty() {
+            t.push_str(&format!(
+                ", looks that failed: {}",
+                counted(self.failures.clone()).join(", ")
+            ));
+        }
+        t
+    }
 }
 
 /// The folded report: queues, anomalies, fences armed, records lost.
@@ -76,6 +173,7 @@ pub fn type_name(t: &str) -> String {
 
 /// One event record's fields the analysis uses.
 struct Ev<'a> {
+    seq: u64,
     ts_ns: u64,
     event: &'a str,
     queue: &'a str,
@@ -94,6 +192,7 @@ fn events(recs: &[KmodRecord]) -> Vec<Ev<'_>> {
     recs.iter()
         .filter_map(|rec| match rec {
             KmodRecord::Event {
+                seq,
                 ts_ns,
                 event,
                 queue,
@@ -108,6 +207,7 @@ fn events(recs: &[KmodRecord]) -> Vec<Ev<'_>> {
                 error,
                 ..
             } => Some(Ev {
+                seq: *seq,
                 ts_ns: *ts_ns,
                 event,
                 queue,
@@ -172,7 +272,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
             _ => {}
         }
     }
-    let mut anomalies = Vec::new();
+    let mut anomalies = dequeued_before_signalled(&evs, &signals);
 
     // Per (queue, type) then index.
     type Key<'a> = (&'a str, &'a str);
@@ -181,8 +281,20 @@ pub fn analyse(obs: &Observed) -> Analysis {
     let mut errors: BTreeMap<(Key<'_>, u32), BTreeMap<String, usize>> = BTreeMap::new();
     let mut skips: BTreeMap<(Key<'_>, u32), BTreeMap<String, usize>> = BTreeMap::new();
     let mut armed_inos: BTreeSet<u64> = BTreeSet::new();
+    // Skips that are not by design, per queue and reason: (count, first,
+    // last).
+    type Skips<'a, 'e> = BTreeMap<(Key<'a>, &'a str), (usize, &'e Ev<'a>, &'e Ev<'a>)>;
+    let mut failed_skips: Skips<'_, '_> = BTreeMap::new();
     for e in &evs {
         let key = (e.queue, e.buf_type);
+        if e.event == "dqbuf" {
+            // Counted on the buffers a fence event made known: a queue that
+            // publishes nothing is not listed for its DQBUFs alone.
+            if let Some(b) = per_buf.get_mut(&key).and_then(|q| q.get_mut(&e.index)) {
+                b.dequeued += 1;
+            }
+            continue;
+        }
         let buf = per_buf
             .entry(key)
             .or_default()
@@ -260,20 +372,36 @@ pub fn analyse(obs: &Observed) -> Analysis {
                     .or_default()
                     .entry(e.reason.to_string())
                     .or_default() += 1;
-                anomalies.push(Anomaly {
-                    kind: "arm-skipped".into(),
-                    evidence: format!(
-                        "{} index {} plane {}: the arm was skipped ({}): [{}]",
-                        e.queue,
-                        e.index,
-                        e.plane,
-                        e.reason,
-                        e.rec.line()
-                    ),
-                });
+                if !SKIPPED_BY_DESIGN.contains(&e.reason) {
+                    let s = failed_skips.entry((key, e.reason)).or_insert((0, e, e));
+                    s.0 += 1;
+                    s.2 = e;
+                }
             }
             _ => {}
         }
+    }
+    for ((key, reason), (n, first, last)) in &failed_skips {
+        let evidence = if n == &1 {
+            format!(
+                "{} index {} plane {}: the arm was skipped ({reason}): [{}]",
+                key.0,
+                first.index,
+                first.plane,
+                first.rec.line()
+            )
+        } else {
+            format!(
+                "{}: {n} arms skipped ({reason}), the first and the last: [{}] .. [{}]",
+                key.0,
+                first.rec.line(),
+                last.rec.line()
+            )
+        };
+        anomalies.push(Anomaly {
+            kind: "arm-skipped".into(),
+            evidence,
+        });
     }
     for (id, arm) in &arms {
         if !signals.contains_key(id) {
@@ -343,6 +471,72 @@ pub fn analyse(obs: &Observed) -> Analysis {
     }
 }
 
+/// A DQBUF of a buffer whose latest armed fence had not signalled yet: the
+/// series signals before the buffer reaches the done list (K5), so userspace
+/// must never get a buffer whose fence is pending. Records are numbered
+/// under the ring's lock in the order the probes ran, and the signal
+/// happens before the buffer can be dequeued, so "before" is by `seq`.
+/// Each arm is checked at the first DQBUF after it only (a buffer dequeued
+/// again without a new job has nothing new to wait for).
+fn dequeued_before_signalled(
+    evs: &[Ev<'_>],
+    signals: &BTreeMap<(u64, u64), &Ev<'_>>,
+) -> Vec<Anomaly> {
+    let mut latest_arm: BTreeMap<(&str, &str, u32), &Ev<'_>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in evs {
+        let buf = (e.queue, e.buf_type, e.index);
+        match e.event {
+            "arm" => {
+                latest_arm.insert(buf, e);
+            }
+            "dqbuf" => {
+                let Some(arm) = latest_arm.remove(&buf) else {
+                    continue;
+                };
+                let signal = arm.fence.and_then(|id| signals.get(&id));
+                if signal.is_some_and(|s| s.seq < e.seq) {
+                    continue;
+                }
+                let after = match signal {
+                    Some(s) => format!(
+                        "its signal came {:.1} ms later: [{}]",
+                        ms(s.ts_ns.saturating_sub(e.ts_ns)),
+                        s.rec.line()
+                    ),
+                    None => "no signal recorded".to_string(),
+                };
+                out.push(Anomaly {
+                    kind: "dequeued-before-signalled".into(),
+                    evidence: format!(
+                        "{} index {} was dequeued while its fence {} was pending, {:.1} ms \
+                         after the arm; {after}: [{}] .. [{}]",
+                        e.queue,
+                        e.index,
+                        fence_name(arm.fence),
+                        ms(e.ts_ns.saturating_sub(arm.ts_ns)),
+                        arm.rec.line(),
+                        e.rec.line()
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Skip reasons (as the module prints them) that are the series' design,
+/// not a fence gone missing: USERPTR memory has no dma-buf to carry a
+/// fence; a plane sharing an earlier plane's dma-buf or reservation object
+/// gets the fence through that plane. They are listed per buffer, not as
+/// anomalies.
+pub const SKIPPED_BY_DESIGN: [&str; 3] = [
+    "userptr_memory",
+    "duplicated_dma-buf",
+    "reservation_object_of_an_earlier_plane",
+];
+
 fn fence_name(id: Option<(u64, u64)>) -> String {
     id.map_or_else(|| "-".into(), |(c, s)| format!("{c}:{s}"))
 }
@@ -380,7 +574,14 @@ pub fn table(r: &landing_model::watch::WatchReport) -> String {
     if !r.devices.is_empty() {
         t.push_str(&format!("V4L2 nodes held: {}\n", r.devices.join(", ")));
     }
-    if r.armed == 0 {
+    if r.armed == 0 && r.oracle == SAMPLING_ORACLE {
+        t.push_str("nothing armed: no vb2 fence seen on the dma-bufs sampled\n");
+    } else if r.oracle == SAMPLING_ORACLE {
+        t.push_str(&format!(
+            "{} vb2 fences seen pending by sampling\n",
+            r.armed
+        ));
+    } else if r.armed == 0 {
         t.push_str("nothing armed\n");
     } else {
         t.push_str(&format!("{} fences armed", r.armed));
@@ -394,9 +595,10 @@ pub fn table(r: &landing_model::watch::WatchReport) -> String {
         for b in &q.buffers {
             let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |m| format!("{m:.1}"));
             t.push_str(&format!(
-                "  buffer {:>2}: {} jobs, arm->signal p50 {} ms max {} ms{}{}\n",
+                "  buffer {:>2}: {} jobs, {} dequeued, arm->signal p50 {} ms max {} ms{}{}\n",
                 b.index,
                 b.jobs,
+                b.dequeued,
                 f(b.arm_to_signal_p50_ms),
                 f(b.arm_to_signal_max_ms),
                 if b.errors.is_empty() {
@@ -543,16 +745,121 @@ seq=107 ts_ns=1070000000 event=signal queue=cap-00000000b2 type=1 index=1 plane=
         assert!(e.contains("seq=105 ") && e.contains("seq=107 "), "{e}");
     }
 
+    // DQBUF records after each signal, as the series orders them (signal,
+    // then the done list, then DQBUF); and a DQBUF on a queue that armed
+    // nothing (vivid's capture), which is not listed.
+    const DQBUFS: &str = "\
+seq=108 ts_ns=1071000000 event=dqbuf queue=out-00000000a1 type=2 index=0 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=109 ts_ns=1071000000 event=dqbuf queue=cap-00000000b2 type=1 index=0 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=110 ts_ns=1072000000 event=dqbuf queue=out-00000000a1 type=2 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=111 ts_ns=1072000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=112 ts_ns=1073000000 event=dqbuf queue=vivid-cap type=9 index=3 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=113 ts_ns=1074000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n";
+
+    #[test]
+    fn dequeued_after_signal_is_clean() {
+        let a = observe(&format!("{CLEAN}{DQBUFS}"), &[]);
+        assert!(a.anomalies.is_empty(), "{:?}", a.anomalies);
+        assert_eq!(a.queues.len(), 2, "vivid-cap armed nothing: not listed");
+        let cap = &a.queues[0];
+        assert_eq!(cap.buffers[0].dequeued, 1);
+        // Dequeued twice (requeued without a job between): one job to
+        // check, once.
+        assert_eq!(cap.buffers[1].dequeued, 2);
+    }
+
+    #[test]
+    fn dequeued_before_signalled() {
+        // CAPTURE buffer 0 reaches userspace 10 ms before its fence 8:1
+        // signals; buffer 1's fence never signals.
+        let ring = "\
+seq=1 ts_ns=1000000000 event=arm queue=cap-00000000b2 type=1 index=0 plane=0 ino=0 ctx=8 seqno=1 usage=write reason=- error=-\n\
+seq=2 ts_ns=1010000000 event=dqbuf queue=cap-00000000b2 type=1 index=0 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n\
+seq=3 ts_ns=1020000000 event=signal queue=cap-00000000b2 type=1 index=0 plane=- ino=- ctx=8 seqno=1 usage=- reason=- error=0\n\
+seq=4 ts_ns=1030000000 event=arm queue=cap-00000000b2 type=1 index=1 plane=0 ino=0 ctx=8 seqno=2 usage=write reason=- error=-\n\
+seq=5 ts_ns=1040000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- ino=- ctx=- seqno=- usage=- reason=- error=-\n";
+        let a = observe(ring, &[]);
+        assert_eq!(
+            kinds(&a),
+            [
+                "dequeued-before-signalled",
+                "dequeued-before-signalled",
+                "pending-at-end"
+            ]
+        );
+        let e = &a.anomalies[0].evidence;
+        assert!(
+            e.contains(
+                "cap-00000000b2 index 0 was dequeued while its fence 8:1 was pending, 10.0 ms \
+                 after the arm; its signal came 10.0 ms later: [seq=3 "
+            ),
+            "{e}"
+        );
+        assert!(e.contains("[seq=1 ts_ns=1000000000 event=arm"), "{e}");
+        assert!(e.contains("[seq=2 ts_ns=1010000000 event=dqbuf"), "{e}");
+        let e = &a.anomalies[1].evidence;
+        assert!(e.contains("fence 8:2 was pending"), "{e}");
+        assert!(e.contains("no signal recorded"), "{e}");
+        assert_eq!(a.queues[0].buffers[0].dequeued, 1);
+        let t = table(&landing_model::watch::WatchReport {
+            oracle: "kmod".into(),
+            armed: a.armed,
+            queues: a.queues.clone(),
+            anomalies: a.anomalies.clone(),
+            ..Default::default()
+        });
+        assert!(t.contains("buffer  0: 1 jobs, 1 dequeued,"), "{t}");
+        assert!(
+            t.contains("  dequeued-before-signalled: cap-00000000b2 index 0"),
+            "{t}"
+        );
+    }
+
     #[test]
     fn arm_skipped() {
+        // A driver that ran a job while the buffer's previous fence was
+        // still pending: the series skips the arm.
         let skip = format!(
             "{CLEAN}seq=108 ts_ns=1100000000 event=skip queue=out-00000000a1 type=2 index=2 \
-             plane=0 ino=- ctx=- seqno=- usage=- reason=userptr_memory error=-\n"
+             plane=0 ino=- ctx=- seqno=- usage=- reason=fence_still_pending error=-\n"
         );
         let a = observe(&skip, &[]);
         assert_eq!(kinds(&a), ["arm-skipped"]);
-        assert!(a.anomalies[0].evidence.contains("(userptr_memory)"));
+        let e = &a.anomalies[0].evidence;
+        assert!(
+            e.contains("out-00000000a1 index 2 plane 0: the arm was skipped (fence_still_pending)"),
+            "{e}"
+        );
+        assert_eq!(a.queues[1].buffers[2].skips, ["fence_still_pending x1"]);
+        // Many: one anomaly per queue and reason, with the first and last.
+        let more = format!(
+            "{skip}seq=109 ts_ns=1200000000 event=skip queue=out-00000000a1 type=2 index=3 \
+             plane=0 ino=- ctx=- seqno=- usage=- reason=fence_still_pending error=-\n"
+        );
+        let a = observe(&more, &[]);
+        assert_eq!(kinds(&a), ["arm-skipped"]);
+        let e = &a.anomalies[0].evidence;
+        assert!(
+            e.contains("out-00000000a1: 2 arms skipped (fence_still_pending)"),
+            "{e}"
+        );
+        assert!(e.contains("[seq=108 ") && e.contains("[seq=109 "), "{e}");
+    }
+
+    #[test]
+    fn skipped_by_design_is_listed_not_an_anomaly() {
+        // v4l2-compliance's USERPTR streaming on vim2m, as the patched
+        // guest recorded it; and a plane sharing its dma-buf.
+        let skip = format!(
+            "{CLEAN}seq=108 ts_ns=1100000000 event=skip queue=out-00000000a1 type=2 index=2 \
+             plane=0 ino=- ctx=- seqno=- usage=- reason=userptr_memory error=-\n\
+             seq=109 ts_ns=1100000000 event=skip queue=cap-00000000b2 type=1 index=2 \
+             plane=1 ino=- ctx=- seqno=- usage=- reason=duplicated_dma-buf error=-\n"
+        );
+        let a = observe(&skip, &[]);
+        assert!(a.anomalies.is_empty(), "{:?}", a.anomalies);
         assert_eq!(a.queues[1].buffers[2].skips, ["userptr_memory x1"]);
+        assert_eq!(a.queues[0].buffers[2].skips, ["duplicated_dma-buf x1"]);
     }
 
     #[test]
@@ -571,6 +878,65 @@ seq=107 ts_ns=1070000000 event=signal queue=cap-00000000b2 type=1 index=1 plane=
         assert!(observe("", &[(77, "system", "mpv[9]")])
             .anomalies
             .is_empty());
+    }
+
+    #[test]
+    fn sampling_sees_vb2_fences_only_as_vb2() {
+        let look = |ino, busy, fences: &[(&str, &str, i32)]| Look {
+            ino,
+            busy,
+            fences: fences
+                .iter()
+                .map(|(d, t, s)| (d.to_string(), t.to_string(), *s))
+                .collect(),
+        };
+        let mut s = Sampled::default();
+        // The control kernel: vivid's exports held by v4l2-ctl, idle.
+        s.add(look(31, false, &[]), "vb2");
+        s.add(look(32, false, &[("stub", "stub", 1)]), "vb2");
+        let why = "/dev/vb2_fence_probe: No such file or directory (os error 2)";
+        let n = s.note(why);
+        assert!(n.starts_with(why), "{n}");
+        assert!(
+            n.contains(": 2 dma-bufs, 2 looks, no vb2 fence seen"),
+            "{n}"
+        );
+        assert!(s.vb2.is_empty());
+        // A patched kernel's pending fence, a GPU's, and a race.
+        s.add(look(31, true, &[("vb2", "cap-00000000b2", 0)]), "vb2");
+        s.add(
+            look(31, true, &[("vb2", "cap-00000000b2", 0), ("vb2", "x", 1)]),
+            "vb2",
+        );
+        s.add(look(33, true, &[("panfrost", "gpu", 0)]), "vb2");
+        s.add(look(32, true, &[]), "vb2");
+        s.fail("pidfd_getfd: EPERM".into());
+        assert_eq!(s.vb2.len(), 1);
+        let n = s.note(why);
+        assert!(
+            n.contains("vb2 fences seen pending: ino 31 on cap-00000000b2"),
+            "{n}"
+        );
+        assert!(
+            n.contains("other drivers' pending fences: panfrost x1"),
+            "{n}"
+        );
+        assert!(n.contains("1 looks busy by poll() only"), "{n}");
+        assert!(
+            n.contains("looks that failed: pidfd_getfd: EPERM x1"),
+            "{n}"
+        );
+        // Nothing held: said so.
+        let n = Sampled::default().note(why);
+        assert!(n.contains("0 dma-bufs, 0 looks (they held none"), "{n}");
+        let t = table(&landing_model::watch::WatchReport {
+            oracle: SAMPLING_ORACLE.into(),
+            ..Default::default()
+        });
+        assert!(
+            t.contains("nothing armed: no vb2 fence seen on the dma-bufs sampled\n"),
+            "{t}"
+        );
     }
 
     #[test]

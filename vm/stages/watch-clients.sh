@@ -1,12 +1,18 @@
 #!/bin/sh
 # landing-map watch around clients nobody here wrote: v4l2-ctl streaming
-# vim2m with MMAP buffers on both queues, then vicodec's encoder and its
-# decoder fed the encoder's stream (--stream-from-hdr). Not yet: vim2m
-# importing vivid's exports (`--stream-out-dmabuf --export-device`: v4l2-ctl
-# 1.32 fails "do_setup_out_buffers q.obtain_bufs failed" there and exits 0).
-# Each watch prints
-# a "== watch: WHAT" line and its report as one JSON line; the judge
-# (verdict "watch") reads them. Exit 1 when a watch exited non-zero.
+# vim2m with MMAP buffers on both queues; vim2m's CAPTURE importing vivid's
+# exports (--stream-dmabuf --export-device); vicodec's encoder and its
+# decoder fed the encoder's stream (--stream-from-hdr); the v4l2-compliance
+# streaming tests on vim2m, with MMAP and with vivid's DMABUFs (-s -e); and
+# the vivid import once more with the sampling oracle asked for (what the
+# control kernel falls back to, checked where there are fences to see).
+# v4l2-ctl 1.32's --stream-out-dmabuf cannot work on an m2m device: its
+# streaming_set_m2m() exports the OUTPUT buffers before stateful_m2m() has
+# called REQBUFS on that queue, so none is exported and do_setup_out_buffers
+# fails "q.obtain_bufs failed" (then exits 0); --stream-dmabuf, whose
+# exports happen after the CAPTURE REQBUFS (capture_setup), works.
+# Each watch prints a "== watch: WHAT" line and its report as one JSON line;
+# the judge (verdict "watch") reads them. Exit 1 when a watch exited non-zero.
 set -eu
 node() {
 	for d in /sys/class/video4linux/video*; do
@@ -15,6 +21,7 @@ node() {
 	return 1
 }
 m2m=$(node vim2m) || { echo "no video node named vim2m*" >&2; exit 1; }
+vivid=$(node vivid) || { echo "no video node named vivid*" >&2; exit 1; }
 enc=$(node stateful-encoder) || { echo "no video node named stateful-encoder" >&2; exit 1; }
 dec=$(node stateful-decoder) || { echo "no video node named stateful-decoder" >&2; exit 1; }
 rc=0
@@ -22,14 +29,27 @@ watch() {
 	echo "== watch: $1"
 	shift
 	# Under TCG a job takes many times what it takes on hardware: 5 s bound.
-	landing-map watch --json --pending-bound-ms 5000 -- "$@" || rc=1
+	landing-map watch --json --pending-bound-ms 5000 "$@" || rc=1
 }
 watch "v4l2-ctl vim2m mmap" \
-	v4l2-ctl -d "$m2m" --stream-mmap --stream-out-mmap --stream-count=12
+	-- v4l2-ctl -d "$m2m" --stream-mmap --stream-out-mmap --stream-count=12
+# vivid's buffers must hold any frame vim2m's CAPTURE queue picks.
+v4l2-ctl -d "$vivid" --set-fmt-video=width=3840,height=2160,pixelformat=NV24
+watch "v4l2-ctl vim2m CAPTURE importing vivid's exports" \
+	-- v4l2-ctl -d "$m2m" --stream-dmabuf --stream-out-mmap --export-device "$vivid" \
+	--stream-count=12
 stream=/tmp/watch-clients.fwht
 watch "v4l2-ctl vicodec encoder" \
-	v4l2-ctl -d "$enc" --stream-mmap --stream-out-mmap --stream-count=8 --stream-to-hdr="$stream"
+	-- v4l2-ctl -d "$enc" --stream-mmap --stream-out-mmap --stream-count=8 --stream-to-hdr="$stream"
 watch "v4l2-ctl vicodec decoder, the encoder's stream" \
-	timeout 120 v4l2-ctl -d "$dec" --stream-mmap --stream-out-mmap --stream-count=8 \
+	-- timeout 120 v4l2-ctl -d "$dec" --stream-mmap --stream-out-mmap --stream-count=8 \
 	--stream-from-hdr="$stream"
+watch "v4l2-compliance -s vim2m" \
+	-- v4l2-compliance -d "$m2m" -s
+watch "v4l2-compliance -s -e vivid vim2m (DMABUF)" \
+	-- v4l2-compliance -d "$m2m" -s -e "$vivid"
+watch "v4l2-ctl vim2m CAPTURE importing vivid's exports, sampling oracle" \
+	--oracle sampling \
+	-- v4l2-ctl -d "$m2m" --stream-dmabuf --stream-out-mmap --export-device "$vivid" \
+	--stream-count=30
 exit "$rc"

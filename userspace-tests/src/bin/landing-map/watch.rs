@@ -5,16 +5,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use landing_model::watch::{WatchReport, NO_ORACLE};
-use userspace_tests::oracle::{kmod_records, KMOD_DEV};
+use landing_model::watch::{WatchReport, SAMPLING_ORACLE};
+use nix::errno::Errno;
+use userspace_tests::oracle::{kmod_records, poll_now, sync_view, KMOD_DEV, VB2_DRIVER};
 use userspace_tests::sys;
-use userspace_tests::watch::{analyse, merge, table, HeldDmaBuf, Observed};
+use userspace_tests::watch::{analyse, merge, table, HeldDmaBuf, Look, Observed, Sampled};
 
 #[derive(clap::Args)]
 pub struct WatchArgs {
@@ -25,10 +26,22 @@ pub struct WatchArgs {
     /// pending at the end gets this long to signal.
     #[arg(long, default_value_t = 1000)]
     pending_bound_ms: u64,
+    /// Which oracle: `auto` (rust-kmod's records, or the sampling fallback
+    /// where the module cannot be opened), or `sampling` (poll()/sync_file
+    /// looks at the dma-bufs the watched processes hold, even where the
+    /// module is loaded: to check the fallback itself).
+    #[arg(long, value_enum, default_value_t = OracleChoice::Auto)]
+    oracle: OracleChoice,
     /// The client to watch (its stdout goes to stderr, so that the report
     /// alone is on stdout, its JSON on one line).
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OracleChoice {
+    Auto,
+    Sampling,
 }
 
 /// How often the ring and `/proc` are sampled.
@@ -67,11 +80,58 @@ pub fn main(args: &WatchArgs, json: bool) -> ExitCode {
 struct ProcSeen {
     held: BTreeMap<u64, HeldDmaBuf>,
     devices: BTreeSet<String>,
+    /// The dma-bufs the watched processes hold right now: (pid, fd, inode).
+    watched_fds: Vec<(i32, RawFd, u64)>,
+}
+
+/// The pids in `/proc` and their parents.
+fn parents() -> BTreeMap<i32, i32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return BTreeMap::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let pid: i32 = p.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(p.path().join("stat")).ok()?;
+            Some((pid, ppid_of(&stat)?))
+        })
+        .collect()
+}
+
+/// The parent pid in a `/proc/PID/stat` line: `pid (comm) state ppid ...`,
+/// where comm may hold spaces and parentheses.
+fn ppid_of(stat: &str) -> Option<i32> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// `root` and every process below it.
+fn tree_of(root: i32) -> BTreeSet<i32> {
+    let parents = parents();
+    let mut tree = BTreeSet::from([root]);
+    loop {
+        let before = tree.len();
+        for (pid, ppid) in &parents {
+            if tree.contains(ppid) {
+                tree.insert(*pid);
+            }
+        }
+        if tree.len() == before {
+            return tree;
+        }
+    }
 }
 
 /// One pass over `/proc/*/fd` (other processes' fds are visible to root
-/// only; what cannot be read is skipped).
-fn scan_proc(seen: &mut ProcSeen) {
+/// only; what cannot be read is skipped). `watched`: the processes whose
+/// dma-bufs the sampling oracle looks at (None: every process).
+fn scan_proc(seen: &mut ProcSeen, watched: Option<&BTreeSet<i32>>) {
+    seen.watched_fds.clear();
     let me = std::process::id().to_string();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return;
@@ -81,6 +141,12 @@ fn scan_proc(seen: &mut ProcSeen) {
         if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
+        let pid_n: Option<i32> = pid.parse().ok();
+        let is_watched = match (pid_n, watched) {
+            (Some(n), Some(w)) => w.contains(&n),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
         let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
             continue;
         };
@@ -109,6 +175,10 @@ fn scan_proc(seen: &mut ProcSeen) {
                     h.exporter = exporter;
                 }
                 h.holders.insert(who.clone());
+                let fd_n = fd.file_name().to_str().and_then(|f| f.parse().ok());
+                if let (true, Some(pid_n), Some(fd_n)) = (is_watched, pid_n, fd_n) {
+                    seen.watched_fds.push((pid_n, fd_n, meta.ino()));
+                }
             } else if let Some(node) = target.strip_prefix("/dev/") {
                 if node.starts_with("video") {
                     let name =
@@ -117,6 +187,59 @@ fn scan_proc(seen: &mut ProcSeen) {
                     seen.devices.insert(format!("/dev/{node} {}", name.trim()));
                 }
             }
+        }
+    }
+}
+
+/// The sampling oracle's look at every dma-buf the watched processes hold
+/// now: a duplicate of their fd (pidfd_getfd), poll() and an exported
+/// sync_file on it, then closed again. A process or fd gone since the scan
+/// is no failure.
+fn sample_fds(fds: &[(i32, RawFd, u64)], sampled: &mut Sampled) {
+    let gone = |e: &Errno| matches!(e, Errno::ESRCH | Errno::EBADF);
+    let mut pidfds = BTreeMap::new();
+    for &(pid, fd, ino) in fds {
+        let pidfd = match pidfds.entry(pid).or_insert_with(|| sys::pidfd_open(pid)) {
+            Ok(p) => p,
+            Err(e) if gone(e) => continue,
+            Err(e) => {
+                sampled.fail(format!("pidfd_open: {e}"));
+                continue;
+            }
+        };
+        let dup = match sys::pidfd_getfd(pidfd.as_fd(), fd) {
+            Ok(d) => d,
+            Err(e) if gone(&e) => continue,
+            Err(e) => {
+                sampled.fail(format!("pidfd_getfd: {e}"));
+                continue;
+            }
+        };
+        // The fd may have been closed and reused since the scan.
+        if sys::inode_of(&dup).ok() != Some(ino) {
+            continue;
+        }
+        let busy = match poll_now(dup.as_fd()) {
+            Ok((_, out_ready)) => !out_ready,
+            Err(e) => {
+                sampled.fail(format!("{e:#}"));
+                continue;
+            }
+        };
+        match sync_view(dup.as_fd(), sys::DMA_BUF_SYNC_WRITE as u32) {
+            Ok((_, view)) => sampled.add(
+                Look {
+                    ino,
+                    busy,
+                    fences: view
+                        .fences
+                        .into_iter()
+                        .map(|f| (f.driver_name, f.obj_name, f.status))
+                        .collect(),
+                },
+                VB2_DRIVER,
+            ),
+            Err(e) => sampled.fail(format!("{e:#}")),
         }
     }
 }
@@ -147,27 +270,36 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
     };
     // The kmod: open (it is refused on a kernel without the series) and
     // reset.
-    let probe = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(KMOD_DEV)
-    {
+    let opened = match args.oracle {
+        OracleChoice::Auto => std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(KMOD_DEV)
+            .map_err(|e| {
+                format!(
+                    "{KMOD_DEV}: {e} (the vb2_fence_probe module loads only on a kernel with the \
+                     series)"
+                )
+            }),
+        OracleChoice::Sampling => {
+            report.forced_oracle = true;
+            Err("--oracle sampling: rust-kmod not used, by request".to_string())
+        }
+    };
+    let probe = match opened {
         Ok(f) => {
             sys::vb2fp_reset(f.as_fd())
                 .with_context(|| format!("VB2FP_IOC_RESET on {KMOD_DEV}"))?;
             report.oracle = "kmod".into();
             Some(f)
         }
-        Err(e) => {
-            report.oracle = NO_ORACLE.into();
-            report.oracle_note = format!(
-                "{KMOD_DEV}: {e} (the vb2_fence_probe module loads only on a kernel with the \
-                 series); fell back to: none (without the series nothing arms a vb2 fence, so \
-                 nothing can be recorded)"
-            );
+        Err(why) => {
+            report.oracle = SAMPLING_ORACLE.into();
+            report.oracle_note = why;
             None
         }
     };
+    let mut sampled = Sampled::default();
     let t0 = Instant::now();
     let mut child = if args.command.is_empty() {
         None
@@ -177,13 +309,18 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
     let deadline = args.seconds.map(|s| t0 + Duration::from_secs_f64(s));
     let mut records = Vec::new();
     let mut seen = ProcSeen::default();
-    let sample = |records: &mut Vec<_>, seen: &mut ProcSeen, probe: &Option<File>| -> Result<()> {
-        if probe.is_some() {
-            merge(records, kmod_records()?);
-        }
-        scan_proc(seen);
-        Ok(())
-    };
+    let root = child.as_ref().and_then(|c| i32::try_from(c.id()).ok());
+    let mut sample =
+        |records: &mut Vec<_>, seen: &mut ProcSeen, probe: &Option<File>| -> Result<()> {
+            let watched = root.map(tree_of);
+            scan_proc(seen, watched.as_ref());
+            if probe.is_some() {
+                merge(records, kmod_records()?);
+            } else {
+                sample_fds(&seen.watched_fds, &mut sampled);
+            }
+            Ok(())
+        };
     loop {
         sample(&mut records, &mut seen, &probe)?;
         if let Some(c) = child.as_mut() {
@@ -217,10 +354,28 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
         }
         std::thread::sleep(TICK);
     };
+    if probe.is_none() {
+        report.oracle_note = sampled.note(&report.oracle_note);
+        report.armed = sampled.vb2.len();
+        report.devices = seen.devices.into_iter().collect();
+        return Ok(report);
+    }
     report.devices = seen.devices.into_iter().collect();
     report.armed = analysis.armed;
     report.dropped = analysis.dropped;
     report.queues = analysis.queues;
     report.anomalies = analysis.anomalies;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ppid_of;
+
+    #[test]
+    fn parent_pid_from_stat() {
+        assert_eq!(ppid_of("167 (v4l2-ctl) S 160 167 1 0 -1"), Some(160));
+        assert_eq!(ppid_of("9 (a) b (c)) R 8 9 9"), Some(8));
+        assert_eq!(ppid_of("9 (truncated"), None);
+    }
 }
