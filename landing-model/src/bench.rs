@@ -51,6 +51,9 @@ pub struct StreamRun {
     pub frames: u32,
     pub seconds: f64,
     pub fps: f64,
+    /// CPU time of the whole guest (all CPUs, /proc/stat busy time) per
+    /// frame: the cost a fixed job time hides from `fps`.
+    pub cpu_us_per_frame: f64,
 }
 
 /// Fences on vs off, alternating in one boot.
@@ -61,6 +64,8 @@ pub struct Throughput {
     pub runs: Vec<StreamRun>,
     /// Per pair, fps(on) / fps(off); empty where fences cannot be switched on.
     pub fps_ratios: Vec<f64>,
+    /// Per pair, cpu(on) / cpu(off) per frame.
+    pub cpu_ratios: Vec<f64>,
 }
 
 impl Throughput {
@@ -210,6 +215,7 @@ pub fn table(r: &BenchReport) -> String {
             spread(&t.fps_ratios),
             met(m.is_some_and(|m| m >= GOAL_THROUGHPUT_RATIO))
         );
+        o += &format!("    cpu/frame on/off  {}\n", spread(&t.cpu_ratios));
     }
     for (label, on) in [("off", false), ("on", true)] {
         let runs: Vec<&StreamRun> = t.runs.iter().filter(|x| x.fences == on).collect();
@@ -217,9 +223,11 @@ pub fn table(r: &BenchReport) -> String {
             continue;
         }
         let fps: Vec<f64> = runs.iter().map(|x| x.fps).collect();
+        let cpu: Vec<f64> = runs.iter().map(|x| x.cpu_us_per_frame).collect();
         o += &format!(
-            "    fences {label:<3}  median {:.1} fps ({} runs)\n",
+            "    fences {label:<3}  median {:.1} fps, {:.0} us CPU per frame ({} runs)\n",
             median(&fps).unwrap_or(0.0),
+            median(&cpu).unwrap_or(0.0),
             runs.len()
         );
     }
@@ -307,6 +315,7 @@ mod tests {
                 workload: "vim2m".into(),
                 runs: vec![],
                 fps_ratios: vec![0.99, 0.97, 0.96],
+                cpu_ratios: vec![1.1],
             },
             per_job: None,
             wake: Some(Wake {

@@ -105,6 +105,7 @@ mod tests {
             frames: 100,
             seconds: 100.0 / fps,
             fps,
+            cpu_us_per_frame: 100.0,
         }
     }
 
@@ -116,6 +117,7 @@ mod tests {
                 workload: "w".into(),
                 runs: vec![run(true, 99.0), run(false, 100.0)],
                 fps_ratios: vec![0.99],
+                cpu_ratios: vec![1.02],
             },
             per_job: Some(PerJob::default()),
             wake: Some(Wake::default()),

@@ -3,6 +3,7 @@
 //! per-job arm and signal times, wake latency of fence waiters against
 //! DQBUF, and a soak that must leak nothing.
 
+mod cpu;
 mod per_job;
 mod soak;
 mod stream;

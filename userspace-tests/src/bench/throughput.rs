@@ -5,6 +5,7 @@
 use anyhow::Result;
 use landing_model::bench::{StreamRun, Throughput};
 
+use super::cpu::busy_us;
 use super::stream::{Stream, BUFFERS, H, W};
 use crate::m2m::{vim2m_fences_switchable, vim2m_set_publish_fences};
 
@@ -16,7 +17,9 @@ fn one_run(fences: bool, switchable: bool, frames: u32) -> Result<StreamRun> {
         vim2m_set_publish_fences(fences)?;
     }
     let s = Stream::open(TRANSTIME_MS)?;
+    let cpu0 = busy_us()?;
     let wall = s.run(frames)?;
+    let cpu = busy_us()?.saturating_sub(cpu0);
     drop(s);
     let seconds = wall.as_secs_f64();
     Ok(StreamRun {
@@ -24,6 +27,7 @@ fn one_run(fences: bool, switchable: bool, frames: u32) -> Result<StreamRun> {
         frames,
         seconds,
         fps: f64::from(frames) / seconds,
+        cpu_us_per_frame: cpu as f64 / f64::from(frames),
     })
 }
 
@@ -34,7 +38,7 @@ pub fn measure(pairs: u32, frames: u32, progress: &dyn Fn(&str)) -> Result<Throu
     let switchable = vim2m_fences_switchable();
     one_run(false, switchable, frames / 10)?;
     let mut runs = Vec::new();
-    let mut fps_ratios = Vec::new();
+    let (mut fps_ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
     for p in 0..pairs {
         if !switchable {
             runs.push(one_run(false, false, frames)?);
@@ -58,11 +62,14 @@ pub fn measure(pairs: u32, frames: u32, progress: &dyn Fn(&str)) -> Result<Throu
         }
         if let [Some(off), Some(on)] = pair {
             fps_ratios.push(on.fps / off.fps);
+            cpu_ratios.push(on.cpu_us_per_frame / off.cpu_us_per_frame);
             progress(&format!(
-                "pair {}/{pairs}: {:.1} fps on, {:.1} fps off",
+                "pair {}/{pairs}: {:.1} fps on, {:.1} fps off, cpu {:.0} vs {:.0} us/frame",
                 p + 1,
                 on.fps,
-                off.fps
+                off.fps,
+                on.cpu_us_per_frame,
+                off.cpu_us_per_frame
             ));
         }
     }
@@ -76,5 +83,6 @@ pub fn measure(pairs: u32, frames: u32, progress: &dyn Fn(&str)) -> Result<Throu
         ),
         runs,
         fps_ratios,
+        cpu_ratios,
     })
 }
