@@ -117,7 +117,7 @@ mod tests {
                 workload: "w".into(),
                 runs: vec![run(true, 99.0), run(false, 100.0)],
                 fps_ratios: vec![0.99],
-                cpu_ratios: vec![1.02],
+                cpu_extra_us: vec![900.0],
             },
             per_job: Some(PerJob::default()),
             wake: Some(Wake::default()),

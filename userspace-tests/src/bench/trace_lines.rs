@@ -46,11 +46,14 @@ impl TraceEvent {
 fn parse_line(line: &str) -> Option<TraceEvent> {
     let (task, rest) = line.split_once(" [")?;
     let pid = task.trim().rsplit_once('-')?.1.parse().ok()?;
+    // Flags and timestamp are padded with a varying number of spaces.
     let (_, rest) = rest.split_once("] ")?;
-    let mut words = rest.trim_start().splitn(3, ' ');
-    let _flags = words.next()?;
-    let ts = words.next()?.strip_suffix(':')?;
-    let (name, fields) = words.next()?.split_once(':')?;
+    let rest = rest.trim_start();
+    let (_flags, rest) = rest.split_once(' ')?;
+    let rest = rest.trim_start();
+    let (ts, rest) = rest.split_once(' ')?;
+    let ts = ts.strip_suffix(':')?;
+    let (name, fields) = rest.trim_start().split_once(':')?;
     let (sec, usec) = ts.split_once('.')?;
     let ts_ns = sec.parse::<u64>().ok()? * 1_000_000_000 + usec.parse::<u64>().ok()? * 1_000;
     Some(TraceEvent {
@@ -214,6 +217,13 @@ mod tests {
         assert_eq!(ev[4].name, DONE_ENTER);
         assert_eq!(ev[7].field("ctx"), Some("10"));
         assert_eq!(ev[7].field("type"), Some("1"));
+        // As the guest printed it: flags with a BH/need-resched mark,
+        // padding before the timestamp, a module symbol.
+        let guest = "     fence-bench-177     [000] ..Zff   232.908050: arm_enter: \
+(vb2_arm_fences+0x4/0xb30 [videobuf2_common])\n";
+        let ev = parse_trace(guest).expect("parses");
+        assert_eq!((ev[0].pid, ev[0].ts_ns), (177, 232_908_050_000));
+        assert_eq!(ev[0].name, ARM_ENTER);
     }
 
     #[test]
