@@ -14,7 +14,7 @@ out=${2:?usage: build-initramfs.sh control|patched OUT.cpio.gz}
 art=$(kernel_dir)/artifacts/$kind
 suite_bin=$FRESNEL_CACHE/suite-bin
 [ -d "$art/modules/lib/modules" ] || die "no modules for the $kind kernel in $art: run scripts/build-kernel.sh $kind first"
-for b in fence-suite landing-map; do
+for b in "${SUITE_BINS[@]}"; do
 	[ -x "$suite_bin/$b" ] || die "$suite_bin/$b missing: run scripts/build-suite.sh first"
 done
 userspace=$("$here/fetch-vm-userspace.sh")
@@ -37,7 +37,9 @@ cp -a "$userspace/usr/lib64/." "$root/usr/lib64/"
 cp -a "$userspace/usr/bin/v4l2-compliance" "$userspace/usr/bin/v4l2-ctl" "$root/usr/bin/"
 
 cp -a "$art/modules/lib/modules" "$root/lib/"
-cp "$suite_bin/fence-suite" "$suite_bin/landing-map" "$root/usr/bin/"
+for b in "${SUITE_BINS[@]}"; do
+	cp "$suite_bin/$b" "$root/usr/bin/"
+done
 # The Rust module goes into both guests: the patched one loads and checks it,
 # the control one checks that it refuses to load without the series.
 patched_art=$(kernel_dir)/artifacts/patched

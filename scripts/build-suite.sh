@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-suite.sh: build the userspace suite (fence-suite, landing-map) for the
+# build-suite.sh: build the userspace suite (SUITE_BINS in lib.sh) for the
 # guest, statically linked, and stage the binaries in $FRESNEL_CACHE/suite-bin.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,5 +12,7 @@ STATIC=1 KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out) \
 target=$(rustc -vV | sed -n 's/^host: //p')
 bin=$REPO_ROOT/userspace-tests/target/$target/release
 mkdir -p "$FRESNEL_CACHE/suite-bin"
-cp "$bin/fence-suite" "$bin/landing-map" "$FRESNEL_CACHE/suite-bin/"
+for b in "${SUITE_BINS[@]}"; do
+	cp "$bin/$b" "$FRESNEL_CACHE/suite-bin/"
+done
 ok "suite binaries in $FRESNEL_CACHE/suite-bin"

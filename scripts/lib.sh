@@ -46,6 +46,10 @@ manifest_get() {
 	"$REPO_ROOT/scripts/tools.sh" manifest get --manifest "$REPO_ROOT/manifest.toml" "$1" "$2"
 }
 
+# The userspace binaries the guest runs (userspace-tests/src/bin/).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+SUITE_BINS=(fence-suite landing-map fence-bench)
+
 # Kernel make invocation shared by every kernel and module build. Debian's
 # rustc-web (/usr/bin/rustc) ships the library source CONFIG_RUST needs; the
 # rustup rustc in PATH does not.

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
+pub mod bench;
+
 /// The `reservation` of a watched buffer on which nothing was seen.
 pub const NOTHING: &str = "none";
 /// How the `error` of a device's skipped row starts.

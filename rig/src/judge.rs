@@ -10,6 +10,7 @@ mod test_lines;
 #[cfg(test)]
 mod tests;
 
+use crate::bench;
 use crate::cases::Case;
 use crate::compliance;
 use crate::kernel_log;
@@ -121,7 +122,12 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
     }
     let mut problems = Vec::new();
     match spec.verdict {
-        Verdict::Rc | Verdict::Log | Verdict::Bufinfo | Verdict::LandingMap | Verdict::Watch
+        Verdict::Rc
+        | Verdict::Log
+        | Verdict::Bufinfo
+        | Verdict::LandingMap
+        | Verdict::Watch
+        | Verdict::Bench
             if rc != 0 =>
         {
             problems.push(format!("exit status {rc}, expected 0"));
@@ -149,6 +155,7 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
             }
         }
         Verdict::Watch => problems.extend(watch::problems(kernel, &stage.output)),
+        Verdict::Bench => problems.extend(bench::problems(kernel, &stage.output)),
         _ => {}
     }
     if problems.is_empty() {
@@ -284,6 +291,43 @@ fn judge_compliance(
             compliance_outcome(&p.output, &c.output),
         ));
     }
+}
+
+/// fence-bench's tables, one per kernel, and the cross-kernel line: the
+/// figures the verdict prints (a missed goal is printed, not failed).
+pub fn bench_summary(
+    control: Option<&GuestRun>,
+    patched: Option<&GuestRun>,
+    stages: &[StageSpec],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut reports = [None, None];
+    for (slot, (kernel, run)) in [(Kernel::Control, control), (Kernel::Patched, patched)]
+        .into_iter()
+        .enumerate()
+    {
+        let Some(run) = run else { continue };
+        for spec in stages.iter().filter(|s| s.verdict == Verdict::Bench) {
+            let Some(stage) = run.stage(&spec.name) else {
+                continue;
+            };
+            match bench::report(&stage.output) {
+                Ok(r) => {
+                    lines.extend(
+                        landing_model::bench::table(&r)
+                            .lines()
+                            .map(|l| format!("[{kernel}] {l}")),
+                    );
+                    reports[slot] = Some(r);
+                }
+                Err(e) => lines.push(format!("[{kernel}] {}: {e}", spec.name)),
+            }
+        }
+    }
+    if let [Some(c), Some(p)] = &reports {
+        lines.extend(bench::cross_kernel(c, p));
+    }
+    lines
 }
 
 /// Host-side checks recorded by scripts/test-all.sh in the suite's format.

@@ -2,6 +2,7 @@
 //! boot; every decision about what the guest's output means is made here.
 //! (Config fragment checks live in fresnel-tools, shared with the PKGBUILD.)
 
+mod bench;
 mod cases;
 mod cases_markdown;
 mod compliance;
@@ -111,6 +112,13 @@ fn judge_cmd(
         for line in watch::summary(&run.guest, &stages) {
             println!("info: {} watch: {line}", run.kernel);
         }
+    }
+    for line in judge::bench_summary(
+        control.as_ref().map(|r| &r.guest),
+        patched.as_ref().map(|r| &r.guest),
+        &stages,
+    ) {
+        println!("info: bench: {line}");
     }
     let mut checks = match host_checks {
         Some(path) => judge::host_checks(&read(path)?),

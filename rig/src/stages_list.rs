@@ -50,10 +50,13 @@ pub enum Verdict {
     /// `watch`: landing-map watch's JSON reports; exit 0; the patched
     /// kernel's show fences armed and no anomaly, the control's nothing.
     Watch,
+    /// `bench`: fence-bench's JSON report; exit 0 (1 is a leak); fences
+    /// timed on the patched kernel, absent on the control one.
+    Bench,
 }
 
 impl Verdict {
-    const WORDS: [(&'static str, Verdict); 8] = [
+    const WORDS: [(&'static str, Verdict); 9] = [
         ("rc", Verdict::Rc),
         ("tests", Verdict::Tests),
         ("cases", Verdict::Cases),
@@ -62,6 +65,7 @@ impl Verdict {
         ("bufinfo", Verdict::Bufinfo),
         ("landing-map", Verdict::LandingMap),
         ("watch", Verdict::Watch),
+        ("bench", Verdict::Bench),
     ];
 
     fn from_word(word: &str) -> Option<Self> {
@@ -104,7 +108,7 @@ pub enum StagesError {
         name: String,
         word: String,
     },
-    #[error("line {line}: {name}: verdict {word:?} is not one of rc, tests, cases, compliance, log, bufinfo, landing-map, watch")]
+    #[error("line {line}: {name}: verdict {word:?} is not one of rc, tests, cases, compliance, log, bufinfo, landing-map, watch, bench")]
     Verdict {
         line: usize,
         name: String,

@@ -15,7 +15,7 @@ use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
 use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver};
 use crate::needs::{self, Need};
-use crate::paths::{idle, in_ioctl, pending, readback, vicodec_error, visl, vivid};
+use crate::paths::{capability, idle, in_ioctl, pending, readback, vicodec_error, visl, vivid};
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
 use plans::{in_ioctl_plans, vim2m_fence_plans};
@@ -197,6 +197,9 @@ pub fn cases() -> Vec<Case> {
             path("vim2m/sigkill_owner", vim2m(), pending::sigkill_path),
             slow,
         ),
+        check("vim2m/capability_flag", vim2m(), NoFence, |_, _| {
+            capability::vim2m_capability_flag()
+        }),
         with_limit(
             check(
                 "vim2m/readback_rgb24",

@@ -11,6 +11,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("cases", 9),
     ("needs", 8),
     ("runner", 8),
+    ("bench", 7),
     ("paths", 7),
     ("m2m", 6),
     ("observe", 6),

@@ -9,7 +9,8 @@
 //! 8. `needs`: prerequisites, the only source of a SKIP. `runner`: runs
 //!    the tests it is handed, each in a child under a watchdog; knows
 //!    nothing of V4L2.
-//! 7. `paths`: the test bodies (`pending`, `in_ioctl`, `idle`,
+//! 7. `bench`: `fence-bench`'s measurements (throughput, per-job cost,
+//!    wake latency, soak). `paths`: the test bodies (`pending`, `in_ioctl`, `idle`,
 //!    `readback`, `visl`, `vivid`, `vicodec_error`).
 //! 6. `m2m`: the m2m fixture (`M2mRun`). `observe`: the one loop that
 //!    looks at every watched buffer and records its landing.
@@ -24,13 +25,15 @@
 //! 2. `parse`: bufinfo and kmod text. `sys`: the raw kernel interfaces.
 //! 1. `verdict`: a test's outcome and what a failure means.
 //!
-//! The binaries (`fence-suite`, `landing-map`) and `tests/suite.rs` stand
-//! on top and reach the table through `cases`. `sys` is the only module
+//! The binaries (`fence-suite`, `landing-map`, `fence-bench`) and
+//! `tests/suite.rs` stand on top; the first two reach the table through
+//! `cases`, the benchmark its measurements through `bench`. `sys` is the only module
 //! with `unsafe` code; the crate denies it elsewhere.
 
 #![deny(unsafe_code)]
 
 pub mod access;
+pub mod bench;
 pub mod cases;
 pub mod env;
 pub mod frames;

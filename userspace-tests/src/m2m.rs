@@ -20,6 +20,21 @@ use crate::v4l2::{find_device, VideoDev};
 /// (drivers/media/test-drivers/vim2m.c, V4L2_CID_TRANS_TIME_MSEC).
 pub const VIM2M_CID_TRANS_TIME_MSEC: u32 = 0x0098_0900 + 0x1000;
 
+/// vim2m's switch for its producer fences (patch 0017): read when a file
+/// handle is opened, so a context keeps the setting it was created with.
+pub const VIM2M_PUBLISH_FENCES: &str = "/sys/module/vim2m/parameters/publish_fences";
+
+/// Whether this kernel's vim2m can switch its fences (the patched one).
+pub fn vim2m_fences_switchable() -> bool {
+    std::path::Path::new(VIM2M_PUBLISH_FENCES).exists()
+}
+
+/// Set vim2m's `publish_fences` for the contexts opened from now on.
+pub fn vim2m_set_publish_fences(on: bool) -> Result<()> {
+    std::fs::write(VIM2M_PUBLISH_FENCES, if on { "Y" } else { "N" })
+        .with_context(|| format!("write {VIM2M_PUBLISH_FENCES}"))
+}
+
 /// The m2m devices the suite drives, and how their jobs run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Driver {

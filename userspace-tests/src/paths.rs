@@ -2,8 +2,8 @@
 //! stay pending (`pending`: vim2m) or complete inside an ioctl
 //! (`in_ioctl`: vicodec, visl), with nothing armed (`idle`), reading a
 //! frame back (`readback`), visl with a processing time (`visl`), vivid's
-//! multi-planar capture (`vivid`), and a decode job that fails
-//! (`vicodec_error`). A fence path returns the landing row it filled.
+//! multi-planar capture (`vivid`), a decode job that fails
+//! (`vicodec_error`), and the capability flag (`capability`). A fence path returns the landing row it filled.
 
 use anyhow::Result;
 
@@ -11,6 +11,7 @@ use crate::m2m::M2mRun;
 use crate::observe::Watch;
 use crate::parse::Usage;
 
+pub mod capability;
 pub mod idle;
 pub mod in_ioctl;
 pub mod pending;

@@ -251,6 +251,17 @@ impl VideoDev {
     }
 
     pub fn reqbufs(&self, q: QueueType, mem: Mem, count: u32) -> Result<u32, V4l2Error> {
+        Ok(self.reqbufs_caps(q, mem, count)?.0)
+    }
+
+    /// REQBUFS; the buffer count granted and the queue's capabilities
+    /// (`V4L2_BUF_CAP_*`).
+    pub fn reqbufs_caps(
+        &self,
+        q: QueueType,
+        mem: Mem,
+        count: u32,
+    ) -> Result<(u32, u32), V4l2Error> {
         let r: v4l2r::bindings::v4l2_requestbuffers = ioctl::reqbufs(
             &self.file,
             q,
@@ -263,7 +274,7 @@ impl VideoDev {
             path: self.p(),
             detail: e.to_string(),
         })?;
-        Ok(r.count)
+        Ok((r.count, r.capabilities))
     }
 
     /// (mem_offset, length) of plane 0 of MMAP buffer `index`.
