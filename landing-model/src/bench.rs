@@ -71,14 +71,17 @@ pub struct Throughput {
 }
 
 impl Throughput {
-    pub fn median_fps(&self, fences: bool) -> Option<f64> {
-        let v: Vec<f64> = self
-            .runs
+    /// The fps of the runs with (or without) fences, in run order.
+    pub fn fps(&self, fences: bool) -> Vec<f64> {
+        self.runs
             .iter()
             .filter(|r| r.fences == fences)
             .map(|r| r.fps)
-            .collect();
-        median(&v)
+            .collect()
+    }
+
+    pub fn median_fps(&self, fences: bool) -> Option<f64> {
+        median(&self.fps(fences))
     }
 }
 

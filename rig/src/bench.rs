@@ -67,13 +67,7 @@ pub fn cross_kernel(control: &BenchReport, patched: &BenchReport) -> Option<Stri
     let c = control.throughput.median_fps(false)?;
     let p = patched.throughput.median_fps(false)?;
     let spread = |r: &BenchReport| {
-        let v: Vec<f64> = r
-            .throughput
-            .runs
-            .iter()
-            .filter(|x| !x.fences)
-            .map(|x| x.fps)
-            .collect();
+        let v = r.throughput.fps(false);
         let m = median(&v)?;
         let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| {
             (lo.min(*x), hi.max(*x))

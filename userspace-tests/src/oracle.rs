@@ -199,12 +199,16 @@ pub fn poll_wait(fd: BorrowedFd<'_>, ev: PollFlags, timeout: Duration) -> Result
     }
 }
 
+/// Every dma-buf debugfs bufinfo lists now.
+pub fn bufinfo_objects() -> Result<Vec<BufinfoObject>> {
+    let text = std::fs::read_to_string(BUFINFO).with_context(|| format!("read {BUFINFO}"))?;
+    Ok(parse_bufinfo(&text)?)
+}
+
 /// The bufinfo entry of the dma-buf `buf` (matched by inode).
 pub fn bufinfo_entry(buf: BorrowedFd<'_>) -> Result<Option<BufinfoObject>> {
     let ino = sys::inode_of(buf).context("fstat(dma-buf)")?;
-    let text = std::fs::read_to_string(BUFINFO).with_context(|| format!("read {BUFINFO}"))?;
-    let objs = parse_bufinfo(&text)?;
-    Ok(objs.into_iter().find(|o| o.ino == ino))
+    Ok(bufinfo_objects()?.into_iter().find(|o| o.ino == ino))
 }
 
 /// One look at a dma-buf through every available oracle.

@@ -15,15 +15,13 @@ use super::throughput::TRANSTIME_MS;
 use super::trace_lines::{fence_balance, parse_trace};
 use super::tracefs::Tracefs;
 use crate::m2m::{vim2m_fences_switchable, vim2m_set_publish_fences};
-use crate::oracle::{poll_now, BUFINFO};
-use crate::parse::parse_bufinfo;
+use crate::oracle::{bufinfo_objects, poll_now};
 use crate::sys;
 
 const KMEMLEAK: &str = "/sys/kernel/debug/kmemleak";
 
 fn dmabufs() -> Result<usize> {
-    let text = std::fs::read_to_string(BUFINFO).with_context(|| format!("read {BUFINFO}"))?;
-    Ok(parse_bufinfo(&text)?.len())
+    Ok(bufinfo_objects()?.len())
 }
 
 /// Export every CAPTURE buffer again, take a sync_file of each export,
