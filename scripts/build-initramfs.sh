@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# build-initramfs.sh KIND OUT.cpio.gz: pack the guest for one kernel (control
-# or patched): busybox-static, the kernel's modules, sid's v4l-utils with its
+# build-initramfs.sh KIND OUT.cpio.gz: pack the guest for one kernel (control,
+# patched or canary): busybox-static, the kernel's modules, sid's v4l-utils with its
 # runtime, the suite binaries, the Rust module (patched only), vm/init and the
 # stages of vm/stages.list that apply to KIND.
 # Inputs: $kdir/artifacts/KIND/{modules,vb2_fence_probe.ko}, $FRESNEL_CACHE/suite-bin/.
@@ -9,8 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-kind=${1:?usage: build-initramfs.sh control|patched OUT.cpio.gz}
-out=${2:?usage: build-initramfs.sh control|patched OUT.cpio.gz}
+kind=${1:?usage: build-initramfs.sh control|patched|canary OUT.cpio.gz}
+out=${2:?usage: build-initramfs.sh control|patched|canary OUT.cpio.gz}
 art=$(kernel_dir)/artifacts/$kind
 suite_bin=$FRESNEL_CACHE/suite-bin
 [ -d "$art/modules/lib/modules" ] || die "no modules for the $kind kernel in $art: run scripts/build-kernel.sh $kind first"
@@ -41,13 +41,16 @@ for b in "${SUITE_BINS[@]}"; do
 	cp "$suite_bin/$b" "$root/usr/bin/"
 done
 # The Rust module goes into both guests: the patched one loads and checks it,
-# the control one checks that it refuses to load without the series.
-patched_art=$(kernel_dir)/artifacts/patched
-for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
-	[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"
-done
-cp "$patched_art/vb2_fence_probe.ko" "$root/lib/fresnel/"
-cp "$patched_art/vb2fp-selftest" "$patched_art/kmod-check.sh" "$root/usr/bin/"
+# the control one checks that it refuses to load without the series. The
+# canary's stages do not use it.
+if [ "$kind" != canary ]; then
+	patched_art=$(kernel_dir)/artifacts/patched
+	for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
+		[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"
+	done
+	cp "$patched_art/vb2_fence_probe.ko" "$root/lib/fresnel/"
+	cp "$patched_art/vb2fp-selftest" "$patched_art/kmod-check.sh" "$root/usr/bin/"
+fi
 
 cp "$REPO_ROOT/vm/init" "$root/init"
 cp "$REPO_ROOT"/vm/stages/*.sh "$root/usr/libexec/fresnel/"

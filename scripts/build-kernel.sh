@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# build-kernel.sh control|patched: build the VM kernel from the CI base
-# (control) or the CI base plus the series (patched) and collect bzImage and
-# modules in $kdir/artifacts/KIND. One source tree and one build tree serve
-# both: the tree is moved between the two commits with `git checkout`, which
+# build-kernel.sh control|patched|canary: build the VM kernel from the CI base
+# (control), the CI base plus the series (patched) or the series plus the
+# deliberately wrong vm/canary/ (canary, apply-canary.sh) and collect
+# bzImage and modules in $kdir/artifacts/KIND. One source tree and one build
+# tree serve all three: the tree is moved between the two commits with `git checkout`, which
 # rewrites only the files that differ, so make (and ccache) rebuild only what
 # the series touches. The control artifacts are cached by their inputs.
 set -euo pipefail
@@ -10,8 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-kind=${1:?usage: build-kernel.sh control|patched}
-case "$kind" in control | patched) ;; *) die "unknown kernel kind '$kind' (control or patched)" ;; esac
+kind=${1:?usage: build-kernel.sh control|patched|canary}
+case "$kind" in control | patched | canary) ;; *) die "unknown kernel kind '$kind' (control, patched or canary)" ;; esac
 kdir=$(kernel_dir)
 src=$kdir/src
 obj=$kdir/out
@@ -22,11 +23,11 @@ fragments=("$src/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.c
 config_key=$(cat "${fragments[@]}" | sha256sum | cut -c1-16)
 toolchain_key=$( (/usr/bin/rustc --version && clang-19 --version | head -1) | sha256sum | cut -c1-16)
 
-if [ "$kind" = control ]; then
-	target=$(git -C "$src" rev-parse ci-base)
-else
-	target=$("$here/apply-series.sh" "$src")
-fi
+case "$kind" in
+control) target=$(git -C "$src" rev-parse ci-base) ;;
+patched) target=$("$here/apply-series.sh" "$src") ;;
+canary) target=$("$here/apply-canary.sh" "$src") ;;
+esac
 key="$(git -C "$src" rev-parse "$target^{tree}")-$config_key-$toolchain_key"
 # The patched kernel always goes through make (a no-op rebuild takes seconds
 # and catches edits and touches in the tree); the control one is reused.

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # vm-test.sh [--patched-only]: build the control and the patched VM kernels,
 # the Rust module and the suite, boot each kernel under QEMU, and judge the
-# results (fresnel-rig judge). --patched-only is the edit loop: the patched
-# kernel alone, suite stages only (no compliance, which needs the control).
-# Run directories: $FRESNEL_CACHE/runs/{control,patched}.
+# results (fresnel-rig judge). Then the canary: the series plus
+# vm/canary/ (a fence-contract breach put back on purpose), booted with
+# vm/canary-stages.list; the judge requires lockdep to report it.
+# --patched-only is the edit loop: the patched kernel alone, suite stages
+# only (no compliance, which needs the control; no canary).
+# Run directories: $FRESNEL_CACHE/runs/{control,patched,canary}.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
 kinds=(control patched)
+canary=1
 if [ "${1:-}" = --patched-only ]; then
 	kinds=(patched)
+	canary=""
 	quick_stages=$(mktemp)
 	# Compliance compares the two kernels: drop the stages whose verdict says so.
 	awk '/^#/ || $4 != "compliance"' "$REPO_ROOT/vm/stages.list" >"$quick_stages"
@@ -34,6 +39,15 @@ for kind in "${kinds[@]}"; do
 	timed "VM run $kind" "$here/run-vm.sh" "$kind" "$runs/$kind.cpio.gz" "$runs/$kind"
 	judge_args+=("--$kind" "$runs/$kind")
 done
+if [ -n "$canary" ]; then
+	# Last: it moves the shared build tree off the patched commit, which the
+	# next build of either kernel moves back (ccache keeps that cheap).
+	timed "build canary kernel" "$here/build-kernel.sh" canary
+	timed "initramfs canary" env FRESNEL_STAGES="$REPO_ROOT/vm/canary-stages.list" \
+		"$here/build-initramfs.sh" canary "$runs/canary.cpio.gz"
+	timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary"
+	judge_args+=(--canary "$runs/canary")
+fi
 
 echo "== stage timings"
 cat "$FRESNEL_TIMINGS"

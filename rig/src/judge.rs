@@ -330,6 +330,70 @@ pub fn bench_summary(
     lines
 }
 
+/// The canary's check: the guest of the kernel built with vm/canary/
+/// (a fence-contract breach put back on purpose, vm/canary-stages.list) ran
+/// to its end, and its kernel log holds a lockdep report through
+/// `dma_fence_map`, the signalling annotations' lock. Without that report
+/// the annotations cannot see such a breach, and the patched kernel's clean
+/// log would prove nothing.
+pub fn canary(run: &KernelRun) -> Check {
+    let name = "canary/lockdep-reports-the-breach".to_string();
+    if let Outcome::Fail(why) = vm_run(run) {
+        return check(name, Outcome::Fail(why));
+    }
+    let findings = canary_findings(run);
+    let outcome = if findings.iter().any(|f| f.excerpt.contains("dma_fence_map")) {
+        Outcome::Pass
+    } else if findings.is_empty() {
+        Outcome::Fail(format!(
+            "the canary kernel (vm/canary/) ran without any lockdep report: \
+             the signalling annotations did not see the breach it puts back, so a \
+             clean lockdep log proves nothing; console tail:\n{}",
+            tail(&run.console, 15)
+        ))
+    } else {
+        Outcome::Fail(format!(
+            "the canary kernel's reports do not involve dma_fence_map, so they are \
+             not the breach it puts back:\n{}",
+            findings
+                .iter()
+                .map(|f| f.excerpt.as_str())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        ))
+    };
+    check(name, outcome)
+}
+
+/// The canary's lockdep reports (console and `log` stages alike).
+fn canary_findings(run: &KernelRun) -> Vec<kernel_log::Finding> {
+    let mut log = run.console.clone();
+    for s in run.guest.stages.iter().filter(|s| s.name == "dmesg") {
+        log.push_str(&s.output);
+    }
+    kernel_log::scan(&log)
+        .into_iter()
+        .filter(|f| f.what == "lockdep")
+        .collect()
+}
+
+/// The first lines of the canary's report through `dma_fence_map`, for the
+/// verdict's info lines: which lock was taken where, under what.
+pub fn canary_evidence(run: &KernelRun) -> Vec<String> {
+    canary_findings(run)
+        .into_iter()
+        .find(|f| f.excerpt.contains("dma_fence_map"))
+        .map(|f| {
+            f.excerpt
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.contains("-----"))
+                .take(8)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Host-side checks recorded by scripts/test-all.sh in the suite's format.
 pub fn host_checks(text: &str) -> Vec<Check> {
     suite_output::parse(text)

@@ -50,6 +50,10 @@ enum Cmd {
         /// Host-side check results, in the suite's PASS/FAIL/SKIP line format.
         #[arg(long)]
         host_checks: Option<PathBuf>,
+        /// Directory of the canary kernel's run (vm/canary-stages.list): it
+        /// must end in a lockdep report through dma_fence_map.
+        #[arg(long)]
+        canary: Option<PathBuf>,
     },
     /// Print the landing maps the guests printed (JSON), side by side.
     LandingMap {
@@ -96,14 +100,15 @@ fn judge_cmd(
     cases_path: &Path,
     stages_path: &Path,
     host_checks: Option<&Path>,
+    canary: Option<&Path>,
 ) -> Result<bool> {
     let cases = load_cases(cases_path)?;
     let stages = stages_list::parse(&read(stages_path)?)
         .with_context(|| format!("{}", stages_path.display()))?;
     let control = control.map(|d| load_run(Kernel::Control, d)).transpose()?;
     let patched = patched.map(|d| load_run(Kernel::Patched, d)).transpose()?;
-    if control.is_none() && patched.is_none() {
-        bail!("nothing to judge: give --control and/or --patched");
+    if control.is_none() && patched.is_none() && canary.is_none() {
+        bail!("nothing to judge: give --control, --patched and/or --canary");
     }
     for run in [&control, &patched].into_iter().flatten() {
         for line in judge::compliance_summary(&run.guest, &stages) {
@@ -129,6 +134,14 @@ fn judge_cmd(
         stages: &stages,
     };
     checks.extend(judge::judge(control.as_ref(), patched.as_ref(), &rules));
+    if let Some(dir) = canary {
+        // The canary is the patched series plus the breach: judged alone.
+        let run = load_run(Kernel::Patched, dir)?;
+        for line in judge::canary_evidence(&run) {
+            println!("info: canary: {line}");
+        }
+        checks.push(judge::canary(&run));
+    }
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for c in &checks {
         match &c.outcome {
@@ -213,6 +226,7 @@ fn main() -> Result<()> {
             cases,
             stages,
             host_checks,
+            canary,
         } => {
             if judge_cmd(
                 control.as_deref(),
@@ -220,6 +234,7 @@ fn main() -> Result<()> {
                 &cases,
                 &stages,
                 host_checks.as_deref(),
+                canary.as_deref(),
             )? {
                 Ok(())
             } else {

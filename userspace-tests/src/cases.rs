@@ -15,7 +15,9 @@ use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
 use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver};
 use crate::needs::{self, Need};
-use crate::paths::{capability, idle, in_ioctl, pending, readback, vicodec_error, visl, vivid};
+use crate::paths::{
+    capability, exports, hold, idle, in_ioctl, pending, readback, vicodec_error, visl, vivid,
+};
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
 use plans::{in_ioctl_plans, vim2m_fence_plans};
@@ -200,6 +202,9 @@ pub fn cases() -> Vec<Case> {
         check("vim2m/capability_flag", vim2m(), NoFence, |_, _| {
             capability::vim2m_capability_flag()
         }),
+        check("vim2m/unfenced_exports_separate", vim2m(), Pass, |_, _| {
+            exports::vim2m_unfenced_exports_separate()
+        }),
         with_limit(
             check(
                 "vim2m/readback_rgb24",
@@ -274,6 +279,12 @@ pub fn cases() -> Vec<Case> {
         ),
         slow,
     ));
+    // A frame in two slices: the held CAPTURE buffer is armed by the last.
+    t.push(path(
+        "visl/hold_capture_slices",
+        visl(),
+        hold::hold_capture_slices,
+    ));
     // vivid's multi-planar capture (NV12M): one fence on several
     // reservations, and on one reservation once when planes share it.
     t.extend([
@@ -292,6 +303,11 @@ pub fn cases() -> Vec<Case> {
             vec![VividMplane, Bufinfo],
             NoFence,
             vivid::error_completion,
+        ),
+        path(
+            "vivid/remove_bufs_after_frame",
+            vec![VividMplane, Bufinfo],
+            vivid::remove_bufs_after_frame,
         ),
         // The importer that reads vivid's export back is vim2m.
         with_limit(

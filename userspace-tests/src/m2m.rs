@@ -35,6 +35,18 @@ pub fn vim2m_set_publish_fences(on: bool) -> Result<()> {
         .with_context(|| format!("write {VIM2M_PUBLISH_FENCES}"))
 }
 
+/// Puts vim2m's `publish_fences` back on however a test that turned it off
+/// ends.
+pub struct FencesBackOn;
+
+impl Drop for FencesBackOn {
+    fn drop(&mut self) {
+        // Best effort: later tests expect the default, and a failure here
+        // shows in them.
+        let _ = vim2m_set_publish_fences(true);
+    }
+}
+
 /// The m2m devices the suite drives, and how their jobs run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Driver {

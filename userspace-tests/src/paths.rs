@@ -3,7 +3,9 @@
 //! (`in_ioctl`: vicodec, visl), with nothing armed (`idle`), reading a
 //! frame back (`readback`), visl with a processing time (`visl`), vivid's
 //! multi-planar capture (`vivid`), a decode job that fails
-//! (`vicodec_error`), and the capability flag (`capability`). A fence path returns the landing row it filled.
+//! (`vicodec_error`), the capability flag (`capability`), and the
+//! reservation objects of exports of a queue without fences (`exports`),
+//! and a frame sent as slices with HOLD_CAPTURE_BUF (`hold`). A fence path returns the landing row it filled.
 
 use anyhow::Result;
 
@@ -12,6 +14,8 @@ use crate::observe::Watch;
 use crate::parse::Usage;
 
 pub mod capability;
+pub mod exports;
+pub mod hold;
 pub mod idle;
 pub mod in_ioctl;
 pub mod pending;

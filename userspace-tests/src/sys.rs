@@ -24,12 +24,23 @@ pub const DMA_BUF_SYNC_WRITE: u64 = 2;
 pub const DMA_BUF_SYNC_START: u64 = 0;
 pub const DMA_BUF_SYNC_END: u64 = 4;
 
-/// `struct dma_buf_export_sync_file`.
+/// `struct dma_buf_export_sync_file` and `struct dma_buf_import_sync_file`
+/// (the same two fields).
 #[repr(C)]
 #[derive(Default)]
 struct DmaBufSyncFile {
     flags: u32,
     fd: i32,
+}
+
+/// `struct v4l2_remove_buffers` (include/uapi/linux/videodev2.h, 6.10+).
+#[repr(C)]
+#[derive(Default)]
+struct V4l2RemoveBuffers {
+    index: u32,
+    count: u32,
+    type_: u32,
+    reserved: [u32; 13],
 }
 
 /// `struct sync_fence_info` (include/uapi/linux/sync_file.h).
@@ -118,6 +129,7 @@ struct Vb2fpQueryRaw {
 // would fail every call with ENOTTY instead of at build time.
 const _: () = assert!(size_of::<DmaBufSync>() == 8);
 const _: () = assert!(size_of::<DmaBufSyncFile>() == 8);
+const _: () = assert!(size_of::<V4l2RemoveBuffers>() == 64);
 const _: () = assert!(size_of::<SyncFenceInfoRaw>() == 80);
 const _: () = assert!(size_of::<SyncFileInfoRaw>() == 56);
 const _: () = assert!(size_of::<DmaHeapAllocationData>() == 24);
@@ -137,6 +149,8 @@ mod nr {
         libc::c_char
     );
     nix::ioctl_readwrite!(dma_buf_export_sync_file, b'b', 2, DmaBufSyncFile);
+    nix::ioctl_readwrite!(vidioc_remove_bufs, b'V', 104, V4l2RemoveBuffers);
+    nix::ioctl_write_ptr!(dma_buf_import_sync_file, b'b', 3, DmaBufSyncFile);
     nix::ioctl_readwrite!(sync_ioc_file_info, b'>', 4, SyncFileInfoRaw);
     nix::ioctl_readwrite!(dma_heap_ioctl_alloc, b'H', 0, DmaHeapAllocationData);
     nix::ioctl_write_ptr!(udmabuf_create, b'u', 0x42, UdmabufCreate);
@@ -174,6 +188,43 @@ pub fn dma_buf_export_sync_file(buf: BorrowedFd<'_>, flags: u32) -> Result<Owned
     unsafe { nr::dma_buf_export_sync_file(buf.as_raw_fd(), &mut arg) }?;
     // SAFETY: on success the kernel installed a new fd that nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
+}
+
+/// `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`: add the fences of `sync_file` to the
+/// reservation object of `buf`, as write fences with DMA_BUF_SYNC_WRITE in
+/// `flags`, as read fences otherwise.
+pub fn dma_buf_import_sync_file(
+    buf: BorrowedFd<'_>,
+    flags: u32,
+    sync_file: BorrowedFd<'_>,
+) -> Result<(), Errno> {
+    let arg = DmaBufSyncFile {
+        flags,
+        fd: sync_file.as_raw_fd(),
+    };
+    // SAFETY: `arg` is a valid `struct dma_buf_import_sync_file` (same
+    // layout as the export struct) for this _IOW ioctl and outlives it;
+    // the kernel only reads it and takes its own reference to the fence.
+    unsafe { nr::dma_buf_import_sync_file(buf.as_raw_fd(), &arg) }.map(drop)
+}
+
+/// `VIDIOC_REMOVE_BUFS`: free `count` buffers from `index` of the queue of
+/// type `buf_type` (each must be dequeued; the queue may be streaming).
+pub fn vidioc_remove_bufs(
+    video: BorrowedFd<'_>,
+    buf_type: u32,
+    index: u32,
+    count: u32,
+) -> Result<(), Errno> {
+    let mut arg = V4l2RemoveBuffers {
+        index,
+        count,
+        type_: buf_type,
+        ..Default::default()
+    };
+    // SAFETY: `arg` is a valid `struct v4l2_remove_buffers` (size asserted
+    // above) for this _IOWR ioctl and outlives it.
+    unsafe { nr::vidioc_remove_bufs(video.as_raw_fd(), &mut arg) }.map(drop)
 }
 
 /// One fence of a sync_file, as SYNC_IOC_FILE_INFO reports it.

@@ -70,6 +70,10 @@ pub struct DmaBufPlane<'a> {
     pub bytesused: u32,
 }
 
+/// include/uapi/linux/videodev2.h: the OUTPUT buffer is one slice of a
+/// frame whose CAPTURE buffer the next slice (same timestamp) completes.
+pub const V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF: u32 = 0x0000_0200;
+
 /// A buffer returned by DQBUF.
 #[derive(Clone, Copy, Debug)]
 pub struct Dequeued {
@@ -402,6 +406,32 @@ impl VideoDev {
         ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
             .map(drop)
             .map_err(|e| self.other("VIDIOC_QBUF(request)", &e.to_string()))
+    }
+
+    /// QBUF an MMAP OUTPUT buffer holding one slice of a frame into
+    /// `request`: timestamp `ts_us` names the frame (the CAPTURE buffer's),
+    /// `hold` sets V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF (more slices of the
+    /// same frame follow, so the job must not return the CAPTURE buffer).
+    pub fn qbuf_slice_request(
+        &self,
+        q: QueueType,
+        index: u32,
+        bytesused: u32,
+        request: &ioctl::Request,
+        ts_us: i64,
+        hold: bool,
+    ) -> Result<(), V4l2Error> {
+        use std::os::fd::AsRawFd;
+        let mut b = ioctl::QBuffer::<v4l2r::memory::MmapHandle>::new(q, index)
+            .set_request(request.as_raw_fd())
+            .set_timestamp(ts_us / 1_000_000, ts_us % 1_000_000);
+        if hold {
+            b.flags |= ioctl::BufferFlags::from_bits_retain(V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF);
+        }
+        b.planes.push(ioctl::QBufPlane::new(bytesused as usize));
+        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
+            .map(drop)
+            .map_err(|e| self.other("VIDIOC_QBUF(request, slice)", &e.to_string()))
     }
 
     pub fn qbuf_dmabuf(

@@ -591,3 +591,60 @@ fn a_skip_in_a_module_test_stage_fails() {
     );
     assert!(failure(&checks, "patched/query_*").contains("skipped in the rig"));
 }
+
+/// A lockdep report as the canary kernel prints it (abridged).
+const CANARY_REPORT: &str = "\
+[  61.2] ======================================================
+[  61.2] WARNING: possible circular locking dependency detected
+[  61.2] 7.2.13 #1 Not tainted
+[  61.2] ------------------------------------------------------
+[  61.2] vivid-000-vid-c/301 is trying to acquire lock:
+[  61.2] ffff8880 (vivid-ctrls.c:1633:(hdl_user_gen)->_lock){+.+.}-{4:4}, at: vivid_prepare_frame+0x4c/0x6a0 [vivid]
+[  61.2] but task is already holding lock:
+[  61.2] ffffffff (dma_fence_map){++++}-{0:0}, at: vivid_thread_vid_cap_tick+0x1a0/0x8d0 [vivid]
+";
+
+fn canary_run(dmesg: &str, done: bool) -> KernelRun {
+    let mut r = run(
+        Kernel::Patched,
+        &[
+            rec("load-drivers", "video0 vivid\n", "rc=0 seconds=2"),
+            rec("dmesg", dmesg, "rc=0 seconds=0"),
+        ],
+    );
+    r.guest.done = done;
+    r
+}
+
+#[test]
+fn the_canary_passes_with_a_report_through_dma_fence_map() {
+    let c = canary(&canary_run(CANARY_REPORT, true));
+    assert_eq!(c.outcome, Outcome::Pass, "{c:?}");
+    let evidence = canary_evidence(&canary_run(CANARY_REPORT, true));
+    assert!(evidence.iter().any(|l| l.contains("vivid_prepare_frame")));
+}
+
+#[test]
+fn a_canary_without_lockdep_report_fails() {
+    let Outcome::Fail(why) = canary(&canary_run("[ 1.0] vivid: loaded\n", true)).outcome else {
+        panic!("a canary with a clean log must fail");
+    };
+    assert!(why.contains("proves nothing"), "{why}");
+}
+
+#[test]
+fn a_canary_whose_report_is_another_lock_fails() {
+    let other = CANARY_REPORT.replace("dma_fence_map", "&q->mmap_lock");
+    let Outcome::Fail(why) = canary(&canary_run(&other, true)).outcome else {
+        panic!("a report not through dma_fence_map is not the canary's");
+    };
+    assert!(why.contains("do not involve dma_fence_map"), "{why}");
+}
+
+#[test]
+fn a_canary_guest_that_did_not_finish_fails() {
+    assert!(matches!(
+        canary(&canary_run(CANARY_REPORT, false)).outcome,
+        Outcome::Fail(_)
+    ));
+}

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::m2m::{open_vim2m, vim2m_fences_switchable, vim2m_set_publish_fences};
+use crate::m2m::{open_vim2m, vim2m_fences_switchable, vim2m_set_publish_fences, FencesBackOn};
 use crate::v4l2::Mem;
 use crate::verdict::{missing, wrong};
 
@@ -23,17 +23,6 @@ fn vim2m_flags() -> Result<[(String, u32); 2]> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("two queues expected"))?;
     Ok([o, c])
-}
-
-/// Puts vim2m's parameter back on however the test ends.
-struct FencesBackOn;
-
-impl Drop for FencesBackOn {
-    fn drop(&mut self) {
-        // Best effort: later tests expect the default, and a failure here
-        // shows in them.
-        let _ = vim2m_set_publish_fences(true);
-    }
 }
 
 pub fn vim2m_capability_flag() -> Result<()> {

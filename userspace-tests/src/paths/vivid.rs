@@ -152,6 +152,52 @@ pub fn mmap_planes_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
     })
 }
 
+/// A frame's fence is signalled before its buffer can be dequeued (review
+/// M4), and stays as it was when the dequeued buffer is freed with
+/// VIDIOC_REMOVE_BUFS while the queue streams. NV12M MMAP buffer 0, each
+/// plane exported before QBUF; at DQBUF, still streaming, every plane shows
+/// the frame's fence signalled without error; after REMOVE_BUFS of buffer 0
+/// the exports, which keep its memory, show the same fence, still without
+/// error (a removal that signalled it would give -ECANCELED).
+pub fn remove_bufs_after_frame(env: &Env, name: &str) -> (LandingRow, Result<()>) {
+    landing::record("vivid", name, |row| {
+        let cap = Capture::open(Mem::Mmap)?;
+        let exports = export_planes(&cap, name)?;
+        cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
+        cap.dev.streamon(cap.q)?;
+        let checked = (|| {
+            let d = cap
+                .dev
+                .dqbuf_wait(cap.q, FRAME_TIMEOUT)
+                .context("vivid did not return the queued buffer")?;
+            if d.error {
+                bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+            }
+            let at_dqbuf = observe_each(env, row, &exports, in_tick(0), "at DQBUF, streaming")?;
+            sys::vidioc_remove_bufs(cap.dev.file.as_fd(), cap.q as u32, 0, 1)
+                .context("VIDIOC_REMOVE_BUFS of the dequeued buffer 0 while streaming")?;
+            let removed = observe_each(
+                env,
+                row,
+                &exports,
+                in_tick(0),
+                "after VIDIOC_REMOVE_BUFS of its buffer",
+            )?;
+            let ids = |s: &[crate::observe::Seen]| s.iter().map(|x| x.id).collect::<Vec<_>>();
+            if ids(&at_dqbuf) != ids(&removed) {
+                return Err(wrong(format!(
+                    "REMOVE_BUFS changed the fences on the exports: {:?} at DQBUF, {:?} after",
+                    ids(&at_dqbuf),
+                    ids(&removed)
+                )));
+            }
+            one_fence("the planes of one frame", &ids(&removed))
+        })();
+        let off = cap.dev.streamoff(cap.q).map_err(anyhow::Error::from);
+        checked.and(off)
+    })
+}
+
 /// "Inject V4L2_BUF_FLAG_ERROR", then capture one NV12M frame: the buffer
 /// comes back with the error flag and its fence signalled with -EIO on
 /// both planes. bufinfo must show the fence on each plane first (an

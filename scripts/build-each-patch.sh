@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# build-each-patch.sh x86_64|arm64: build drivers/media and drivers/dma-buf
+# with W=1 at every commit of the series, in order, so that each patch builds
+# on its own: x86_64 with the VM config (lockdep on), arm64 as a clang cross
+# build with config/build-check-arm64.config (the package's Rockchip drivers
+# and the virtual test drivers; lockdep off). Fails naming the first patch
+# whose tree does not build, or whose files get a compiler warning.
+# Not part of .ci/run (its first run rebuilds the media tree four times per
+# architecture: every patch that touches videobuf2-core.h); run it before
+# posting. The build trees ($kdir/out-each-ARCH) are kept for the next run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+arch=${1:?usage: build-each-patch.sh x86_64|arm64}
+kdir=$(kernel_dir)
+src=$kdir/src
+[ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
+case "$arch" in
+x86_64) fragments=("$src/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config") ;;
+arm64) fragments=("$REPO_ROOT/config/build-check-arm64.config") ;;
+*) die "unknown architecture '$arch' (x86_64 or arm64)" ;;
+esac
+make_arch=(ARCH="$arch")
+[ "$arch" = x86_64 ] && make_arch=(ARCH=x86)
+series=$("$here/apply-series.sh" "$src")
+base=$(git -C "$src" rev-parse ci-base)
+obj=$kdir/out-each-$arch
+wt=$(mktemp -d "${TMPDIR:-/tmp}/fresnel-each.XXXXXX")
+cleanup() { git -C "$src" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"; }
+trap cleanup EXIT
+git -C "$src" worktree add -q --detach "$wt" "$base"
+mkdir -p "$obj"
+
+key=$(cat "${fragments[@]}" | sha256sum | cut -c1-16)
+if [ "$(cat "$obj/.fresnel-config-key" 2>/dev/null)" != "$key" ]; then
+	step "configuring $arch: tinyconfig + ${fragments[*]##*/}"
+	with_timeout 600 "$arch tinyconfig" "${KMAKE[@]}" "${make_arch[@]}" -C "$wt" O="$obj" tinyconfig >/dev/null
+	with_timeout 600 "$arch merge config" "$wt/scripts/kconfig/merge_config.sh" -m -O "$obj" \
+		"$obj/.config" "${fragments[@]}" >/dev/null
+	with_timeout 600 "$arch olddefconfig" "${KMAKE[@]}" "${make_arch[@]}" -C "$wt" O="$obj" olddefconfig >/dev/null
+	for f in "${fragments[@]}"; do
+		case "$f" in "$REPO_ROOT"/*)
+			"$here/tools.sh" kconfig check --arch "$arch" --fragment "$f" --config "$obj/.config" ;;
+		esac
+	done
+	echo "$key" >"$obj/.fresnel-config-key"
+fi
+
+n=0
+total=$(git -C "$src" rev-list --count "$base..$series")
+for c in $(git -C "$src" rev-list --reverse "$base..$series"); do
+	n=$((n + 1))
+	subject=$(git -C "$src" log -1 --format=%s "$c")
+	git -C "$wt" checkout -q --detach "$c"
+	log=$obj/patch-$n.log
+	step "$arch $n/$total: $subject"
+	start=$SECONDS
+	rc=0
+	timeout 3600 "${KMAKE[@]}" "${make_arch[@]}" -C "$wt" O="$obj" W=1 -j"$(nproc)" \
+		drivers/media/ drivers/dma-buf/ >"$log" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		grep -E 'error|Error' "$log" | head -n 20 >&2 || true
+		die "$arch: the tree does not build at patch $n/$total ($subject), exit $rc; log: $log"
+	fi
+	# Warnings in the files this patch touches (a file rebuilt here only
+	# because a header changed is checked at the patch that changed it).
+	touched=$(git -C "$wt" diff-tree --no-commit-id --name-only -r "$c" | grep -E '\.[ch]$' |
+		awk '{ print $0 ":" }' || true)
+	if [ -n "$touched" ] && grep -F -f <(printf '%s\n' "$touched") "$log" | grep -E ': warning:' >&2; then
+		die "$arch: patch $n/$total ($subject) adds compiler warnings (W=1); log: $log"
+	fi
+	ok "$arch $n/$total built in $((SECONDS - start)) s"
+done
+ok "$arch: each of the $total patches builds on its own (W=1, drivers/media drivers/dma-buf)"

@@ -1,0 +1,100 @@
+//! V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF on visl: a frame sent as two slices,
+//! each its own job, writes one CAPTURE buffer that only the last slice's
+//! job returns. Its producer fence must be armed by that job alone: a fence
+//! armed by the first job would be signalled while the next slice is still
+//! to be written into the buffer (review m7). Each slice's OUTPUT buffer
+//! gets its own READ fence per job.
+
+use std::os::fd::AsFd;
+
+use anyhow::{bail, Context, Result};
+use v4l2r::ioctl::Request;
+
+use crate::env::Env;
+use crate::landing::{self, LandingRow};
+use crate::m2m::Driver;
+use crate::observe::{observe_each, Expect, Watch};
+use crate::parse::Usage;
+use crate::sys;
+use crate::v4l2::{find_media, Mem};
+
+/// The frame's timestamp (µs): both slices carry it.
+const FRAME_TS_US: i64 = 1_000_000;
+
+pub fn hold_capture_slices(env: &Env, name: &str) -> (LandingRow, Result<()>) {
+    landing::record("visl", name, |row| slices(env, name, row))
+}
+
+fn slices(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
+    let media = find_media("visl", "modprobe visl")?;
+    let dev = Driver::Visl.open()?;
+    let (oq, cq) = (dev.out_q(), dev.cap_q());
+    let out_size = dev
+        .g_format(oq)?
+        .plane_fmt
+        .first()
+        .map_or(0, |p| p.sizeimage);
+    if out_size == 0 {
+        bail!("visl reports an OUTPUT sizeimage of 0");
+    }
+    dev.reqbufs(oq, Mem::Mmap, 1)?;
+    dev.reqbufs(cq, Mem::Mmap, 1)?;
+    let cap_fd = dev.expbuf(cq, 0).context("EXPBUF CAPTURE 0")?;
+    let _ = sys::dma_buf_set_name(cap_fd.as_fd(), &format!("fs:{name}:cap"));
+    let cap = [Watch::new(
+        "CAPTURE export",
+        cap_fd,
+        Usage::Write,
+        "exporter",
+    )?];
+    dev.qbuf_mmap(cq, 0, 0)?;
+    dev.streamon(oq)?;
+    dev.streamon(cq)?;
+
+    let slice = |hold: bool| -> Result<()> {
+        let req = Request::alloc(&media).context("MEDIA_IOC_REQUEST_ALLOC")?;
+        dev.qbuf_slice_request(oq, 0, out_size, &req, FRAME_TS_US, hold)?;
+        // visl runs the job inside this ioctl.
+        req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
+        let d = dev
+            .dqbuf_wait(oq, env.job_timeout())
+            .context("the slice's OUTPUT buffer did not come back")?;
+        if d.error {
+            bail!("the slice's OUTPUT buffer came back with V4L2_BUF_FLAG_ERROR");
+        }
+        Ok(())
+    };
+
+    slice(true).context("first slice, V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF")?;
+    if dev
+        .dqbuf_wait(cq, std::time::Duration::from_millis(200))
+        .is_ok()
+    {
+        bail!("visl returned the CAPTURE buffer after a slice that held it");
+    }
+    // The held buffer was not armed: still nothing on it, on any kernel.
+    let (held, _) = cap[0].observe(env)?;
+    held.expect_no_fences()
+        .context("CAPTURE export after the first slice, buffer held")?;
+
+    slice(false).context("last slice")?;
+    let d = dev
+        .dqbuf_wait(cq, env.job_timeout())
+        .context("the last slice did not return the CAPTURE buffer")?;
+    if d.error {
+        bail!("the CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
+    }
+    observe_each(
+        env,
+        row,
+        &cap,
+        Expect::Signalled {
+            error: 0,
+            within: "the last slice's job",
+        },
+        "after the last slice",
+    )?;
+    let _ = dev.streamoff(oq);
+    dev.streamoff(cq)?;
+    Ok(())
+}
