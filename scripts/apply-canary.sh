@@ -14,11 +14,7 @@ series=$("$here/apply-series.sh" "$src")
 patches=("$REPO_ROOT"/vm/canary/*.patch)
 [ -f "${patches[0]}" ] || die "no canary patch in $REPO_ROOT/vm/canary"
 key=$( (echo "$series" && sha256sum "${patches[@]}") | sha256sum | cut -c1-24)
-memo=$(kernel_dir)/series-commits/canary-$key
-if [ -f "$memo" ] && git -C "$src" cat-file -e "$(cat "$memo")^{commit}" 2>/dev/null; then
-	cat "$memo"
-	exit 0
-fi
+if recalled_commit "$src" "canary/$key"; then exit 0; fi
 wt=$(mktemp -d "${TMPDIR:-/tmp}/fresnel-canary.XXXXXX")
 cleanup() { git -C "$src" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"; }
 trap cleanup EXIT
@@ -26,6 +22,4 @@ git -C "$src" worktree add -q --detach "$wt" "$series"
 git -C "$wt" -c user.name=fresnel-rig -c user.email=rig@fresnel-fourier.invalid \
 	am -q --committer-date-is-author-date "${patches[@]}" >&2 ||
 	die "a canary patch no longer applies on the series: rebase vm/canary/ (git -C $wt am --show-current-patch)"
-mkdir -p "$(dirname "$memo")"
-git -C "$src" update-ref "refs/fresnel/canary/$key" "$(git -C "$wt" rev-parse HEAD)"
-git -C "$wt" rev-parse HEAD | tee "$memo"
+remember_commit "$src" "canary/$key" "$(git -C "$wt" rev-parse HEAD)"

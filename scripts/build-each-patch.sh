@@ -5,9 +5,9 @@
 # build with config/build-check-arm64.config (the package's Rockchip drivers
 # and the virtual test drivers; lockdep off). Fails naming the first patch
 # whose tree does not build, or whose files get a compiler warning.
-# Not part of .ci/run (its first run rebuilds the media tree four times per
-# architecture: every patch that touches videobuf2-core.h); run it before
-# posting. The build trees ($kdir/out-each-ARCH) are kept for the next run.
+# The worktree and the build trees ($kdir/each-src-ARCH, out-each-ARCH) sit
+# at fixed paths in the state directory, so that ccache serves what an
+# earlier run compiled.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -27,8 +27,12 @@ make_arch=(ARCH="$arch")
 series=$("$here/apply-series.sh" "$src")
 base=$(git -C "$src" rev-parse ci-base)
 obj=$kdir/out-each-$arch
-wt=$(mktemp -d "${TMPDIR:-/tmp}/fresnel-each.XXXXXX")
+# A fixed path under the state directory, like the build trees: ccache
+# (CCACHE_BASEDIR) then hits for the objects the previous run compiled.
+wt=$kdir/each-src-$arch
 cleanup() { git -C "$src" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"; }
+cleanup
+git -C "$src" worktree prune
 trap cleanup EXIT
 git -C "$src" worktree add -q --detach "$wt" "$base"
 mkdir -p "$obj"

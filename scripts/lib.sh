@@ -146,6 +146,26 @@ timed() {
 	printf '%-28s %5d s\n' "$name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
 }
 
+# Applying patches means checking out 80k files into a worktree, so the
+# commits made that way are remembered under a NAME (series/<key>,
+# canary/<key>). recalled_commit SRC NAME prints the commit remembered under
+# NAME if SRC still has it, and fails otherwise.
+recalled_commit() {
+	local memo
+	memo=$(kernel_dir)/commits/$2
+	[ -f "$memo" ] && git -C "$1" cat-file -e "$(cat "$memo")^{commit}" 2>/dev/null && cat "$memo"
+}
+
+# remember_commit SRC NAME COMMIT: keep COMMIT alive in SRC with a ref (its
+# worktree is thrown away) and remember it under NAME; prints it.
+remember_commit() {
+	local memo
+	memo=$(kernel_dir)/commits/$2
+	mkdir -p "$(dirname "$memo")"
+	git -C "$1" update-ref "refs/fresnel/$2" "$3"
+	echo "$3" | tee "$memo"
+}
+
 # manifest_included_patches: the included series, in order, relative to patches/.
 manifest_included_patches() {
 	"$REPO_ROOT/scripts/tools.sh" manifest series --manifest "$REPO_ROOT/manifest.toml"
