@@ -18,12 +18,10 @@ kdir=$(kernel_dir)
 src=$kdir/src
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
 case "$arch" in
-x86_64) fragments=("$src/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config") ;;
+x86_64) mapfile -t fragments < <(vm_config_fragments "$src") ;;
 arm64) fragments=("$REPO_ROOT/config/build-check-arm64.config") ;;
 *) die "unknown architecture '$arch' (x86_64 or arm64)" ;;
 esac
-make_arch=(ARCH="$arch")
-[ "$arch" = x86_64 ] && make_arch=(ARCH=x86)
 series=$("$here/apply-series.sh" "$src")
 base=$(git -C "$src" rev-parse ci-base)
 obj=$kdir/out-each-$arch
@@ -35,22 +33,7 @@ cleanup
 git -C "$src" worktree prune
 trap cleanup EXIT
 git -C "$src" worktree add -q --detach "$wt" "$base"
-mkdir -p "$obj"
-
-key=$(cat "${fragments[@]}" | sha256sum | cut -c1-16)
-if [ "$(cat "$obj/.fresnel-config-key" 2>/dev/null)" != "$key" ]; then
-	step "configuring $arch: tinyconfig + ${fragments[*]##*/}"
-	with_timeout 600 "$arch tinyconfig" "${KMAKE[@]}" "${make_arch[@]}" -C "$wt" O="$obj" tinyconfig >/dev/null
-	with_timeout 600 "$arch merge config" "$wt/scripts/kconfig/merge_config.sh" -m -O "$obj" \
-		"$obj/.config" "${fragments[@]}" >/dev/null
-	with_timeout 600 "$arch olddefconfig" "${KMAKE[@]}" "${make_arch[@]}" -C "$wt" O="$obj" olddefconfig >/dev/null
-	for f in "${fragments[@]}"; do
-		case "$f" in "$REPO_ROOT"/*)
-			"$here/tools.sh" kconfig check --arch "$arch" --fragment "$f" --config "$obj/.config" ;;
-		esac
-	done
-	echo "$key" >"$obj/.fresnel-config-key"
-fi
+configure_kernel "$wt" "$obj" "$arch" "${fragments[@]}"
 
 n=0
 total=$(git -C "$src" rev-list --count "$base..$series")
@@ -62,7 +45,7 @@ for c in $(git -C "$src" rev-list --reverse "$base..$series"); do
 	step "$arch $n/$total: $subject"
 	start=$SECONDS
 	rc=0
-	timeout 3600 "${KMAKE[@]}" "${make_arch[@]}" -C "$wt" O="$obj" W=1 -j"$(nproc)" \
+	timeout 3600 "${KMAKE[@]}" ARCH="$arch" -C "$wt" O="$obj" W=1 -j"$(nproc)" \
 		drivers/media/ drivers/dma-buf/ >"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		grep -E 'error|Error' "$log" | head -n 20 >&2 || true

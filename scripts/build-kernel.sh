@@ -17,18 +17,15 @@ kdir=$(kernel_dir)
 src=$kdir/src
 obj=$kdir/out
 art=$kdir/artifacts/$kind
-fragments=("$src/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config")
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
-
-config_key=$(cat "${fragments[@]}" | sha256sum | cut -c1-16)
-toolchain_key=$( (/usr/bin/rustc --version && clang-19 --version | head -1) | sha256sum | cut -c1-16)
+mapfile -t fragments < <(vm_config_fragments "$src")
 
 case "$kind" in
 control) target=$(git -C "$src" rev-parse ci-base) ;;
 patched) target=$("$here/apply-series.sh" "$src") ;;
 canary) target=$("$here/apply-canary.sh" "$src") ;;
 esac
-key="$(git -C "$src" rev-parse "$target^{tree}")-$config_key-$toolchain_key"
+key="$(git -C "$src" rev-parse "$target^{tree}")-$(kernel_config_key "${fragments[@]}")"
 # The patched kernel always goes through make (a no-op rebuild takes seconds
 # and catches edits and touches in the tree); the control one is reused.
 if [ "$kind" = control ] && [ "$(cat "$art/.key" 2>/dev/null)" = "$key" ]; then
@@ -46,19 +43,8 @@ if [ "$(git -C "$src" rev-parse "HEAD^{tree}")" != "$(git -C "$src" rev-parse "$
 	fi
 fi
 
-mkdir -p "$obj" "$CCACHE_DIR"
-if [ "$(cat "$obj/.fresnel-config-key" 2>/dev/null)" != "$config_key-$toolchain_key" ]; then
-	step "configuring: tinyconfig + ${fragments[*]##*/}"
-	with_timeout 600 "kernel config" "${KMAKE[@]}" -C "$src" O="$obj" tinyconfig >/dev/null
-	with_timeout 600 "merge config fragments" "$src/scripts/kconfig/merge_config.sh" \
-		-m -O "$obj" "$obj/.config" "${fragments[@]}" >/dev/null
-	with_timeout 600 "olddefconfig" "${KMAKE[@]}" -C "$src" O="$obj" olddefconfig >/dev/null
-	# Only what the project asks for is checked: kvm_guest.config serves
-	# every architecture (CONFIG_S390_GUEST, ...) and is partly moot on x86.
-	"$here/tools.sh" kconfig check --arch x86_64 --fragment "$REPO_ROOT/config/vm-x86_64.config" \
-		--config "$obj/.config"
-	echo "$config_key-$toolchain_key" >"$obj/.fresnel-config-key"
-fi
+mkdir -p "$CCACHE_DIR"
+configure_kernel "$src" "$obj" x86_64 "${fragments[@]}"
 
 log=$kdir/build-$kind.log
 step "building the $kind kernel (cold: ~20 min on 2 cores; incremental: seconds); log: $log"

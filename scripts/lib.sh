@@ -146,6 +146,46 @@ timed() {
 	printf '%-28s %5d s\n' "$name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
 }
 
+# vm_config_fragments SRC: the config fragments of the rig's x86_64 VM kernel,
+# merged onto tinyconfig, one per line.
+vm_config_fragments() {
+	printf '%s\n' "$1/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config"
+}
+
+# kernel_config_key FRAGMENT...: what a configured build tree depends on, the
+# fragments and the toolchain.
+kernel_config_key() {
+	local fragments toolchain
+	fragments=$(cat "$@" | sha256sum | cut -c1-16)
+	toolchain=$( (/usr/bin/rustc --version && clang-19 --version | head -1) | sha256sum | cut -c1-16)
+	echo "$fragments-$toolchain"
+}
+
+# configure_kernel SRC OBJ ARCH FRAGMENT...: OBJ/.config becomes tinyconfig
+# plus the FRAGMENTs for ARCH (x86_64 or arm64), and every line of the
+# project's own fragments is checked after olddefconfig (the kernel's
+# kernel/configs/*.config serve every architecture and are partly moot on
+# one, so they are not). Skipped while OBJ was configured from the same
+# fragments and toolchain.
+configure_kernel() {
+	local src=$1 obj=$2 arch=$3 key f
+	shift 3
+	key=$(kernel_config_key "$@")
+	mkdir -p "$obj"
+	[ "$(cat "$obj/.fresnel-config-key" 2>/dev/null)" != "$key" ] || return 0
+	step "configuring $arch: tinyconfig + ${*##*/}"
+	with_timeout 600 "$arch tinyconfig" "${KMAKE[@]}" ARCH="$arch" -C "$src" O="$obj" tinyconfig >/dev/null
+	with_timeout 600 "$arch merge config fragments" "$src/scripts/kconfig/merge_config.sh" \
+		-m -O "$obj" "$obj/.config" "$@" >/dev/null
+	with_timeout 600 "$arch olddefconfig" "${KMAKE[@]}" ARCH="$arch" -C "$src" O="$obj" olddefconfig >/dev/null
+	for f in "$@"; do
+		case "$f" in "$REPO_ROOT"/*)
+			"$REPO_ROOT/scripts/tools.sh" kconfig check --arch "$arch" --fragment "$f" --config "$obj/.config" ;;
+		esac
+	done
+	echo "$key" >"$obj/.fresnel-config-key"
+}
+
 # Applying patches means checking out 80k files into a worktree, so the
 # commits made that way are remembered under a NAME (series/<key>,
 # canary/<key>). recalled_commit SRC NAME prints the commit remembered under

@@ -17,7 +17,7 @@ use v4l2r::QueueType;
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
 use crate::m2m::{open_dma_heap, open_vim2m, read_via_export};
-use crate::observe::{look, observe_each, one_fence, Expect, FenceId, Watch};
+use crate::observe::{ids_of, look, observe_each, one_fence, Expect, FenceId, Watch};
 use crate::oracle::{kmod_records, FENCE_EIO};
 use crate::parse::{KmodRecord, Usage};
 use crate::sys;
@@ -183,15 +183,15 @@ pub fn remove_bufs_after_frame(env: &Env, name: &str) -> (LandingRow, Result<()>
                 in_tick(0),
                 "after VIDIOC_REMOVE_BUFS of its buffer",
             )?;
-            let ids = |s: &[crate::observe::Seen]| s.iter().map(|x| x.id).collect::<Vec<_>>();
-            if ids(&at_dqbuf) != ids(&removed) {
+            let before = ids_of(&exports, &at_dqbuf, Usage::Write);
+            let after = ids_of(&exports, &removed, Usage::Write);
+            if before != after {
                 return Err(wrong(format!(
-                    "REMOVE_BUFS changed the fences on the exports: {:?} at DQBUF, {:?} after",
-                    ids(&at_dqbuf),
-                    ids(&removed)
+                    "REMOVE_BUFS changed the fences on the exports: {before:?} at DQBUF, \
+                     {after:?} after"
                 )));
             }
-            one_fence("the planes of one frame", &ids(&removed))
+            one_fence("the planes of one frame", &after)
         })();
         let off = cap.dev.streamoff(cap.q).map_err(anyhow::Error::from);
         checked.and(off)
