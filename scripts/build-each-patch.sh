@@ -45,7 +45,7 @@ for c in $(git -C "$src" rev-list --reverse "$base..$series"); do
 	step "$arch $n/$total: $subject"
 	start=$SECONDS
 	rc=0
-	timeout 3600 "${KMAKE[@]}" ARCH="$arch" -C "$wt" O="$obj" W=1 -j"$(nproc)" \
+	timeout 3600 "${KMAKE[@]}" ARCH="$(kernel_make_arch "$arch")" -C "$wt" O="$obj" W=1 -j"$(nproc)" \
 		drivers/media/ drivers/dma-buf/ >"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		grep -E 'error|Error' "$log" | head -n 20 >&2 || true

@@ -152,6 +152,13 @@ vm_config_fragments() {
 	printf '%s\n' "$1/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config"
 }
 
+# kernel_make_arch ARCH: the kernel's ARCH= for x86_64 or arm64. x86_64 is
+# ARCH=x86, what make picks on this host when no ARCH is given: ARCH=x86_64
+# gives a different .config (no GENERIC_ISA_DMA, no VSYSCALL_EMULATION, ...).
+kernel_make_arch() {
+	case "$1" in x86_64) echo x86 ;; *) echo "$1" ;; esac
+}
+
 # kernel_config_key FRAGMENT...: what a configured build tree depends on, the
 # fragments and the toolchain.
 kernel_config_key() {
@@ -174,10 +181,12 @@ configure_kernel() {
 	mkdir -p "$obj"
 	[ "$(cat "$obj/.fresnel-config-key" 2>/dev/null)" != "$key" ] || return 0
 	step "configuring $arch: tinyconfig + ${*##*/}"
-	with_timeout 600 "$arch tinyconfig" "${KMAKE[@]}" ARCH="$arch" -C "$src" O="$obj" tinyconfig >/dev/null
+	with_timeout 600 "$arch tinyconfig" "${KMAKE[@]}" ARCH="$(kernel_make_arch "$arch")" \
+		-C "$src" O="$obj" tinyconfig >/dev/null
 	with_timeout 600 "$arch merge config fragments" "$src/scripts/kconfig/merge_config.sh" \
 		-m -O "$obj" "$obj/.config" "$@" >/dev/null
-	with_timeout 600 "$arch olddefconfig" "${KMAKE[@]}" ARCH="$arch" -C "$src" O="$obj" olddefconfig >/dev/null
+	with_timeout 600 "$arch olddefconfig" "${KMAKE[@]}" ARCH="$(kernel_make_arch "$arch")" \
+		-C "$src" O="$obj" olddefconfig >/dev/null
 	for f in "$@"; do
 		case "$f" in "$REPO_ROOT"/*)
 			"$REPO_ROOT/scripts/tools.sh" kconfig check --arch "$arch" --fragment "$f" --config "$obj/.config" ;;
