@@ -16,7 +16,8 @@ use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver};
 use crate::needs::{self, Need};
 use crate::paths::{
-    capability, exports, hold, idle, in_ioctl, pending, readback, vicodec_error, visl, vivid,
+    capability, exports, hold, idle, in_ioctl, pending, readback, source_change, vicodec_error,
+    visl, vivid,
 };
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
@@ -257,6 +258,12 @@ pub fn cases() -> Vec<Case> {
             NoFence,
             vicodec_error::vicodec_output_spans_jobs,
         ),
+        check(
+            "vicodec/source_change",
+            vec![Device(Driver::VicodecDec), Bufinfo],
+            NoFence,
+            source_change::vicodec_source_change,
+        ),
     ]);
     // visl: the job runs inside MEDIA_REQUEST_IOC_QUEUE.
     let visl = || vec![Device(Driver::Visl), Bufinfo];
@@ -308,6 +315,11 @@ pub fn cases() -> Vec<Case> {
             "vivid/remove_bufs_after_frame",
             vec![VividMplane, Bufinfo],
             vivid::remove_bufs_after_frame,
+        ),
+        path(
+            "vivid/start_streaming_error",
+            vec![VividMplane, Bufinfo],
+            vivid::start_streaming_error,
         ),
         // The importer that reads vivid's export back is vim2m.
         with_limit(

@@ -20,6 +20,26 @@ pub const FWHT_HDR_LEN: usize = 44;
 /// FWHT_MAGIC1, FWHT_MAGIC2 (codec-fwht.h) as they appear in the stream.
 pub const FWHT_MAGIC: [u8; 8] = [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff];
 
+/// A complete FWHT frame (codec-fwht.h) of `w`x`h`: version 3 (the one
+/// vicodec writes), YUV with three components and both chroma planes
+/// subsampled (4:2:0), then `payload` zero bytes. vicodec's stateful
+/// decoder accepts its header (is_header_valid()), so a size other than
+/// its CAPTURE format's is a source change.
+pub fn fwht_yuv420_frame(w: u32, h: u32, payload: u32) -> Vec<u8> {
+    use v4l2r::bindings::{
+        V4L2_FWHT_FL_COMPONENTS_NUM_OFFSET, V4L2_FWHT_FL_PIXENC_YUV, V4L2_FWHT_VERSION,
+    };
+    let flags = (3 - 1) << V4L2_FWHT_FL_COMPONENTS_NUM_OFFSET | V4L2_FWHT_FL_PIXENC_YUV;
+    let mut v = FWHT_MAGIC.to_vec();
+    // version, width, height, flags, colorspace, xfer_func, ycbcr_enc,
+    // quantization, size: big-endian.
+    for f in [V4L2_FWHT_VERSION, w, h, flags, 0, 0, 0, 0, payload] {
+        v.extend_from_slice(&f.to_be_bytes());
+    }
+    v.resize(FWHT_HDR_LEN + payload as usize, 0);
+    v
+}
+
 /// Deterministic RGB24 test frame.
 pub fn pattern_rgb24(w: u32, h: u32) -> Vec<u8> {
     let mut v = Vec::with_capacity((w * h * 3) as usize);
@@ -188,6 +208,16 @@ mod tests {
         assert!(check_fwht_frame(&bad, 640, 360).is_err());
         assert!(check_fwht_frame(&[], 640, 360).is_err());
         assert!(check_fwht_frame(&vec![0u8; 4096], 640, 360).is_err());
+    }
+
+    #[test]
+    fn yuv420_frame_header() {
+        let f = fwht_yuv420_frame(640, 368, 64);
+        assert_eq!(f.len(), FWHT_HDR_LEN + 64);
+        assert!(check_fwht_frame(&f, 640, 368).is_ok());
+        // version 3; flags: 3 components (field value 2), YUV.
+        assert_eq!(be32(&f, 8), 3);
+        assert_eq!(be32(&f, 20), 0x0002_0000 | 0x0008_0000);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!    nothing of V4L2.
 //! 7. `bench`: `fence-bench`'s measurements (throughput, per-job cost,
 //!    wake latency, soak). `paths`: the test bodies (`pending`, `in_ioctl`, `idle`,
-//!    `readback`, `visl`, `vivid`, `vicodec_error`).
+//!    `readback`, `visl`, `vivid`, `vicodec_error`,
+//!    `source_change`, ...).
 //! 6. `m2m`: the m2m fixture (`M2mRun`). `observe`: the one loop that
 //!    looks at every watched buffer and records its landing.
 //!    `readback_dev`: the readbacks' device halves.
@@ -19,7 +20,8 @@
 //!    `frames`, `readback_ref`: generated frames and references.
 //! 4. `oracle`: the three oracles and their checks. `v4l2`: V4L2 through
 //!    v4l2r.
-//! 3. `access`: opening a node (absent, not permitted, broken). `watch`:
+//! 3. `access`: opening a node (absent, not permitted, broken).
+//!    `sysfs_bind`: unbinding a node's device from its driver. `watch`:
 //!    `landing-map watch`'s folding of the kmod records and its anomaly
 //!    rules (pure).
 //! 2. `parse`: bufinfo and kmod text. `sys`: the raw kernel interfaces.
@@ -49,6 +51,7 @@ pub mod readback_ref;
 pub mod runner;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod sysfs_bind;
 pub mod v4l2;
 pub mod verdict;
 pub mod watch;

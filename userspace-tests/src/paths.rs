@@ -3,7 +3,8 @@
 //! (`in_ioctl`: vicodec, visl), with nothing armed (`idle`), reading a
 //! frame back (`readback`), visl with a processing time (`visl`), vivid's
 //! multi-planar capture (`vivid`), a decode job that fails
-//! (`vicodec_error`), the capability flag (`capability`), and the
+//! (`vicodec_error`), a source change in the middle of an OUTPUT buffer
+//! (`source_change`), the capability flag (`capability`), and the
 //! reservation objects of exports of a queue without fences (`exports`),
 //! and a frame sent as slices with HOLD_CAPTURE_BUF (`hold`). A fence path returns the landing row it filled.
 
@@ -20,6 +21,7 @@ pub mod idle;
 pub mod in_ioctl;
 pub mod pending;
 pub mod readback;
+pub mod source_change;
 pub mod vicodec_error;
 pub mod visl;
 pub mod vivid;

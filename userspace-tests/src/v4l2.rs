@@ -79,6 +79,9 @@ pub const V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF: u32 = 0x0000_0200;
 pub struct Dequeued {
     pub index: u32,
     pub error: bool,
+    /// V4L2_BUF_FLAG_LAST: the last buffer before a drain or a source
+    /// change stops the queue.
+    pub last: bool,
     pub bytesused: u32,
 }
 
@@ -485,6 +488,36 @@ impl VideoDev {
         ioctl::streamoff(&self.file, q).map_err(|e| self.other("VIDIOC_STREAMOFF", &e.to_string()))
     }
 
+    /// VIDIOC_SUBSCRIBE_EVENT for V4L2_EVENT_SOURCE_CHANGE (a decoder's
+    /// "the stream's format changed, reallocate CAPTURE").
+    pub fn subscribe_source_change(&self) -> Result<(), V4l2Error> {
+        ioctl::subscribe_event(
+            &self.file,
+            ioctl::EventType::SourceChange(0),
+            ioctl::SubscribeEventFlags::empty(),
+        )
+        .map_err(|e| self.ioerr("VIDIOC_SUBSCRIBE_EVENT (SOURCE_CHANGE)")(e.into()))
+    }
+
+    /// Wait (poll for POLLPRI, bounded) for a pending event, then
+    /// VIDIOC_DQEVENT it.
+    pub fn dqevent_wait(&self, timeout: Duration) -> Result<ioctl::Event, V4l2Error> {
+        let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLPRI)];
+        let t = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        match nix::poll::poll(&mut fds, t) {
+            Ok(0) => {
+                return Err(V4l2Error::Timeout {
+                    what: "an event (POLLPRI)".into(),
+                    path: self.p(),
+                    ms: timeout.as_millis(),
+                })
+            }
+            Ok(_) => {}
+            Err(e) => return Err(self.ioerr("poll")(e)),
+        }
+        ioctl::dqevent(&self.file).map_err(|e| self.other("VIDIOC_DQEVENT", &e.to_string()))
+    }
+
     /// Wait (poll, bounded) until a buffer of `q` can be dequeued, then DQBUF.
     pub fn dqbuf_wait(&self, q: QueueType, timeout: Duration) -> Result<Dequeued, V4l2Error> {
         let want = if matches!(q, QueueType::VideoOutput | QueueType::VideoOutputMplane) {
@@ -514,6 +547,7 @@ impl VideoDev {
                     return Ok(Dequeued {
                         index: b.index(),
                         error: b.has_error(),
+                        last: b.is_last(),
                         bytesused: *b.get_first_plane().bytesused,
                     })
                 }

@@ -64,6 +64,10 @@ pub(super) fn vim2m_fence_plans() -> Vec<(&'static str, FencePlan)> {
             "reqbufs0_live_exports",
             plan(Mmap, 1, BeforeQbuf, false, JobEnd::ReqBufs0),
         ),
+        (
+            "unbind_mid_job",
+            plan(Mmap, 1, BeforeQbuf, true, JobEnd::Unbind),
+        ),
     ]
 }
 

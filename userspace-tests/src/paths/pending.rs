@@ -1,12 +1,14 @@
 //! The vim2m paths: a job lasts vim2m's transaction time, so the fences it
 //! arms are seen pending on every watched buffer, then followed to
-//! signalled however the job ends (done, STREAMOFF, close, REQBUFS(0), or
-//! the SIGKILL of the process that owns the queue).
+//! signalled however the job ends (done, STREAMOFF, close, REQBUFS(0), the
+//! driver unbound from the device, or the SIGKILL of the process that owns
+//! the queue).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use nix::poll::PollFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 
@@ -15,12 +17,13 @@ use crate::landing::{self, LandingRow};
 use crate::m2m::{label_buf, open_vim2m, CapSource, M2mRun};
 use crate::observe::{
     expect_each_signalled, ids_of, look, observe_each, one_fence, usages_separate, views_by_usage,
-    Expect, Watch,
+    Expect, Seen, Watch,
 };
 use crate::oracle;
 use crate::parse::Usage;
 use crate::paths::{watch_capture_exports, watch_output_export};
 use crate::sys::{self, Mapping};
+use crate::sysfs_bind;
 use crate::v4l2::Mem;
 
 /// When the watched CAPTURE exports are made.
@@ -37,6 +40,9 @@ pub enum JobEnd {
     StreamOff,
     Close,
     ReqBufs0,
+    /// The device is unbound from vim2m (sysfs) while the job runs, the
+    /// queue's file closed after remove(), then the device bound back.
+    Unbind,
 }
 
 /// What to watch.
@@ -99,6 +105,7 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
     )?;
     usages_separate(&watched, &seen)?;
     // End the job.
+    let mut unbound = None;
     let want_error = match plan.end {
         JobEnd::Done => {
             if run.wait_done(env)? {
@@ -132,9 +139,24 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
                 .context("REQBUFS(0) OUTPUT with exports alive")?;
             None
         }
+        JobEnd::Unbind => {
+            let node = run.dev()?.path.clone();
+            unbound = Some(sysfs_bind::unbind(&node)?);
+            expect_still_pending(&watched, &seen)?;
+            // remove() unregistered the node; the job's work item still
+            // runs and completes the buffers: the frame is written.
+            Some(false)
+        }
     };
     let when = format!("after {:?}", plan.end);
     expect_each_signalled(env, row, &watched, &seen, run.t0_ns, want_error, &when)?;
+    if let Some(u) = unbound {
+        // The last close of the unregistered node releases the device.
+        run.drop_mappings();
+        run.dev = None;
+        u.rebind().context("bind vim2m back after the unbind")?;
+        drop(open_vim2m().context("vim2m's video node after binding the device back")?);
+    }
     if plan.end == JobEnd::ReqBufs0 {
         // The allocation must outlive REQBUFS(0) while an export holds it.
         let w = watched
@@ -150,6 +172,24 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
         let got = m.read(run.cap_size as usize);
         sys::dma_buf_sync(w.fd.as_fd(), sys::DMA_BUF_SYNC_END | sys::DMA_BUF_SYNC_READ)?;
         run.check_frame("export after REQBUFS(0)", &got)?;
+    }
+    Ok(())
+}
+
+/// The job is still running: every sync_file taken while it was pending
+/// is unsignalled. Checked right after the unbind, so that a job that
+/// ended first (the transaction time too short for the rig) is a visible
+/// failure instead of a test of nothing.
+fn expect_still_pending(watched: &[Watch], seen: &[Seen]) -> Result<()> {
+    for (w, s) in watched.iter().zip(seen) {
+        let sync_file = s.held.for_usage(w.usage);
+        if oracle::poll_wait(sync_file.as_fd(), PollFlags::POLLIN, Duration::ZERO)? {
+            bail!(
+                "{}: the job had ended before the unbind returned; raise \
+                 FENCE_SUITE_TRANSTIME_MS so that the unbind happens mid-job",
+                w.label
+            );
+        }
     }
     Ok(())
 }

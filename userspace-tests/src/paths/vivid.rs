@@ -28,6 +28,10 @@ use crate::verdict::wrong;
 /// "Inject V4L2_BUF_FLAG_ERROR" button: the next captured buffer completes
 /// with VB2_BUF_STATE_ERROR.
 pub const VIVID_CID_DQBUF_ERROR: u32 = 0x00f0_f000 + 66;
+/// VIVID_CID_START_STR_ERROR (VIVID_CID_VIVID_BASE + 69), the "Inject
+/// VIDIOC_STREAMON Error" button: the next start_streaming() fails with
+/// -EINVAL and returns the queued buffers to vb2 as QUEUED.
+pub const VIVID_CID_START_STR_ERROR: u32 = 0x00f0_f000 + 69;
 /// NV12M: Y in memory plane 0, interleaved CbCr in memory plane 1.
 const NV12M: &[u8; 4] = b"NM12";
 /// One of the sizes vivid's default (webcam) input offers.
@@ -195,6 +199,32 @@ pub fn remove_bufs_after_frame(env: &Env, name: &str) -> (LandingRow, Result<()>
         })();
         let off = cap.dev.streamoff(cap.q).map_err(anyhow::Error::from);
         checked.and(off)
+    })
+}
+
+/// start_streaming() fails (vivid's "Inject VIDIOC_STREAMON Error"): the
+/// queued buffer goes back to vb2 as QUEUED, never armed, so nothing is
+/// left on its planes, neither pending nor signalled; the next STREAMON
+/// captures it with one fence on every plane, signalled without error (an
+/// unpatched kernel has none: no-fence).
+pub fn start_streaming_error(env: &Env, name: &str) -> (LandingRow, Result<()>) {
+    landing::record("vivid", name, |row| {
+        let cap = Capture::open(Mem::Mmap)?;
+        let exports = export_planes(&cap, name)?;
+        cap.dev
+            .s_ctrl(VIVID_CID_START_STR_ERROR, 1)
+            .context("press vivid's Inject VIDIOC_STREAMON Error button")?;
+        cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
+        if cap.dev.streamon(cap.q).is_ok() {
+            let _ = cap.dev.streamoff(cap.q);
+            bail!("STREAMON succeeded after the injection: nothing here exercises its failure");
+        }
+        expect_nothing_yet(env, &exports)
+            .context("after start_streaming() failed and returned the buffer")?;
+        if cap.capture_one()? {
+            bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+        }
+        expect_one_fence_on_every_plane(env, &exports, 0, row)
     })
 }
 
