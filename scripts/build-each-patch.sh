@@ -18,7 +18,9 @@ kdir=$(kernel_dir)
 src=$kdir/src
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
 case "$arch" in
-x86_64) mapfile -t fragments < <(vm_config_fragments "$src") ;;
+# The series' own options do not exist at the base, where the tree is
+# configured: the control kernel's fragments.
+x86_64) mapfile -t fragments < <(vm_config_fragments "$src" control) ;;
 arm64) fragments=("$REPO_ROOT/config/build-check-arm64.config") ;;
 *) die "unknown architecture '$arch' (x86_64 or arm64)" ;;
 esac

@@ -6,6 +6,9 @@
 # tree serve all three: the tree is moved between the two commits with `git checkout`, which
 # rewrites only the files that differ, so make (and ccache) rebuild only what
 # the series touches. The control artifacts are cached by their inputs.
+# The kinds' configs differ only in the series' own options, so moving
+# between them reconfigures the tree (seconds) and rebuilds only the objects
+# those options select.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -18,7 +21,7 @@ src=$kdir/src
 obj=$kdir/out
 art=$kdir/artifacts/$kind
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
-mapfile -t fragments < <(vm_config_fragments "$src")
+mapfile -t fragments < <(vm_config_fragments "$src" "$kind")
 
 case "$kind" in
 control) target=$(git -C "$src" rev-parse ci-base) ;;

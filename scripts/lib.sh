@@ -146,10 +146,18 @@ timed() {
 	printf '%-28s %5d s\n' "$name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
 }
 
-# vm_config_fragments SRC: the config fragments of the rig's x86_64 VM kernel,
-# merged onto tinyconfig, one per line.
+# vm_config_fragments SRC KIND: the config fragments of the rig's x86_64 VM
+# kernel of KIND (control, patched, canary), merged onto tinyconfig, one per
+# line. A kernel with the series also gets the options only the series
+# defines (config/vm-x86_64-patched.config): on the control tree they do not
+# exist, and the fragment check would reject them.
 vm_config_fragments() {
 	printf '%s\n' "$1/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config"
+	case "$2" in
+	control) ;;
+	patched | canary) printf '%s\n' "$REPO_ROOT/config/vm-x86_64-patched.config" ;;
+	*) die "vm_config_fragments: unknown kernel kind '$2'" ;;
+	esac
 }
 
 # kernel_make_arch ARCH: the kernel's ARCH= for x86_64 or arm64. x86_64 is

@@ -6,6 +6,7 @@
 //! kmemleak, ...) on either kernel, and v4l2-compliance gives the same
 //! result on both.
 
+mod kunit;
 mod test_lines;
 #[cfg(test)]
 mod tests;
@@ -128,6 +129,7 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
         | Verdict::LandingMap
         | Verdict::Watch
         | Verdict::Bench
+        | Verdict::Kunit
             if rc != 0 =>
         {
             problems.push(format!("exit status {rc}, expected 0"));
@@ -156,6 +158,7 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
         }
         Verdict::Watch => problems.extend(watch::problems(kernel, &stage.output)),
         Verdict::Bench => problems.extend(bench::problems(kernel, &stage.output)),
+        Verdict::Kunit => problems.extend(kunit::problems(&stage.output)),
         _ => {}
     }
     if problems.is_empty() {
@@ -189,6 +192,7 @@ fn judge_kernel(run: &KernelRun, rules: &Rules, checks: &mut Vec<Check>) {
         match spec.verdict {
             Verdict::Tests => checks.extend(test_lines::plain(k, &results)),
             Verdict::Cases => checks.extend(test_lines::against_cases(k, &results, rules.cases)),
+            Verdict::Kunit => checks.extend(kunit::checks(k, &stage.output)),
             _ => {}
         }
     }

@@ -9,6 +9,7 @@ mod compliance;
 mod follow;
 mod judge;
 mod kernel_log;
+mod ktap;
 mod landing;
 mod results_log;
 mod stages_list;

@@ -53,10 +53,12 @@ pub enum Verdict {
     /// `bench`: fence-bench's JSON report; exit 0 (1 is a leak); fences
     /// timed on the patched kernel, absent on the control one.
     Bench,
+    /// `kunit`: KUnit's KTAP results, complete, every case `ok`; exit 0.
+    Kunit,
 }
 
 impl Verdict {
-    const WORDS: [(&'static str, Verdict); 9] = [
+    const WORDS: [(&'static str, Verdict); 10] = [
         ("rc", Verdict::Rc),
         ("tests", Verdict::Tests),
         ("cases", Verdict::Cases),
@@ -66,6 +68,7 @@ impl Verdict {
         ("landing-map", Verdict::LandingMap),
         ("watch", Verdict::Watch),
         ("bench", Verdict::Bench),
+        ("kunit", Verdict::Kunit),
     ];
 
     fn from_word(word: &str) -> Option<Self> {
@@ -108,7 +111,7 @@ pub enum StagesError {
         name: String,
         word: String,
     },
-    #[error("line {line}: {name}: verdict {word:?} is not one of rc, tests, cases, compliance, log, bufinfo, landing-map, watch, bench")]
+    #[error("line {line}: {name}: verdict {word:?} is not one of rc, tests, cases, compliance, log, bufinfo, landing-map, watch, bench, kunit")]
     Verdict {
         line: usize,
         name: String,
