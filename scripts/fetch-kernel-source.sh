@@ -4,6 +4,8 @@
 # to the system's sources) into the downloads cache under its sha256 (pinned
 # as deb_sha256), and unpack it into a git tree tagged
 # `ci-base` under $FRESNEL_CACHE/kernel/<version>/src. Idempotent.
+# --deb: only make sure the package is in the downloads cache; print its path
+# (the PKGBUILD's base, scripts/package-arm64.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -15,7 +17,9 @@ want_sha=$(manifest_get ci_base deb_sha256)
 kdir=$(kernel_dir)
 src=$kdir/src
 
-if git -C "$src" rev-parse -q --verify ci-base >/dev/null 2>&1; then
+only_deb=
+[ "${1:-}" != --deb ] || only_deb=1
+if [ -z "$only_deb" ] && git -C "$src" rev-parse -q --verify ci-base >/dev/null 2>&1; then
 	ok "kernel source $pkg $ver already at $src"
 	exit 0
 fi
@@ -34,7 +38,11 @@ download_pinned() {
 	with_timeout 1200 "download $pkg" apt-get "${APT[@]}" download "$pkg=$ver"
 }
 deb=
-fetch_verified "$want_sha" deb download_pinned
+fetch_verified "$want_sha" deb download_pinned >&2
+if [ -n "$only_deb" ]; then
+	echo "$deb"
+	exit 0
+fi
 
 step "unpacking $pkg $ver into $src"
 mkdir -p "$kdir"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install, idempotently, every host tool the rig needs: kernel build deps, the
 # Rust-for-Linux toolchain (Debian rustc-web 1.96 + rust-web-src, clang/lld 19,
-# bindgen-cli from crates.io), QEMU from bookworm-backports, ccache, makepkg.
+# bindgen-cli from crates.io), QEMU from bookworm-backports, ccache, makepkg;
+# for the arm64 package: cargo-web (the build user's cargo), QEMU's aarch64
+# system emulator, and the aarch64 Rust std for the cross-built suite
+# (multiarch: dpkg's foreign architecture arm64).
 # Safe to rerun: each step is skipped when its result is already present.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +34,12 @@ fi
 pkgs=(build-essential bc flex bison libelf-dev libssl-dev cpio kmod rsync python3
 	ccache clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
 	busybox-static gcc-aarch64-linux-gnu shellcheck makepkg pacman-package-manager
-	zstd xz-utils file libarchive-tools)
+	zstd xz-utils file libarchive-tools cargo-web libstd-rust-web-dev:arm64)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	step "dpkg --add-architecture arm64 (the aarch64 Rust std)"
+	dpkg --add-architecture arm64
+	apt_updated=0
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -44,11 +52,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # bookworm's QEMU 7.2 conflicts with the preinstalled qemu-utils 10 from
 # backports, so QEMU and its data/firmware come from backports as a set.
-if ! dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | grep -q '^1:10'; then
+qemu_missing=()
+for p in qemu-system-x86 qemu-system-arm; do
+	dpkg-query -W -f='${Version}' "$p" 2>/dev/null | grep -q '^1:10' || qemu_missing+=("$p")
+done
+if [ "${#qemu_missing[@]}" -gt 0 ]; then
 	apt_update_once
-	step "apt-get install -t bookworm-backports qemu-system-x86"
+	step "apt-get install -t bookworm-backports ${qemu_missing[*]}"
 	DEBIAN_FRONTEND=noninteractive with_timeout 1800 "apt-get install qemu" \
-		apt-get "${APT_OPTS[@]}" -t bookworm-backports install qemu-system-x86
+		apt-get "${APT_OPTS[@]}" -t bookworm-backports install "${qemu_missing[@]}"
 fi
 
 bindgen_version=$(manifest_get ci_base bindgen_cli)

@@ -232,3 +232,11 @@ manifest_included_patches() {
 manifest_series_sums() {
 	"$REPO_ROOT/scripts/tools.sh" manifest series --sha256 --manifest "$REPO_ROOT/manifest.toml"
 }
+
+# ensure_build_user NAME: makepkg refuses root; as root, make sure the
+# unprivileged system user NAME exists to run it.
+ensure_build_user() {
+	[ "$(id -u)" -eq 0 ] || die "run as root: makepkg runs as the build user $1, started with runuser"
+	id -u "$1" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"
+}

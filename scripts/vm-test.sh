@@ -3,7 +3,10 @@
 # the Rust module and the suite, boot each kernel under QEMU, and judge the
 # results (fresnel-rig judge). Then the canary: the series plus
 # vm/canary/ (a fence-contract breach put back on purpose), booted with
-# vm/canary-stages.list; the judge requires lockdep to report it.
+# vm/canary-stages.list; the judge requires lockdep to report it. Last, the
+# arm64 package: makepkg cross-builds it (scripts/package-arm64.sh), its
+# kernel boots under qemu-system-aarch64 with the aarch64 suite and
+# vm/package-stages.list, judged as its own section (arm64-package/...).
 # --patched-only is the edit loop: the patched kernel alone, suite stages
 # only (no compliance, which needs the control; no canary).
 # Run directories: $FRESNEL_CACHE/runs/{control,patched,canary}.
@@ -47,6 +50,21 @@ if [ -n "$canary" ]; then
 		"$here/build-initramfs.sh" canary "$runs/canary.cpio.gz"
 	timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary"
 	judge_args+=(--canary "$runs/canary")
+fi
+
+if [ -n "$canary" ]; then
+	# A lane that cannot build or boot is a failed check, not the end of the
+	# run: the x86_64 verdict still comes out.
+	if timed "package arm64 (makepkg)" "$here/package-arm64.sh" &&
+		timed "build userspace suite aarch64" "$here/build-suite.sh" aarch64 &&
+		timed "initramfs package-arm64" "$here/build-initramfs.sh" package-arm64 "$runs/package-arm64.cpio.gz" &&
+		timed "VM run package-arm64" "$here/run-vm.sh" package-arm64 "$runs/package-arm64.cpio.gz" "$runs/package-arm64"; then
+		judge_args+=(--package-arm64 "$runs/package-arm64" --package-stages "$REPO_ROOT/vm/package-stages.list")
+	else
+		lane_fail="FAIL arm64-package/build-and-boot: a step of the arm64 package lane failed (its error is above)"
+		echo "$lane_fail" >&2
+		if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then echo "$lane_fail" >>"$FRESNEL_HOST_CHECKS"; else exit 1; fi
+	fi
 fi
 
 echo "== stage timings"

@@ -4,7 +4,7 @@
 # and `pkgbuild update --bump` between the runs, as a user rebuilding after a
 # change would. Both runs must pass makepkg's checksum step, and the copy's
 # `git status --porcelain` must stay empty after each. No kernel is built:
-# the kernel.org tarball is a stub (its sum replaced in the copy's PKGBUILD)
+# the base package is a stub (its sum replaced in the copy's PKGBUILD)
 # and prepare() does not run. makepkg refuses root: as root it runs as
 # FRESNEL_BUILD_USER, and the staging step (`pkgbuild stage`, which needs
 # cargo) runs before it as the caller.
@@ -23,21 +23,21 @@ mkdir -p "$co"
 git -C "$REPO_ROOT" ls-files -z --cached --others --exclude-standard |
 	tar -C "$REPO_ROOT" --null -T - --ignore-failed-read -cf - | tar -C "$co" -xf -
 
-ver=$("$REPO_ROOT/scripts/tools.sh" manifest get package_base version)
-# The stub tarball stands where makepkg downloads the real one.
+# The stub base stands where makepkg downloads the real one (the PKGBUILD's
+# $_srcdeb, apt's name for Debian's linux-source package; noextract).
+tools=("$REPO_ROOT/scripts/tools.sh" manifest get --manifest "$REPO_ROOT/manifest.toml")
+deb="$("${tools[@]}" ci_base package)_$("${tools[@]}" ci_base version)_all.deb"
 stage=$co/build/makepkg
-mkdir -p "$work/linux-$ver" "$stage"
-echo "# stub" >"$work/linux-$ver/Makefile"
-tar -C "$work" -cJf "$stage/linux-$ver.tar.xz" "linux-$ver"
-: >"$stage/linux-$ver.tar.sign"
-stub_sum=$(sha256sum "$stage/linux-$ver.tar.xz" | cut -d' ' -f1)
+mkdir -p "$stage"
+echo "stub" >"$stage/$deb"
+stub_sum=$(sha256sum "$stage/$deb" | cut -d' ' -f1)
 sed -i "s/^sha256sums=('[0-9a-f]\{64\}'/sha256sums=('$stub_sum'/" "$co/PKGBUILD"
-grep -q "^sha256sums=('$stub_sum'" "$co/PKGBUILD" || die "could not put the stub tarball's sum into the PKGBUILD copy"
+grep -q "^sha256sums=('$stub_sum'" "$co/PKGBUILD" || die "could not put the stub base's sum into the PKGBUILD copy"
 
 git_co() { git -C "$co" -c safe.directory="*" -c user.name=test -c user.email=test@example.org "$@"; }
 git_co init -q
 git_co add -A
-git_co commit -qm "checkout with a stub tarball"
+git_co commit -qm "checkout with a stub base"
 
 if [ "$(id -u)" -eq 0 ]; then
 	id -u "$build_user" >/dev/null 2>&1 ||

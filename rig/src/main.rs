@@ -55,6 +55,14 @@ enum Cmd {
         /// must end in a lockdep report through dma_fence_map.
         #[arg(long)]
         canary: Option<PathBuf>,
+        /// Directory of the run of the arm64 package's kernel (built by
+        /// makepkg, booted under qemu-system-aarch64): judged as a patched
+        /// kernel against --package-stages, its checks named `arm64-package/...`.
+        #[arg(long, requires = "package_stages")]
+        package_arm64: Option<PathBuf>,
+        /// The stage table the arm64 package's guest ran (vm/package-stages.list).
+        #[arg(long)]
+        package_stages: Option<PathBuf>,
     },
     /// Print the landing maps the guests printed (JSON), side by side.
     LandingMap {
@@ -102,14 +110,15 @@ fn judge_cmd(
     stages_path: &Path,
     host_checks: Option<&Path>,
     canary: Option<&Path>,
+    package: Option<(&Path, &Path)>,
 ) -> Result<bool> {
     let cases = load_cases(cases_path)?;
     let stages = stages_list::parse(&read(stages_path)?)
         .with_context(|| format!("{}", stages_path.display()))?;
     let control = control.map(|d| load_run(Kernel::Control, d)).transpose()?;
     let patched = patched.map(|d| load_run(Kernel::Patched, d)).transpose()?;
-    if control.is_none() && patched.is_none() && canary.is_none() {
-        bail!("nothing to judge: give --control, --patched and/or --canary");
+    if control.is_none() && patched.is_none() && canary.is_none() && package.is_none() {
+        bail!("nothing to judge: give --control, --patched, --canary and/or --package-arm64");
     }
     for run in [&control, &patched].into_iter().flatten() {
         for line in judge::compliance_summary(&run.guest, &stages) {
@@ -142,6 +151,25 @@ fn judge_cmd(
             println!("info: canary: {line}");
         }
         checks.push(judge::canary(&run));
+    }
+    if let Some((dir, stages_path)) = package {
+        // The packaged kernel carries the series: judged as the patched
+        // kernel is, by its own (shorter) stage table.
+        let stages = stages_list::parse(&read(stages_path)?)
+            .with_context(|| format!("{}", stages_path.display()))?;
+        let run = load_run(Kernel::Patched, dir)?;
+        let rules = Rules {
+            cases: &cases,
+            stages: &stages,
+        };
+        checks.extend(
+            judge::judge(None, Some(&run), &rules)
+                .into_iter()
+                .map(|c| judge::Check {
+                    name: format!("arm64-package/{}", c.name),
+                    outcome: c.outcome,
+                }),
+        );
     }
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for c in &checks {
@@ -228,6 +256,8 @@ fn main() -> Result<()> {
             stages,
             host_checks,
             canary,
+            package_arm64,
+            package_stages,
         } => {
             if judge_cmd(
                 control.as_deref(),
@@ -236,6 +266,7 @@ fn main() -> Result<()> {
                 &stages,
                 host_checks.as_deref(),
                 canary.as_deref(),
+                package_arm64.as_deref().zip(package_stages.as_deref()),
             )? {
                 Ok(())
             } else {

@@ -11,5 +11,6 @@ pub mod diff;
 pub mod kconfig;
 pub mod manifest;
 pub mod mbox;
+pub mod package_contents;
 pub mod pkgbuild;
 pub mod rfc;

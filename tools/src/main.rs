@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use fresnel_tools::{apply, kconfig, manifest, pkgbuild, rfc};
+use fresnel_tools::{apply, kconfig, manifest, package_contents, pkgbuild, rfc};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -156,6 +156,16 @@ enum PkgbuildCmd {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// The built packages (every *.pkg.tar.* in DIR) hold what the PKGBUILD
+    /// promises: Image, the PineBook Pro dtb, the hardware and test-driver
+    /// modules, headers with the Rust metadata, the fence probe; aarch64, at
+    /// the manifest's pkgver-pkgrel.
+    Contents {
+        #[command(flatten)]
+        paths: Paths,
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -301,7 +311,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 | PkgbuildCmd::Update {
                     paths, pkgbuild, ..
                 } => (paths.clone(), pkgbuild.clone()),
-                PkgbuildCmd::Stage { paths, .. } => (paths.clone(), None),
+                PkgbuildCmd::Stage { paths, .. } | PkgbuildCmd::Contents { paths, .. } => {
+                    (paths.clone(), None)
+                }
             };
             let (m, p) = paths.resolve()?;
             let root = manifest_dir(&m);
@@ -330,6 +342,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let n = pkgbuild::stage(&dir, &man, &root)?;
                     println!("staged {} ({n} links)", dir.display());
                     Ok(ExitCode::SUCCESS)
+                }
+                PkgbuildCmd::Contents { dir, .. } => {
+                    let listings = package_contents::read_dir(&dir, &man.name)?;
+                    let want = package_contents::Expected {
+                        pkgbase: &man.name,
+                        version: format!("{}-{}", man.pkgver, man.pkgrel),
+                        arch: "aarch64",
+                    };
+                    let problems = package_contents::check(&listings, &want);
+                    for p in &problems {
+                        eprintln!("{}: error: {p}", dir.display());
+                    }
+                    if problems.is_empty() {
+                        println!(
+                            "ok: {} package(s) in {} hold what the PKGBUILD promises",
+                            listings.len(),
+                            dir.display()
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    } else {
+                        Ok(ExitCode::from(1))
+                    }
                 }
                 PkgbuildCmd::Check { srcinfo, .. } => {
                     let mut diags = pkgbuild::check(&pb, &man, &root)?;

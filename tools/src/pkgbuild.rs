@@ -26,6 +26,8 @@ pub const END: &str = "# END fresnel-tools generated sources";
 
 /// Helper files the PKGBUILD ships, relative to the repository root.
 pub const HELPERS: &[&str] = &[
+    "package/config.alarm",
+    "package/config.rig-arm64",
     "package/config.fragment",
     "package/linux.preset",
     "package/extlinux-entry.sh",
@@ -86,19 +88,26 @@ pub fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
     Ok(hex(&Sha256::digest(&bytes)))
 }
 
-/// The config fragment: with the series, what a pkgrel stands for.
-pub const FRAGMENT: &str = "package/config.fragment";
+/// The package's configuration (ALARM's config, the rig's reduced base, the
+/// project's fragment): with the series, what a pkgrel stands for.
+pub const CONFIGS: &[&str] = &[
+    "package/config.alarm",
+    "package/config.rig-arm64",
+    "package/config.fragment",
+];
 
 /// Digest of what the package's pkgrel stands for: the included series (in
-/// order, path and content) and the config fragment.
+/// order, path and content) and the configuration files.
 pub fn series_digest(manifest: &Manifest, repo_root: &Path) -> Result<String, PkgbuildError> {
     let mut h = Sha256::new();
     for p in manifest.included() {
         let sum = sha256_file(&manifest.patch_file(p))?;
         h.update(format!("patches/{}\0{sum}\n", p.path));
     }
-    let sum = sha256_file(&repo_root.join(FRAGMENT))?;
-    h.update(format!("{FRAGMENT}\0{sum}\n"));
+    for config in CONFIGS {
+        let sum = sha256_file(&repo_root.join(config))?;
+        h.update(format!("{config}\0{sum}\n"));
+    }
     Ok(hex(&h.finalize()))
 }
 
@@ -140,8 +149,10 @@ pub fn check_pkgrel_bump(
         (
             manifest_key_line(&text, "series_sha256"),
             format!(
-                "the series or {FRAGMENT} changed since pkgrel {} was set (series_sha256 {} != {now}); {fix}",
-                manifest.pkgrel, manifest.series_sha256
+                "the series or the package config ({}) changed since pkgrel {} was set (series_sha256 {} != {now}); {fix}",
+                CONFIGS.join(", "),
+                manifest.pkgrel,
+                manifest.series_sha256
             ),
         )
     };

@@ -226,11 +226,21 @@ fn series_or_fragment_change_needs_a_pkgrel_bump() {
     let p = bump_problems(&root);
     assert_eq!(p.len(), 1, "{p:#?}");
     assert!(
-        p[0].contains("package/config.fragment changed since pkgrel 5") && p[0].contains("--bump"),
+        p[0].contains("package/config.fragment) changed since pkgrel 5") && p[0].contains("--bump"),
         "{p:#?}"
     );
     assert_eq!(pkgbuild::bump(&pb, &load(&root), &root).unwrap(), 6);
     assert_eq!(bump_problems(&root), Vec::<String>::new());
+
+    // So is a change of the base config the fragment is merged onto.
+    fs::write(root.join("package/config.alarm"), "CONFIG_Z=y\n").unwrap();
+    pkgbuild::update(&pb, &load(&root), &root).unwrap();
+    let p = bump_problems(&root);
+    assert!(
+        p.len() == 1 && p[0].contains("changed since pkgrel 6"),
+        "{p:#?}"
+    );
+    assert_eq!(pkgbuild::bump(&pb, &load(&root), &root).unwrap(), 7);
 }
 
 #[test]
