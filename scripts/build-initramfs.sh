@@ -83,6 +83,11 @@ pack_package_arm64() {
 		die "no $pkgroot/usr/lib/modules: extract the package's three .pkg.tar.* into $pkgroot (or point FRESNEL_PKGROOT at where they are)"
 	for b in "${SUITE_BINS[@]}" vb2fp-selftest kmod-check.sh; do
 		[ -f "$suite_bin/$b" ] || die "$suite_bin/$b missing: build the aarch64 suite (static) into $suite_bin first"
+		# An ELF's e_machine (offset 18, little-endian) is 183 for AArch64.
+		if [ "$(head -c 4 "$suite_bin/$b")" = $'\x7fELF' ] &&
+			[ "$(od -An -tu2 -j18 -N2 "$suite_bin/$b" | tr -d ' ')" != 183 ]; then
+			die "$suite_bin/$b is not an AArch64 binary ($(file -b "$suite_bin/$b" | cut -d, -f1-2)): rebuild it for aarch64"
+		fi
 	done
 	# The kernel release: the package records it; else the one module tree.
 	if [ -f "$pkgroot/usr/share/linux-fresnel-fourier/kernelrelease" ]; then
