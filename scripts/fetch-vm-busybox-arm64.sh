@@ -29,6 +29,8 @@ fi
 # index; the index must also still give the pinned sha256.
 download_one() {
 	local indexed
+	dpkg --print-foreign-architectures | grep -qx arm64 ||
+		die "dpkg has no arm64 foreign architecture, so apt cannot see $pkg: run 'dpkg --add-architecture arm64 && apt-get update'"
 	indexed=$(apt-cache show "$pkg=$ver" 2>/dev/null | awk '/^SHA256:/ {print $2; exit}')
 	[ -n "$indexed" ] ||
 		die "$pkg=$ver is not in the apt lists: run apt-get update, and if 'apt-cache policy $pkg' still lacks it, update the pin in ${BASH_SOURCE[0]}"
