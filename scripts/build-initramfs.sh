@@ -1,66 +1,151 @@
 #!/usr/bin/env bash
-# build-initramfs.sh KIND OUT.cpio.gz: pack the guest for one kernel (control,
-# patched or canary): busybox-static, the kernel's modules, sid's v4l-utils with its
-# runtime, the suite binaries, the Rust module (patched only), vm/init and the
-# stages of vm/stages.list that apply to KIND.
-# Inputs: $kdir/artifacts/KIND/{modules,vb2_fence_probe.ko}, $FRESNEL_CACHE/suite-bin/.
+# build-initramfs.sh KIND OUT.cpio.gz: pack the guest for one kernel.
+# x86_64 kinds (control, patched, canary): busybox-static, the kernel's
+# modules, sid's v4l-utils with its runtime, the suite binaries, the Rust
+# module (patched only), vm/init and the stages of vm/stages.list that apply
+# to KIND. Inputs: $kdir/artifacts/KIND/{modules,vb2_fence_probe.ko},
+# $FRESNEL_CACHE/suite-bin/.
+# package-arm64: the arm64 kernel of the Arch Linux ARM package (PKGBUILD),
+# extracted into $FRESNEL_PKGROOT (default $FRESNEL_CACHE/package-arm64/root):
+# bookworm's busybox-static:arm64, the package's modules (depmod run here),
+# its vb2_fence_probe.ko, the static aarch64 suite from
+# $FRESNEL_CACHE/suite-bin-aarch64/ and the stages of vm/package-stages.list.
+# The guest calls itself `patched` (it is the patched kernel to the stages,
+# the suite and the judge).
+# FRESNEL_STAGES overrides the stage table of any KIND.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-kind=${1:?usage: build-initramfs.sh control|patched|canary OUT.cpio.gz}
-out=${2:?usage: build-initramfs.sh control|patched|canary OUT.cpio.gz}
-art=$(kernel_dir)/artifacts/$kind
-suite_bin=$FRESNEL_CACHE/suite-bin
-[ -d "$art/modules/lib/modules" ] || die "no modules for the $kind kernel in $art: run scripts/build-kernel.sh $kind first"
-for b in "${SUITE_BINS[@]}"; do
-	[ -x "$suite_bin/$b" ] || die "$suite_bin/$b missing: run scripts/build-suite.sh first"
-done
-userspace=$("$here/fetch-vm-userspace.sh")
+usage="usage: build-initramfs.sh control|patched|canary|package-arm64 OUT.cpio.gz"
+kind=${1:?$usage}
+out=${2:?$usage}
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/fresnel-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/lib/x86_64-linux-gnu,usr/lib64,usr/libexec/fresnel,etc/fresnel,proc,sys,dev,tmp,lib/fresnel}
-ln -s usr/lib64 "$root/lib64"
-ln -s ../usr/lib/x86_64-linux-gnu "$root/lib/x86_64-linux-gnu"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/libexec/fresnel,etc/fresnel,proc,sys,dev,tmp,lib/fresnel}
 
-cp /bin/busybox "$root/bin/busybox"
-for applet in $(/bin/busybox --list); do
-	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
-done
-
-# sid's glibc and C++ runtime serve both v4l-utils and the Rust binaries,
-# which were linked against bookworm's older glibc (forward compatible).
-cp -a "$userspace/usr/lib/x86_64-linux-gnu/." "$root/usr/lib/x86_64-linux-gnu/"
-cp -a "$userspace/usr/lib64/." "$root/usr/lib64/"
-cp -a "$userspace/usr/bin/v4l2-compliance" "$userspace/usr/bin/v4l2-ctl" "$root/usr/bin/"
-
-cp -a "$art/modules/lib/modules" "$root/lib/"
-for b in "${SUITE_BINS[@]}"; do
-	cp "$suite_bin/$b" "$root/usr/bin/"
-done
-# The Rust module goes into both guests: the patched one loads and checks it,
-# the control one checks that it refuses to load without the series. The
-# canary's stages do not use it.
-if [ "$kind" != canary ]; then
-	patched_art=$(kernel_dir)/artifacts/patched
-	for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
-		[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"
+# pack_x86_64: the guest of the rig's x86_64 kernels (control, patched,
+# canary); results on the second UART.
+pack_x86_64() {
+	local art suite_bin userspace b f applet patched_art
+	art=$(kernel_dir)/artifacts/$kind
+	suite_bin=$FRESNEL_CACHE/suite-bin
+	[ -d "$art/modules/lib/modules" ] || die "no modules for the $kind kernel in $art: run scripts/build-kernel.sh $kind first"
+	for b in "${SUITE_BINS[@]}"; do
+		[ -x "$suite_bin/$b" ] || die "$suite_bin/$b missing: run scripts/build-suite.sh first"
 	done
-	cp "$patched_art/vb2_fence_probe.ko" "$root/lib/fresnel/"
-	cp "$patched_art/vb2fp-selftest" "$patched_art/kmod-check.sh" "$root/usr/bin/"
-fi
+	userspace=$("$here/fetch-vm-userspace.sh")
+
+	mkdir -p "$root"/{usr/lib/x86_64-linux-gnu,usr/lib64}
+	ln -s usr/lib64 "$root/lib64"
+	ln -s ../usr/lib/x86_64-linux-gnu "$root/lib/x86_64-linux-gnu"
+
+	cp /bin/busybox "$root/bin/busybox"
+	for applet in $(/bin/busybox --list); do
+		[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+	done
+
+	# sid's glibc and C++ runtime serve both v4l-utils and the Rust binaries,
+	# which were linked against bookworm's older glibc (forward compatible).
+	cp -a "$userspace/usr/lib/x86_64-linux-gnu/." "$root/usr/lib/x86_64-linux-gnu/"
+	cp -a "$userspace/usr/lib64/." "$root/usr/lib64/"
+	cp -a "$userspace/usr/bin/v4l2-compliance" "$userspace/usr/bin/v4l2-ctl" "$root/usr/bin/"
+
+	cp -a "$art/modules/lib/modules" "$root/lib/"
+	for b in "${SUITE_BINS[@]}"; do
+		cp "$suite_bin/$b" "$root/usr/bin/"
+	done
+	# The Rust module goes into both guests: the patched one loads and checks
+	# it, the control one checks that it refuses to load without the series.
+	# The canary's stages do not use it.
+	if [ "$kind" != canary ]; then
+		patched_art=$(kernel_dir)/artifacts/patched
+		for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
+			[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"
+		done
+		cp "$patched_art/vb2_fence_probe.ko" "$root/lib/fresnel/"
+		cp "$patched_art/vb2fp-selftest" "$patched_art/kmod-check.sh" "$root/usr/bin/"
+	fi
+	guest_kind=$kind
+	results_port=/dev/ttyS1
+	stages=$REPO_ROOT/vm/stages.list
+}
+
+# pack_package_arm64: the guest of the package's arm64 kernel; results on
+# a virtconsole (run-vm.sh adds it), as the virt machine has one PL011.
+pack_package_arm64() {
+	local pkgroot suite_bin busybox kver moddir b applet ko
+	pkgroot=${FRESNEL_PKGROOT:-$FRESNEL_CACHE/package-arm64/root}
+	suite_bin=$FRESNEL_CACHE/suite-bin-aarch64
+	[ -d "$pkgroot/usr/lib/modules" ] ||
+		die "no $pkgroot/usr/lib/modules: extract the package's three .pkg.tar.* into $pkgroot (or point FRESNEL_PKGROOT at where they are)"
+	for b in "${SUITE_BINS[@]}" vb2fp-selftest kmod-check.sh; do
+		[ -f "$suite_bin/$b" ] || die "$suite_bin/$b missing: build the aarch64 suite (static) into $suite_bin first"
+		# An ELF's e_machine (offset 18, little-endian) is 183 for AArch64.
+		if [ "$(head -c 4 "$suite_bin/$b")" = $'\x7fELF' ] &&
+			[ "$(od -An -tu2 -j18 -N2 "$suite_bin/$b" | tr -d ' ')" != 183 ]; then
+			die "$suite_bin/$b is not an AArch64 binary ($(file -b "$suite_bin/$b" | cut -d, -f1-2)): rebuild it for aarch64"
+		fi
+	done
+	# The kernel release: the package records it; else the one module tree.
+	if [ -f "$pkgroot/usr/share/linux-fresnel-fourier/kernelrelease" ]; then
+		kver=$(cat "$pkgroot/usr/share/linux-fresnel-fourier/kernelrelease")
+	else
+		kver=$(find "$pkgroot/usr/lib/modules" -mindepth 2 -maxdepth 2 -name modules.order -printf '%h\n')
+		[ "$(printf '%s\n' "$kver" | grep -c .)" = 1 ] ||
+			die "expected one kernel's modules (a modules.order) under $pkgroot/usr/lib/modules, found: ${kver:-none}"
+		kver=${kver##*/}
+	fi
+	moddir=$pkgroot/usr/lib/modules/$kver
+	[ -f "$moddir/modules.order" ] || die "$moddir/modules.order missing: is $kver the release of the kernel in $pkgroot?"
+	if [ -n "$(find "$moddir" -path "$moddir/build" -prune -o -name '*.ko.*' -print -quit)" ]; then
+		die "$moddir has compressed modules (*.ko.*); the guest's busybox modprobe is tested with plain .ko only: build with CONFIG_MODULE_COMPRESS_NONE"
+	fi
+	ko=$(find "$moddir" -path "$moddir/build" -prune -o -name vb2_fence_probe.ko -print)
+	[ "$(printf '%s\n' "$ko" | grep -c .)" = 1 ] ||
+		die "expected one vb2_fence_probe.ko under $moddir (the -vb2-fence-probe package), found: ${ko:-none}"
+	busybox=$("$here/fetch-vm-busybox-arm64.sh")
+
+	cp "$busybox/bin/busybox" "$root/bin/busybox"
+	# The applet names were read from the binary's own table (it cannot run
+	# here): see fetch-vm-busybox-arm64.sh.
+	while read -r applet; do
+		[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+	done <"$busybox/applets"
+
+	# Modules: the tree without build/ (the -headers package's source tree),
+	# indexed here: the package installs them without modules.dep.
+	mkdir -p "$root/lib/modules/$kver"
+	tar -C "$moddir" --exclude=./build -cf - . | tar -C "$root/lib/modules/$kver" -xf -
+	with_timeout 300 "depmod $kver" depmod -b "$root" "$kver"
+	cp "$ko" "$root/lib/fresnel/vb2_fence_probe.ko"
+	for b in "${SUITE_BINS[@]}" vb2fp-selftest kmod-check.sh; do
+		cp "$suite_bin/$b" "$root/usr/bin/"
+		chmod 755 "$root/usr/bin/$b"
+	done
+	guest_kind=patched
+	results_port=/dev/hvc0
+	stages=$REPO_ROOT/vm/package-stages.list
+}
+
+case "$kind" in
+control | patched | canary) pack_x86_64 ;;
+package-arm64) pack_package_arm64 ;;
+*) die "unknown KIND '$kind'; $usage" ;;
+esac
 
 cp "$REPO_ROOT/vm/init" "$root/init"
 cp "$REPO_ROOT"/vm/stages/*.sh "$root/usr/libexec/fresnel/"
 chmod +x "$root/init" "$root"/usr/libexec/fresnel/*.sh
-echo "$kind" >"$root/etc/fresnel/kind"
+echo "$guest_kind" >"$root/etc/fresnel/kind"
+echo "$results_port" >"$root/etc/fresnel/results-port"
 # Columns of stages.list: name timeout kernels verdict command...; the guest
 # gets "name timeout command..." (the verdict column is the judge's).
-awk -v k="$kind" '!/^#/ && NF >= 5 && ($3 == "both" || $3 == k) {
+awk -v k="$guest_kind" '!/^#/ && NF >= 5 && ($3 == "both" || $3 == k) {
 	printf "%s %s", $1, $2; for (i = 5; i <= NF; i++) printf " %s", $i; printf "\n" }' \
-	"${FRESNEL_STAGES:-$REPO_ROOT/vm/stages.list}" >"$root/etc/fresnel/stages"
+	"${FRESNEL_STAGES:-$stages}" >"$root/etc/fresnel/stages"
 
 mkdir -p "$(dirname "$out")"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # run-vm.sh KIND INITRAMFS RUNDIR: boot the KIND kernel with INITRAMFS under
-# QEMU and leave console.log (ttyS0: kernel messages) and results.log (ttyS1:
-# the guest's stage markers and outputs) in RUNDIR. Never trusts QEMU's exit
-# status: fresnel-rig judges the logs. KVM is used only if a probe showed that
-# it boots here (on these machines it does not: TCG is the norm).
+# QEMU and leave console.log (kernel messages) and results.log (the guest's
+# stage markers and outputs) in RUNDIR. Never trusts QEMU's exit status:
+# fresnel-rig judges the logs.
+# control, patched, canary: the rig's x86_64 kernels on q35, console ttyS0,
+# results ttyS1. KVM is used only if a probe showed that it boots here (on
+# these machines it does not: TCG is the norm).
+# package-arm64: the Arch Linux ARM package's kernel
+# ($FRESNEL_PKGROOT/boot/Image-linux-fresnel-fourier, default
+# $FRESNEL_PKGROOT=$FRESNEL_CACHE/package-arm64/root) on the virt machine
+# under TCG, console ttyAMA0 (the PL011), results on a virtconsole (hvc0).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -12,51 +18,88 @@ here=$(cd "$(dirname "$0")" && pwd)
 kind=${1:?usage: run-vm.sh KIND INITRAMFS RUNDIR}
 initramfs=${2:?usage: run-vm.sh KIND INITRAMFS RUNDIR}
 rundir=${3:?usage: run-vm.sh KIND INITRAMFS RUNDIR}
-kernel=$(kernel_dir)/artifacts/$kind/bzImage
-[ -f "$kernel" ] || die "no $kind kernel at $kernel: run scripts/build-kernel.sh $kind"
-limit=${FRESNEL_VM_TIMEOUT:-2700}
+[ -f "$initramfs" ] || die "no initramfs at $initramfs: run scripts/build-initramfs.sh $kind $initramfs"
 mkdir -p "$rundir"
 rm -f "$rundir/console.log" "$rundir/results.log"
 
-qemu_common=(-machine q35 -smp 2 -m 2048 -display none -monitor none -no-reboot
-	-kernel "$kernel" -initrd "$initramfs"
-	-append "console=ttyS0 panic=-1 cma=512M kmemleak=on loglevel=6")
+# setup_x86_64: qemu and qemu_args for the rig's x86_64 kernels.
+setup_x86_64() {
+	local kernel probe ptmp accel qemu_common accel_args
+	kernel=$(kernel_dir)/artifacts/$kind/bzImage
+	[ -f "$kernel" ] || die "no $kind kernel at $kernel: run scripts/build-kernel.sh $kind"
+	limit=${FRESNEL_VM_TIMEOUT:-2700}
+	qemu='qemu-system-x86_64'
+	qemu_common=(-machine q35 -smp 2 -m 2048 -display none -monitor none -no-reboot
+		-kernel "$kernel" -initrd "$initramfs"
+		-append "console=ttyS0 panic=-1 cma=512M kmemleak=on loglevel=6")
 
-# One probe per machine and QEMU version: does KVM get this kernel to init?
-probe=$FRESNEL_CACHE/kvm-probe-$(qemu-system-x86_64 --version | head -1 | sha256sum | cut -c1-12)
-if [ ! -f "$probe" ]; then
-	accel=tcg
-	if [ -w /dev/kvm ]; then
-		step "probing KVM (-cpu host,-arch-capabilities, 40 s limit)"
-		ptmp=$(mktemp -d)
-		timeout 40 qemu-system-x86_64 "${qemu_common[@]}" -accel kvm -cpu host,-arch-capabilities \
-			-serial "file:$ptmp/console" -serial "file:$ptmp/results" >/dev/null 2>&1 || true
-		if grep -q '@@FRESNEL KIND' "$ptmp/results" 2>/dev/null; then accel=kvm; fi
-		rm -rf "$ptmp"
+	# One probe per machine and QEMU version: does KVM get this kernel to init?
+	probe=$FRESNEL_CACHE/kvm-probe-$(qemu-system-x86_64 --version | head -1 | sha256sum | cut -c1-12)
+	if [ ! -f "$probe" ]; then
+		accel=tcg
+		if [ -w /dev/kvm ]; then
+			step "probing KVM (-cpu host,-arch-capabilities, 40 s limit)"
+			ptmp=$(mktemp -d)
+			timeout 40 qemu-system-x86_64 "${qemu_common[@]}" -accel kvm -cpu host,-arch-capabilities \
+				-serial "file:$ptmp/console" -serial "file:$ptmp/results" >/dev/null 2>&1 || true
+			if grep -q '@@FRESNEL KIND' "$ptmp/results" 2>/dev/null; then accel=kvm; fi
+			rm -rf "$ptmp"
+		fi
+		echo "$accel" >"$probe"
 	fi
-	echo "$accel" >"$probe"
-fi
-accel=$(cat "$probe")
-if [ "$accel" = kvm ]; then
-	accel_args=(-accel kvm -cpu 'host,-arch-capabilities')
-	step "booting the $kind kernel under QEMU with KVM (limit ${limit}s)"
-else
-	accel_args=(-accel 'tcg,thread=multi' -cpu max)
-	step "booting the $kind kernel under QEMU with TCG: KVM does not boot here ($probe) (limit ${limit}s)"
-fi
+	accel=$(cat "$probe")
+	if [ "$accel" = kvm ]; then
+		accel_args=(-accel kvm -cpu 'host,-arch-capabilities')
+		step "booting the $kind kernel under QEMU with KVM (limit ${limit}s)"
+	else
+		accel_args=(-accel 'tcg,thread=multi' -cpu max)
+		step "booting the $kind kernel under QEMU with TCG: KVM does not boot here ($probe) (limit ${limit}s)"
+	fi
+	qemu_args=("${qemu_common[@]}" "${accel_args[@]}"
+		-serial "file:$rundir/console.log" -serial "file:$rundir/results.log")
+}
+
+# setup_package_arm64: qemu and qemu_args for the package's arm64 kernel.
+# The command line is the x86_64 one without kmemleak=on (the package's kernel
+# has no DEBUG_KMEMLEAK and vm/package-stages.list no kmemleak stage) and
+# with 256 MiB of CMA instead of 512: the stages that allocate the biggest
+# dma-contig buffers (compliance-dmabuf: vivid at 3840x2160 NV24) are not
+# run on this lane.
+setup_package_arm64() {
+	local pkgroot kernel
+	pkgroot=${FRESNEL_PKGROOT:-$FRESNEL_CACHE/package-arm64/root}
+	kernel=$pkgroot/boot/Image-linux-fresnel-fourier
+	[ -f "$kernel" ] || die "no arm64 kernel at $kernel: extract the package into $pkgroot (or set FRESNEL_PKGROOT)"
+	# QEMU's option parser splits -chardev's path at commas.
+	case "$rundir" in *,*) die "RUNDIR '$rundir' has a comma, which -chardev path= cannot take: pick another" ;; esac
+	limit=${FRESNEL_VM_TIMEOUT:-3600}
+	qemu='qemu-system-aarch64'
+	qemu_args=(-machine virt -cpu max -smp 2 -m 2048 -accel 'tcg,thread=multi'
+		-display none -monitor none -no-reboot
+		-kernel "$kernel" -initrd "$initramfs"
+		-append "console=ttyAMA0 panic=-1 cma=256M loglevel=6"
+		-serial "file:$rundir/console.log"
+		-device virtio-serial-device -chardev "file,id=results,path=$rundir/results.log"
+		-device 'virtconsole,chardev=results')
+	step "booting the $kind kernel (arm64, virt) under QEMU with TCG (limit ${limit}s)"
+}
+
+case "$kind" in
+control | patched | canary) setup_x86_64 ;;
+package-arm64) setup_package_arm64 ;;
+*) die "unknown KIND '$kind': control, patched, canary or package-arm64" ;;
+esac
 
 # Built before the guest's clock starts: the guest's stage timeouts are wall time.
 "$here/rig.sh" follow --help >/dev/null
 start=$SECONDS
-timeout --kill-after=10 "$limit" qemu-system-x86_64 "${qemu_common[@]}" "${accel_args[@]}" \
-	-serial "file:$rundir/console.log" -serial "file:$rundir/results.log" \
-	>"$rundir/qemu.log" 2>&1 &
-qemu=$!
+timeout --kill-after=10 "$limit" "$qemu" "${qemu_args[@]}" >"$rundir/qemu.log" 2>&1 &
+qemu_pid=$!
 # Progress: each guest stage as it begins and ends, until the VM is gone.
-"$here/rig.sh" follow "$rundir/results.log" --while-pid "$qemu" ||
+"$here/rig.sh" follow "$rundir/results.log" --while-pid "$qemu_pid" ||
 	echo "(the progress display failed; the VM runs on)" >&2
 rc=0
-wait "$qemu" || rc=$?
+wait "$qemu_pid" || rc=$?
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	printf 'timeout: the %s VM ran past %ss and was killed\n' "$kind" "$limit" | tee -a "$rundir/console.log" >&2
 fi
