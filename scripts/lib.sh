@@ -104,7 +104,15 @@ kernel_dir() { printf '%s/kernel/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)"; }
 # The rig builds the suite against uapi headers installed from its kernel
 # tree, once per base, into the state directory (Debian 12's /usr/include is
 # too old for v4l2r): userspace-tests/build.sh's KERNEL_SRC and UAPI_OUT.
-suite_uapi_out() { printf '%s/uapi-headers/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)"; }
+# suite_uapi_out [ARCH]: ARCH x86_64 (the default, the host's) or aarch64;
+# each architecture's asm/ headers go to their own directory.
+suite_uapi_out() {
+	case "${1:-x86_64}" in
+	x86_64) printf '%s/uapi-headers/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)" ;;
+	aarch64 | arm64) printf '%s/uapi-headers-arm64/%s\n' "$FRESNEL_CACHE" "$(ci_base_version)" ;;
+	*) die "suite_uapi_out: unknown architecture '$1'" ;;
+	esac
+}
 
 # private_apt_setup: define APT (apt-get/apt-cache options) for a private
 # configuration that sees Debian sid and trixie-backports. The system's
