@@ -19,7 +19,7 @@ arch=${1:-x86_64}
 case "$arch" in
 x86_64)
 	step "building the userspace suite (release, static)"
-	STATIC=1 KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out) \
+	STATIC=1 KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out x86_64) \
 		with_timeout 1800 "build userspace suite" "$REPO_ROOT/userspace-tests/build.sh" --release --quiet
 	target=$(rustc -vV | sed -n 's/^host: //p')
 	dest=$FRESNEL_CACHE/suite-bin

@@ -11,9 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # build.sh as a user on an aarch64 device runs it (uname and cargo stubbed).
 "$REPO_ROOT/userspace-tests/build-sh-test.sh" "$(kernel_dir)/src"
-KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out) \
+KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out x86_64) \
 	"$REPO_ROOT/userspace-tests/build.sh" --quiet >/dev/null
-V4L2R_VIDEODEV2_H_PATH=$(suite_uapi_out)/usr/include
+V4L2R_VIDEODEV2_H_PATH=$(suite_uapi_out x86_64)/usr/include
 export V4L2R_VIDEODEV2_H_PATH
 cd "$REPO_ROOT/userspace-tests"
 cargo fmt --check

@@ -78,7 +78,7 @@ setup_package_arm64() {
 	# default, costly on every function entry and return of a kernel built
 	# with PAC; the implementation-defined algorithm is cheaper to emulate
 	# and the guest cannot tell.
-	qemu_args=(-machine virt -cpu max,pauth-impdef=on -smp 2 -m 2048 -accel 'tcg,thread=multi'
+	qemu_args=(-machine virt -cpu 'max,pauth-impdef=on' -smp 2 -m 2048 -accel 'tcg,thread=multi'
 		-display none -monitor none -no-reboot
 		-kernel "$kernel" -initrd "$initramfs"
 		-append "console=ttyAMA0 panic=-1 cma=256M loglevel=6"
