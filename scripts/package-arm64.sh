@@ -92,6 +92,10 @@ if [ "$rc" -ne 0 ]; then
 	die "makepkg failed (exit $rc); full log: $log"
 fi
 ok "makepkg built the packages in $((SECONDS - start)) s"
+# makepkg works in build/makepkg/ only: kbuild output in the checkout's
+# rust-kmod/ means M= pointed through the staged symlink into it.
+stray=$(find "$co/rust-kmod" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \) -print -quit)
+[ -z "$stray" ] || die "makepkg built into the checkout ($stray): the PKGBUILD must build rust-kmod in \$srcdir"
 
 pkgs=$work/packages
 rm -rf "$pkgs"

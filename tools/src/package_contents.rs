@@ -189,7 +189,7 @@ pub fn check(listings: &[Listing], want: &Expected) -> Vec<Problem> {
                 ("arch/arm64/Makefile", "the arm64 Makefile"),
                 ("scripts/mod/modpost", "modpost"),
                 ("include/generated/rustc_cfg", "the rustc cfg"),
-                ("rust/kernel.rmeta", "the kernel crate's Rust metadata"),
+                ("rust/libkernel.rmeta", "the kernel crate's Rust metadata"),
                 (
                     "rust/libmacros.so",
                     "the macros crate (a proc-macro library)",
@@ -310,7 +310,7 @@ mod tests {
             "arch/arm64/Makefile",
             "scripts/mod/modpost",
             "include/generated/rustc_cfg",
-            "rust/kernel.rmeta",
+            "rust/libkernel.rmeta",
             "rust/libmacros.so",
         ]
         .iter()
