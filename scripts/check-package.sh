@@ -43,7 +43,7 @@ step "extlinux-entry.sh on its fixture files"
 step "rust-kmod refuses headers built by another rustc"
 "$REPO_ROOT/package/tests/rustc-check-test.sh"
 
-step "makepkg twice with an edit between (source steps only, stub tarball)"
+step "makepkg twice with an edit between (source steps only, stub base package)"
 FRESNEL_BUILD_USER=$build_user "$REPO_ROOT/package/tests/makepkg-rebuild-test.sh"
 
 step "shellcheck PKGBUILD and package helpers"

@@ -68,30 +68,40 @@ cargo_home=$FRESNEL_CONTENT/cargo-home-$user
 mkdir -p "$ccache_dir" "$cargo_home"
 chown -R "$user" "$work" "$ccache_dir" "$cargo_home"
 
-log=$work/makepkg.log
-step "makepkg as $user: aarch64 cross build, FRESNEL_PKG_CONFIG=rig (cold: ~25 min on 2 cores); log: $log"
-start=$SECONDS
-(
-	while sleep 60; do
-		printf '    ... %d min, %s\n' $(((SECONDS - start) / 60)) "$(tail -n1 "$log" 2>/dev/null | cut -c1-80)"
-	done
-) &
-ticker=$!
-rc=0
-# --nodeps: the makedepends are Debian's packages here, which pacman does
-# not know. Everything else is makepkg as a user runs it.
-runuser -u "$user" -- env -i HOME="$work/home" PATH="$bin:/usr/bin:/bin" LANG=C.UTF-8 \
-	MAKEPKG_CONF="$conf" FRESNEL_PKG_CONFIG=rig CARGO_HOME="$cargo_home" \
-	CCACHE_DIR="$ccache_dir" CCACHE_BASEDIR="$work" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=4G \
-	timeout --kill-after=30 5400 "$co/scripts/makepkg.sh" --nodeps --force --noconfirm \
-	>"$log" 2>&1 || rc=$?
-kill "$ticker" 2>/dev/null || true
-if [ "$rc" -ne 0 ]; then
-	tail -n 30 "$log" >&2
-	[ "$rc" -ne 124 ] || die "makepkg timed out after 5400 s; full log: $log"
-	die "makepkg failed (exit $rc); full log: $log"
-fi
-ok "makepkg built the packages in $((SECONDS - start)) s"
+# makepkg_as_builder CONFIG LIMIT LOG ARGS...: scripts/makepkg.sh ARGS as the
+# build user, FRESNEL_PKG_CONFIG=CONFIG, a minute-by-minute progress line,
+# killed after LIMIT seconds. --nodeps: the makedepends are Debian's
+# packages here, which pacman does not know. Everything else is makepkg as a
+# user runs it.
+makepkg_as_builder() {
+	local config=$1 limit=$2 log=$3 start=$SECONDS rc=0 ticker
+	shift 3
+	(
+		while sleep 60; do
+			printf '    ... %d min, %s\n' $(((SECONDS - start) / 60)) "$(tail -n1 "$log" 2>/dev/null | cut -c1-80)"
+		done
+	) &
+	ticker=$!
+	runuser -u "$user" -- env -i HOME="$work/home" PATH="$bin:/usr/bin:/bin" LANG=C.UTF-8 \
+		MAKEPKG_CONF="$conf" FRESNEL_PKG_CONFIG="$config" CARGO_HOME="$cargo_home" \
+		CCACHE_DIR="$ccache_dir" CCACHE_BASEDIR="$work" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=4G \
+		timeout --kill-after=30 "$limit" "$co/scripts/makepkg.sh" --nodeps "$@" >"$log" 2>&1 || rc=$?
+	kill "$ticker" 2>/dev/null || true
+	if [ "$rc" -ne 0 ]; then
+		tail -n 30 "$log" >&2
+		[ "$rc" -ne 124 ] || die "makepkg ($config) timed out after $limit s; full log: $log"
+		die "makepkg ($config) failed (exit $rc); full log: $log"
+	fi
+	ok "makepkg ($config) done in $((SECONDS - start)) s"
+}
+
+# The default config, as far as it can go here: ALARM's full config takes
+# hours to build on 2 cores, so prepare() only (unpack, strict apply,
+# ALARM's config + config.pinebook-pro + config.fragment, the config check).
+step "makepkg --nobuild as $user: prepare() with the default config (ALARM's); log: $work/makepkg-alarm.log"
+makepkg_as_builder alarm 1200 "$work/makepkg-alarm.log" --nobuild --noconfirm
+step "makepkg as $user: aarch64 cross build, FRESNEL_PKG_CONFIG=rig (cold: ~17 min on 2 cores, warm: ~6 min); log: $work/makepkg.log"
+makepkg_as_builder rig 5400 "$work/makepkg.log" --force --noconfirm
 # makepkg works in build/makepkg/ only: kbuild output in the checkout's
 # rust-kmod/ means M= pointed through the staged symlink into it.
 stray=$(find "$co/rust-kmod" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \) -print -quit)

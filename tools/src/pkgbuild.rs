@@ -27,6 +27,7 @@ pub const END: &str = "# END fresnel-tools generated sources";
 /// Helper files the PKGBUILD ships, relative to the repository root.
 pub const HELPERS: &[&str] = &[
     "package/config.alarm",
+    "package/config.pinebook-pro",
     "package/config.rig-arm64",
     "package/config.fragment",
     "package/linux.preset",
@@ -88,10 +89,11 @@ pub fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
     Ok(hex(&Sha256::digest(&bytes)))
 }
 
-/// The package's configuration (ALARM's config, the rig's reduced base, the
-/// project's fragment): with the series, what a pkgrel stands for.
+/// The package's configuration (ALARM's config, the PineBook Pro's needs,
+/// the rig's reduced base, the project's fragment): with the series, what a pkgrel stands for.
 pub const CONFIGS: &[&str] = &[
     "package/config.alarm",
+    "package/config.pinebook-pro",
     "package/config.rig-arm64",
     "package/config.fragment",
 ];
