@@ -20,12 +20,15 @@ user=${FRESNEL_BUILD_USER:-fresnel-build}
 mkdir -p "$work" "$bin" "$work/home"
 ensure_build_user "$user"
 
-# The checkout as it is now (tracked and new files), copied where the build
-# user can read and write it: makepkg.sh builds tools/ and stages there.
+# The checkout as it is now (tracked and new files), copied afresh where
+# the build user can read and write it: makepkg.sh builds tools/ and stages
+# there. Afresh, so that nothing an earlier run left in it (makepkg's src/,
+# build output) can be mistaken for this run's.
 step "copying the checkout for the build user ($co)"
+rm -rf "$co"
 mkdir -p "$co"
 git -C "$REPO_ROOT" ls-files -z --cached --others --exclude-standard |
-	rsync -a --delete --from0 --files-from=- "$REPO_ROOT/" "$co/"
+	rsync -a --from0 --files-from=- "$REPO_ROOT/" "$co/"
 
 # What a PineBook Pro has under these names, from Debian's packages: clang
 # and the LLVM tools (through ccache), Debian's rustc and cargo (rustc-web,

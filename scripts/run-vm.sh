@@ -72,7 +72,8 @@ setup_package_arm64() {
 	[ -f "$kernel" ] || die "no arm64 kernel at $kernel: extract the package into $pkgroot (or set FRESNEL_PKGROOT)"
 	# QEMU's option parser splits -chardev's path at commas.
 	case "$rundir" in *,*) die "RUNDIR '$rundir' has a comma, which -chardev path= cannot take: pick another" ;; esac
-	limit=${FRESNEL_VM_TIMEOUT:-3600}
+	# Its stages took 70 s here (2 cores, TCG): a hung guest must not eat CI.
+	limit=${FRESNEL_VM_TIMEOUT:-900}
 	qemu='qemu-system-aarch64'
 	# pauth-impdef: TCG computes pointer authentication codes with QARMA5 by
 	# default, costly on every function entry and return of a kernel built
