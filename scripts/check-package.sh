@@ -22,8 +22,7 @@ trap 'rm -rf "$work"' EXIT
 cp "$pkgbuild" "$work/PKGBUILD"
 cp -r "$REPO_ROOT/package" "$work/package"
 if [ "$(id -u)" -eq 0 ]; then
-	id -u "$build_user" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$build_user"
+	ensure_build_user "$build_user"
 	chown -R "$build_user" "$work"
 	as_builder=(runuser -u "$build_user" --)
 else

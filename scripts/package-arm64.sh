@@ -18,6 +18,7 @@ co=$work/checkout
 bin=$work/toolchain/bin
 user=${FRESNEL_BUILD_USER:-fresnel-build}
 mkdir -p "$work" "$bin" "$work/home"
+[ "$(id -u)" -eq 0 ] || die "run as root: makepkg runs as the build user $user, started with runuser"
 ensure_build_user "$user"
 
 # The checkout as it is now (tracked and new files), copied afresh where
@@ -39,7 +40,7 @@ cat >"$bin/clang" <<'EOF'
 exec ccache clang-19 "$@"
 EOF
 chmod 755 "$bin/clang"
-for t in ld.lld llvm-ar llvm-nm llvm-objcopy llvm-objdump llvm-readelf llvm-strip llvm-ar; do
+for t in ld.lld llvm-ar llvm-nm llvm-objcopy llvm-objdump llvm-readelf llvm-strip; do
 	ln -sfn "/usr/bin/$t-19" "$bin/$t"
 done
 ln -sfn /usr/bin/rustc "$bin/rustc"

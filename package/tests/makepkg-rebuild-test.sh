@@ -40,8 +40,7 @@ git_co add -A
 git_co commit -qm "checkout with a stub base"
 
 if [ "$(id -u)" -eq 0 ]; then
-	id -u "$build_user" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$build_user"
+	ensure_build_user "$build_user"
 	as_builder=(runuser -u "$build_user" --)
 else
 	as_builder=()
