@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# build-suite.sh [x86_64|aarch64]: build the userspace suite (SUITE_BINS in
-# lib.sh) for the guest, statically linked, and stage the binaries:
+# build-suite.sh [x86_64|aarch64] [--uapi-only]: build the userspace suite
+# (SUITE_BINS in lib.sh) for the guest, statically linked, and stage the
+# binaries (--uapi-only: only install the architecture's uapi headers from
+# the shared kernel tree, for a later build that must not read the tree):
 #   x86_64 (default)  the host's build, in $FRESNEL_CACHE/suite-bin;
 #   aarch64           cross-built on this x86_64 host for an arm64 guest, in
 #                     $FRESNEL_CACHE/suite-bin-aarch64, with rust-kmod's
@@ -16,9 +18,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 arch=${1:-x86_64}
+case "${2:-}" in
+"") what="building the userspace suite (release, static)" ;;
+--uapi-only) what="installing the suite's uapi headers" && export UAPI_ONLY=1 ;;
+*) die "usage: build-suite.sh [x86_64|aarch64] [--uapi-only]" ;;
+esac
 case "$arch" in
 x86_64)
-	step "building the userspace suite (release, static)"
+	step "$what"
 	STATIC=1 KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out x86_64) \
 		with_timeout 1800 "build userspace suite" "$REPO_ROOT/userspace-tests/build.sh" --release --quiet
 	target=$(rustc -vV | sed -n 's/^host: //p')
@@ -29,13 +36,17 @@ aarch64)
 	dest=$FRESNEL_CACHE/suite-bin-aarch64
 	command -v aarch64-linux-gnu-gcc >/dev/null || die "no aarch64-linux-gnu-gcc: install gcc-aarch64-linux-gnu"
 	[ -f /usr/aarch64-linux-gnu/lib/libc.a ] || die "no /usr/aarch64-linux-gnu/lib/libc.a: install libc6-dev-arm64-cross"
-	step "building the userspace suite for $target (release, static)"
+	step "$what for $target"
 	# cargo stays rustup's; RUSTC is Debian's, the one with an arm64 std.
 	TARGET=$target RUSTC=/usr/bin/rustc STATIC=1 KERNEL_SRC=$(kernel_dir)/src UAPI_OUT=$(suite_uapi_out aarch64) \
 		with_timeout 2400 "build userspace suite ($arch)" "$REPO_ROOT/userspace-tests/build.sh" --release --quiet
 	;;
-*) die "usage: build-suite.sh [x86_64|aarch64]" ;;
+*) die "usage: build-suite.sh [x86_64|aarch64] [--uapi-only]" ;;
 esac
+if [ -n "${UAPI_ONLY:-}" ]; then
+	ok "uapi headers ($arch) in $(suite_uapi_out "$arch")"
+	exit 0
+fi
 bin=$REPO_ROOT/userspace-tests/target/$target/release
 mkdir -p "$dest"
 for b in "${SUITE_BINS[@]}"; do

@@ -146,12 +146,14 @@ manifest_table() {
 	"$REPO_ROOT/scripts/tools.sh" manifest table --manifest "$REPO_ROOT/manifest.toml" "$1"
 }
 
-# timed NAME CMD...: run CMD and append "NAME SECONDS" to $FRESNEL_TIMINGS.
+# timed NAME CMD...: run CMD and append "NAME SECONDS" to $FRESNEL_TIMINGS;
+# CMD's exit status is timed's (also where a caller's `if` turns off set -e).
 timed() {
-	local name=$1 t0=$SECONDS
+	local name=$1 t0=$SECONDS rc=0
 	shift
-	"$@"
+	"$@" || rc=$?
 	printf '%-28s %5d s\n' "$name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
+	return "$rc"
 }
 
 # vm_config_fragments SRC KIND: the config fragments of the rig's x86_64 VM

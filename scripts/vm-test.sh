@@ -7,6 +7,10 @@
 # arm64 package: makepkg cross-builds it (scripts/package-arm64.sh), its
 # kernel boots under qemu-system-aarch64 with the aarch64 suite and
 # vm/package-stages.list, judged as its own section (arm64-package/...).
+# The arm64 lane's builds (scripts/build-arm64-lane.sh) run at nice 19
+# alongside the x86_64 VM runs: the guests mostly wait on the drivers'
+# timers and leave the host's cores idle (5-40% busy, measured), and the
+# lane is CPU-bound (17 minutes cold). Its log is shown when it is joined.
 # --patched-only is the edit loop: the patched kernel alone, suite stages
 # only (no compliance, which needs the control; no canary).
 # Run directories: $FRESNEL_CACHE/runs/{control,patched,canary}.
@@ -36,6 +40,24 @@ for kind in "${kinds[@]}"; do
 done
 timed "build rust-kmod" "$here/build-kmod.sh"
 timed "build userspace suite" "$here/build-suite.sh"
+# join_lane: show the arm64 lane's log until the lane ends; its exit status.
+join_lane() {
+	tail -n +1 -f --pid="$lane_pid" "$lane_log" | sed 's/^/    [arm64] /'
+	wait "$lane_pid"
+}
+lane_pid=""
+if [ -n "$canary" ]; then
+	# The lane must not read the shared tree, which the canary build moves:
+	# the aarch64 suite's uapi headers come from it now, at the series.
+	lane_log=$runs/arm64-lane-build.log
+	if timed "uapi headers aarch64" "$here/build-suite.sh" aarch64 --uapi-only; then
+		step "building the arm64 package lane alongside the VM runs (nice 19); log: $lane_log"
+		# Its own process group, so that a failure here stops all of it.
+		setsid nice -n 19 "$here/build-arm64-lane.sh" >"$lane_log" 2>&1 &
+		lane_pid=$!
+		trap '[ -z "$lane_pid" ] || kill -- -"$lane_pid" 2>/dev/null || true' EXIT
+	fi
+fi
 judge_args=()
 for kind in "${kinds[@]}"; do
 	timed "initramfs $kind" "$here/build-initramfs.sh" "$kind" "$runs/$kind.cpio.gz"
@@ -55,9 +77,13 @@ fi
 if [ -n "$canary" ]; then
 	# A lane that cannot build or boot is a failed check, not the end of the
 	# run: the x86_64 verdict still comes out.
-	if timed "package arm64 (makepkg)" "$here/package-arm64.sh" &&
-		timed "build userspace suite aarch64" "$here/build-suite.sh" aarch64 &&
-		timed "initramfs package-arm64" "$here/build-initramfs.sh" package-arm64 "$runs/package-arm64.cpio.gz" &&
+	lane_built=""
+	if [ -n "$lane_pid" ]; then
+		step "joining the arm64 package lane's builds (its log so far, then as it goes)"
+		if timed "arm64 lane: waited for" join_lane; then lane_built=1; fi
+		lane_pid=""
+	fi
+	if [ -n "$lane_built" ] &&
 		timed "VM run package-arm64" "$here/run-vm.sh" package-arm64 "$runs/package-arm64.cpio.gz" "$runs/package-arm64"; then
 		judge_args+=(--package-arm64 "$runs/package-arm64" --package-stages "$REPO_ROOT/vm/package-stages.list")
 	else

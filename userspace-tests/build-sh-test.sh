@@ -8,6 +8,7 @@
 #    from the target (the arm64 headers above are accepted, an x86_64 build
 #    refuses them), passes --target and the cross linker to cargo, and names
 #    a rustc without the target's std (rustc stubbed too);
+#  - UAPI_ONLY=1 installs the headers and runs no cargo;
 #  - LIBCLANG_PATH is left to the caller (clang-sys finds libclang).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,5 +74,12 @@ no_std() {
 		grep -q "has no std for aarch64-unknown-linux-gnu" "$work/out5"
 }
 check "TARGET without its std: named" no_std
+uapi_only() {
+	: >"$work/cargo.log"
+	env -u LIBCLANG_PATH -u V4L2R_VIDEODEV2_H_PATH -u TARGET -u CARGO_BUILD_TARGET PATH="$work/bin:$PATH" \
+		UAPI_ONLY=1 KERNEL_SRC="$src" UAPI_OUT="$work/uapi-only" "$here/build.sh" --quiet >"$work/out6" 2>&1 &&
+		test -f "$work/uapi-only/usr/include/linux/videodev2.h" && ! test -s "$work/cargo.log"
+}
+check "UAPI_ONLY=1: the headers, no cargo" uapi_only
 echo "build.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

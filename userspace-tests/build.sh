@@ -16,6 +16,7 @@
 #
 # Usage: build.sh [cargo args...]   e.g. build.sh --release
 # Env:   STATIC=1   link the binaries statically (for the VM initramfs)
+#        UAPI_ONLY=1  install the uapi headers (KERNEL_SRC) and stop
 #        TARGET=<rust triple>   cross-build for that target, e.g.
 #                   aarch64-unknown-linux-gnu (CARGO_BUILD_TARGET is read
 #                   too). The uapi headers are then installed for the
@@ -79,6 +80,10 @@ elif [ -n "${KERNEL_SRC:-}" ]; then
 	fi
 else
 	include=/usr/include
+fi
+if [ "${UAPI_ONLY:-0}" = 1 ]; then
+	[ -n "${KERNEL_SRC:-}" ] || { echo "error: UAPI_ONLY=1 needs KERNEL_SRC" >&2; exit 1; }
+	exit 0
 fi
 [ -f "$include/linux/videodev2.h" ] || {
 	echo "error: no linux/videodev2.h under $include: install the system's kernel headers (Arch: linux-api-headers) or set KERNEL_SRC to a kernel source tree" >&2
