@@ -76,7 +76,7 @@ pack_x86_64() {
 # pack_package_arm64: the guest of the package's arm64 kernel; results on
 # a virtconsole (run-vm.sh adds it), as the virt machine has one PL011.
 pack_package_arm64() {
-	local pkgroot suite_bin busybox kver moddir b applet ko
+	local pkgroot suite_bin busybox release kver moddir b applet ko
 	pkgroot=${FRESNEL_PKGROOT:-$FRESNEL_CACHE/package-arm64/root}
 	suite_bin=$FRESNEL_CACHE/suite-bin-aarch64
 	[ -d "$pkgroot/usr/lib/modules" ] ||
@@ -89,15 +89,11 @@ pack_package_arm64() {
 			die "$suite_bin/$b is not an AArch64 binary ($(file -b "$suite_bin/$b" | cut -d, -f1-2)): rebuild it for aarch64"
 		fi
 	done
-	# The kernel release: the package records it; else the one module tree.
-	if [ -f "$pkgroot/usr/share/linux-fresnel-fourier/kernelrelease" ]; then
-		kver=$(cat "$pkgroot/usr/share/linux-fresnel-fourier/kernelrelease")
-	else
-		kver=$(find "$pkgroot/usr/lib/modules" -mindepth 2 -maxdepth 2 -name modules.order -printf '%h\n')
-		[ "$(printf '%s\n' "$kver" | grep -c .)" = 1 ] ||
-			die "expected one kernel's modules (a modules.order) under $pkgroot/usr/lib/modules, found: ${kver:-none}"
-		kver=${kver##*/}
-	fi
+	# The kernel release, as the package records it (pkgbuild contents
+	# requires the file).
+	release=$pkgroot/usr/share/linux-fresnel-fourier/kernelrelease
+	[ -f "$release" ] || die "$release missing: is $pkgroot the unpacked packages of scripts/package-arm64.sh?"
+	kver=$(cat "$release")
 	moddir=$pkgroot/usr/lib/modules/$kver
 	[ -f "$moddir/modules.order" ] || die "$moddir/modules.order missing: is $kver the release of the kernel in $pkgroot?"
 	if [ -n "$(find "$moddir" -path "$moddir/build" -prune -o -name '*.ko.*' -print -quit)" ]; then

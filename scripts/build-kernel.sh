@@ -52,15 +52,8 @@ configure_kernel "$src" "$obj" x86_64 "${fragments[@]}"
 log=$kdir/build-$kind.log
 step "building the $kind kernel (cold: ~20 min on 2 cores; incremental: seconds); log: $log"
 start=$SECONDS
-(
-	while sleep 60; do
-		printf '    ... %d min, %s\n' $(((SECONDS - start) / 60)) "$(tail -n1 "$log" 2>/dev/null | cut -c1-80)"
-	done
-) &
-ticker=$!
 rc=0
-timeout 5400 "${KMAKE[@]}" -C "$src" O="$obj" -j"$(nproc)" bzImage modules >"$log" 2>&1 || rc=$?
-kill "$ticker" 2>/dev/null || true
+with_progress "$log" timeout 5400 "${KMAKE[@]}" -C "$src" O="$obj" -j"$(nproc)" bzImage modules || rc=$?
 if [ "$rc" -ne 0 ]; then
 	grep -E 'error|Error' "$log" | head -n 20 >&2 || true
 	die "building the $kind kernel failed (exit $rc); full log: $log"

@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
-# checkpatch-series.sh: scripts/checkpatch.pl --strict on every included
-# patch of the series (from the CI base tree), all of them, then fail if any
-# was not clean. The CI base tree has none of upstream's history, so
-# checkpatch cannot look up the commit ids of Fixes: tags
-# (UNKNOWN_COMMIT_ID); they were confirmed in public sources. Nor can
-# checkpatch tell whether MAINTAINERS covers a file a patch adds, so it
-# asks every time (FILE_PATH_CHANGES); the one file the series adds,
-# drivers/media/common/videobuf2/videobuf2-fence-test.c, falls under
-# VIDEOBUF2 FRAMEWORK's "F: drivers/media/common/videobuf2/*".
+# checkpatch-series.sh: scripts/checkpatch.pl (from the CI base tree) on
+# every included patch of the series, all of them, then fail if any was not
+# clean. The flags, --strict and the two types it ignores (and why), are
+# the RFC export's: tools/src/rfc.rs, CHECKPATCH_FLAGS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
 src=$(kernel_dir)/src
+mapfile -t flags < <("$here/tools.sh" rfc checkpatch-flags)
+[ "${#flags[@]}" -gt 0 ] || die "fresnel-tools rfc checkpatch-flags printed no flags"
 bad=0
 while read -r patch; do
-	if ! out=$("$src/scripts/checkpatch.pl" --strict --no-tree --quiet --ignore UNKNOWN_COMMIT_ID,FILE_PATH_CHANGES "$REPO_ROOT/patches/$patch"); then
+	if ! out=$("$src/scripts/checkpatch.pl" "${flags[@]}" --no-tree --quiet "$REPO_ROOT/patches/$patch"); then
 		printf '%s\n%s\n' "checkpatch --strict: $patch" "$out"
 		bad=$((bad + 1))
 	fi

@@ -146,6 +146,22 @@ manifest_table() {
 	"$REPO_ROOT/scripts/tools.sh" manifest table --manifest "$REPO_ROOT/manifest.toml" "$1"
 }
 
+# with_progress LOG CMD...: run CMD with its output in LOG and print a line
+# a minute while it runs (minutes so far, LOG's last line); CMD's status.
+with_progress() {
+	local log=$1 start=$SECONDS ticker rc=0
+	shift
+	(
+		while sleep 60; do
+			printf '    ... %d min, %s\n' $(((SECONDS - start) / 60)) "$(tail -n1 "$log" 2>/dev/null | cut -c1-80)"
+		done
+	) &
+	ticker=$!
+	"$@" >"$log" 2>&1 || rc=$?
+	kill "$ticker" 2>/dev/null || true
+	return "$rc"
+}
+
 # timed NAME CMD...: run CMD and append "NAME SECONDS" to $FRESNEL_TIMINGS;
 # CMD's exit status is timed's (also where a caller's `if` turns off set -e).
 timed() {

@@ -78,19 +78,12 @@ chown -R "$user" "$work" "$ccache_dir" "$cargo_home"
 # packages here, which pacman does not know. Everything else is makepkg as a
 # user runs it.
 makepkg_as_builder() {
-	local config=$1 limit=$2 log=$3 start=$SECONDS rc=0 ticker
+	local config=$1 limit=$2 log=$3 start=$SECONDS rc=0
 	shift 3
-	(
-		while sleep 60; do
-			printf '    ... %d min, %s\n' $(((SECONDS - start) / 60)) "$(tail -n1 "$log" 2>/dev/null | cut -c1-80)"
-		done
-	) &
-	ticker=$!
-	runuser -u "$user" -- env -i HOME="$work/home" PATH="$bin:/usr/bin:/bin" LANG=C.UTF-8 \
+	with_progress "$log" runuser -u "$user" -- env -i HOME="$work/home" PATH="$bin:/usr/bin:/bin" LANG=C.UTF-8 \
 		MAKEPKG_CONF="$conf" FRESNEL_PKG_CONFIG="$config" CARGO_HOME="$cargo_home" \
 		CCACHE_DIR="$ccache_dir" CCACHE_BASEDIR="$work" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=4G \
-		timeout --kill-after=30 "$limit" "$co/scripts/makepkg.sh" --nodeps "$@" >"$log" 2>&1 || rc=$?
-	kill "$ticker" 2>/dev/null || true
+		timeout --kill-after=30 "$limit" "$co/scripts/makepkg.sh" --nodeps "$@" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		tail -n 30 "$log" >&2
 		[ "$rc" -ne 124 ] || die "makepkg ($config) timed out after $limit s; full log: $log"

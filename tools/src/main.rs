@@ -182,8 +182,13 @@ enum KconfigCmd {
     },
 }
 
+// Parsed once per run, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum RfcCmd {
+    /// Print the flags checkpatch.pl judges the series with, one per line
+    /// (scripts/checkpatch-series.sh passes them on).
+    CheckpatchFlags,
     /// Apply the series on the CI base in a throw-away worktree and write the
     /// postings: OUT/fixes (sent first) and OUT/rfc, authored and signed off
     /// by the submitter; package-only patches are left out.
@@ -406,6 +411,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             Ok(print_diags(&diags))
+        }
+        Cmd::Rfc {
+            cmd: RfcCmd::CheckpatchFlags,
+        } => {
+            for flag in rfc::CHECKPATCH_FLAGS {
+                println!("{flag}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Rfc {
             cmd:

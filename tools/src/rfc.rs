@@ -230,16 +230,17 @@ pub fn split_recipients(get_maintainer_out: &str) -> (Vec<String>, Vec<String>) 
     (to.into_iter().collect(), cc.into_iter().collect())
 }
 
-/// checkpatch.pl and how it is run on every exported patch (the same
-/// ignores as scripts/checkpatch-series.sh): UNKNOWN_COMMIT_ID, see
-/// below; FILE_PATH_CHANGES, checkpatch's "does MAINTAINERS need
-/// updating?" for every added file, which it cannot answer itself: the
-/// one file the series adds is under VIDEOBUF2 FRAMEWORK's
-/// `F: drivers/media/common/videobuf2/*`.
-pub const CHECKPATCH_ARGS: &[&str] = &[
-    "scripts/checkpatch.pl",
+/// How checkpatch.pl judges every patch of the series, here on export and
+/// in scripts/checkpatch-series.sh (`fresnel-tools rfc checkpatch-flags`).
+/// Two types are ignored. UNKNOWN_COMMIT_ID: the CI base tree has none of
+/// upstream's history, so checkpatch cannot look a Fixes: or commit
+/// reference up (it still checks their format; the ids were confirmed in
+/// public sources, see the fixes cover letter). FILE_PATH_CHANGES:
+/// checkpatch's "does MAINTAINERS need updating?" for every added file,
+/// which it cannot answer itself: the one file the series adds is under
+/// VIDEOBUF2 FRAMEWORK's `F: drivers/media/common/videobuf2/*`.
+pub const CHECKPATCH_FLAGS: &[&str] = &[
     "--strict",
-    "--no-color",
     "--ignore",
     "UNKNOWN_COMMIT_ID,FILE_PATH_CHANGES",
 ];
@@ -709,14 +710,12 @@ fn write_series(
         .trim_start_matches("Subject: ")
         .to_string();
 
-    // checkpatch --strict on every patch (not the cover letter: no diff).
-    // The base tree has none of upstream's history, so checkpatch cannot
-    // look a Fixes: or commit reference up (UNKNOWN_COMMIT_ID); it still
-    // checks their format. The ids were confirmed in public sources (see
-    // the fixes cover letter).
+    // checkpatch on every patch (not the cover letter: no diff).
     let mut cp = Command::new("perl");
     cp.current_dir(&wt.path)
-        .args(CHECKPATCH_ARGS)
+        .arg("scripts/checkpatch.pl")
+        .args(CHECKPATCH_FLAGS)
+        .arg("--no-color")
         .args(files.iter().filter(|p| *p != &cover));
     let desc = format!("{cp:?}");
     let o = cp
