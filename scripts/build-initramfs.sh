@@ -137,6 +137,10 @@ cp "$REPO_ROOT"/vm/stages/*.sh "$root/usr/libexec/fresnel/"
 chmod +x "$root/init" "$root"/usr/libexec/fresnel/*.sh
 echo "$guest_kind" >"$root/etc/fresnel/kind"
 echo "$results_port" >"$root/etc/fresnel/results-port"
+# The hardware opt-ins and the defaults the package may ship
+# (vm/stages/hardware-optins.sh checks them).
+"$here/tools.sh" manifest hardware-optins --manifest "$REPO_ROOT/manifest.toml" \
+	>"$root/etc/fresnel/hardware-optins"
 # Columns of stages.list: name timeout kernels verdict command...; the guest
 # gets "name timeout command..." (the verdict column is the judge's).
 awk -v k="$guest_kind" '!/^#/ && NF >= 5 && ($3 == "both" || $3 == k) {

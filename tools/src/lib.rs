@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod diag;
 pub mod diff;
+pub mod hardware_optin;
 pub mod kconfig;
 pub mod manifest;
 pub mod mbox;

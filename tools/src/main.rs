@@ -122,6 +122,12 @@ enum ManifestCmd {
         #[arg(long)]
         sha256: bool,
     },
+    /// Print each `[[hardware_optin]]` as `driver module parameter Y|N`, the
+    /// last word the default the package ships (for the guest's check).
+    HardwareOptins {
+        #[command(flatten)]
+        paths: Paths,
+    },
 }
 
 #[derive(Subcommand)]
@@ -288,6 +294,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 } else {
                     println!("{}", p.path);
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Manifest {
+            cmd: ManifestCmd::HardwareOptins { paths },
+        } => {
+            let (m, p) = paths.resolve()?;
+            let man = manifest::Manifest::load(&m, &p)?;
+            for o in &man.hardware_optins {
+                let default = if o.default_on() { "Y" } else { "N" };
+                println!("{} {} {} {default}", o.driver, o.module, o.parameter);
             }
             Ok(ExitCode::SUCCESS)
         }

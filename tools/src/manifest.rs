@@ -6,6 +6,7 @@
 //! first one serde trips over.
 
 use crate::diag::{Diagnostic, LineIndex};
+use crate::hardware_optin::{self, HardwareOptin};
 use crate::mbox;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -74,6 +75,9 @@ pub struct Manifest {
     /// `[rfc]` (optional table): base_tag, target_tree, base_commit.
     pub rfc: BTreeMap<String, String>,
     pub patches: Vec<PatchEntry>,
+    /// `[[hardware_optin]]`: the hardware drivers whose fence opt-in the
+    /// package gates behind a module parameter (hardware_optin.rs).
+    pub hardware_optins: Vec<HardwareOptin>,
 }
 
 impl Manifest {
@@ -206,6 +210,7 @@ const TOP_KEYS: &[&str] = &[
     "rfc",
     "vm_userspace",
     "patch",
+    "hardware_optin",
 ];
 
 /// Where a patch goes: sent first as fixes, in the RFC, or only in the
@@ -286,20 +291,20 @@ pub fn upstream_value_ok(v: &str) -> bool {
     matches!(v, "new" | "accepted" | "rejected") || posted(v, "rfc-v") || posted(v, "v")
 }
 
-struct Ctx<'a> {
-    file: &'a Path,
+pub(crate) struct Ctx<'a> {
+    pub(crate) file: &'a Path,
     lines: LineIndex,
-    diags: Vec<Diagnostic>,
+    pub(crate) diags: Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
-    fn line_of(&self, span: Option<std::ops::Range<usize>>) -> usize {
+    pub(crate) fn line_of(&self, span: Option<std::ops::Range<usize>>) -> usize {
         span.map(|s| self.lines.line(s.start)).unwrap_or(0)
     }
-    fn err(&mut self, line: usize, msg: impl Into<String>) {
+    pub(crate) fn err(&mut self, line: usize, msg: impl Into<String>) {
         self.diags.push(Diagnostic::new(self.file, line, msg));
     }
-    fn key_line(&self, t: &dyn TableLike, key: &str) -> usize {
+    pub(crate) fn key_line(&self, t: &dyn TableLike, key: &str) -> usize {
         t.get_key_value(key)
             .map(|(k, v)| {
                 let l = self.line_of(k.span());
@@ -313,7 +318,7 @@ impl Ctx<'_> {
     }
 }
 
-fn type_name(item: &Item) -> &'static str {
+pub(crate) fn type_name(item: &Item) -> &'static str {
     match item {
         Item::None => "nothing",
         Item::Table(_) => "a table",
@@ -577,6 +582,7 @@ pub fn check(
     }
 
     let patches = check_patches(&mut ctx, root, patches_dir);
+    let hardware_optins = hardware_optin::check(&mut ctx, root, &patches, patches_dir);
 
     let manifest = match (
         tables.get("package"),
@@ -597,6 +603,7 @@ pub fn check(
                 vm_userspace,
                 rfc,
                 patches,
+                hardware_optins,
             })
         }
         _ => None,

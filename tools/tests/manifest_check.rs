@@ -319,3 +319,57 @@ fn destinations_in_order_and_rfc_base_commit() {
         )],
     );
 }
+
+#[test]
+fn hardware_optins_load_with_their_shipped_defaults() {
+    let f = fixtures().join("hardware_optin");
+    let m = manifest::Manifest::load(&f.join("manifest.toml"), &f.join("patches")).unwrap();
+    let got: Vec<(&str, &str, bool)> = m
+        .hardware_optins
+        .iter()
+        .map(|o| (o.driver.as_str(), o.module.as_str(), o.default_on()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("rga", "rockchip_rga", false),
+            ("rkvdec", "rockchip_vdec", true)
+        ]
+    );
+}
+
+#[test]
+fn hardware_optin_must_match_its_patch() {
+    assert_case(
+        "hardware_optin",
+        "hardware_optin/patches",
+        &[
+            (
+                "hardware_optin.toml",
+                59,
+                "`module` \"rockchip-vdec\" must be a lowercase C identifier",
+            ),
+            (
+                "hardware_optin.toml",
+                59,
+                "ships `publish_fences` on, but `tested_by` is empty",
+            ),
+            (
+                "hardware_optin.toml",
+                66,
+                "`tested_by` \"nobody\" must be empty or `Name <email>`",
+            ),
+            (
+                "hardware_optin.toml",
+                66,
+                "adds no `module_param(publish_fences, bool, 0644);`",
+            ),
+            ("hardware_optin.toml", 79, "unknown key `note`"),
+            (
+                "hardware_optin.toml",
+                73,
+                "must be included with destination \"package-only\"",
+            ),
+        ],
+    );
+}
