@@ -3,7 +3,7 @@
 # postings of the series into OUTDIR/fixes (sent first, with Fixes: and
 # Cc: stable) and OUTDIR/rfc ([RFC PATCH vN]), each with its cover letter
 # (rfc/fixes-cover-letter.txt, rfc/cover-letter.txt), To/Cc from
-# get_maintainer.pl, checkpatch --strict clean, and checked to `git am`
+# get_maintainer.pl, checkpatch --strict --max-line-length=80 clean, and checked to `git am`
 # onto the base into the tree of the strict apply. Package-only patches
 # are left out. The person who sends them is their author and signs them
 # off: git config user.name/user.email, or FRESNEL_RFC_AUTHOR

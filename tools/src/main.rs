@@ -507,7 +507,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{l}");
             }
             println!(
-                "ok: {} posting(s) by {}, {} file(s), checkpatch --strict clean, round trip checked",
+                "ok: {} posting(s) by {}, {} file(s), checkpatch --strict --max-line-length=80 clean, round trip checked",
                 done.series.len(),
                 args.submitter,
                 done.series.iter().map(|s| s.files.len()).sum::<usize>()
