@@ -8,7 +8,9 @@
 # are left out. The person who sends them is their author and signs them
 # off: git config user.name/user.email, or FRESNEL_RFC_AUTHOR
 # ("Name <email>"); a placeholder or reserved-domain address is refused.
-# FRESNEL_RFC_ASSISTED_BY ("AGENT:MODEL") adds an Assisted-by: trailer.
+# FRESNEL_RFC_ASSISTED_BY ("AGENT:MODEL [TOOLS]") adds an Assisted-by:
+# trailer; FRESNEL_RFC_NO_ASSISTANT=true states that none applies; one of
+# the two is required.
 # The series is applied onto tag ci-base in a throw-away worktree of the
 # CI kernel tree; all of that logic is in `fresnel-tools rfc export`.
 set -euo pipefail

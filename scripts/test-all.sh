@@ -41,13 +41,20 @@ host_check series-checkpatch "$here/checkpatch-series.sh"
 host_check series-builds-per-patch-x86_64 "$here/build-each-patch.sh" x86_64
 host_check series-builds-per-patch-arm64 "$here/build-each-patch.sh" arm64
 rfc_out=$(mktemp -d)
-# CI has no git identity: export as an explicit test identity (the output is
-# thrown away), then show that a placeholder identity is refused.
-host_check rfc-export env FRESNEL_RFC_AUTHOR="Rig Check <rig-check@fresnel-fourier.dev>" \
-	"$here/export-rfc.sh" "$rfc_out/rfc" 2
+# CI has no git identity: export as an explicit test identity, with the
+# disclosure this project's patches need (the output is thrown away); then
+# show that a placeholder identity, and an export that does not say
+# whether a coding assistant helped, are refused.
+rig_author="Rig Check <rig-check@fresnel-fourier.dev>"
+host_check rfc-export env FRESNEL_RFC_AUTHOR="$rig_author" \
+	FRESNEL_RFC_ASSISTED_BY="Claude:rig-check" "$here/export-rfc.sh" "$rfc_out/rfc" 2
 host_check rfc-export-refuses-placeholder "$here/expect-fail.sh" "refusing to export as" \
 	env FRESNEL_RFC_AUTHOR="Fresnel Fourier Developers <devel@fresnel-fourier.invalid>" \
-	"$here/export-rfc.sh" "$rfc_out/placeholder" 2
+	FRESNEL_RFC_ASSISTED_BY="Claude:rig-check" "$here/export-rfc.sh" "$rfc_out/placeholder" 2
+host_check rfc-export-refuses-no-disclosure "$here/expect-fail.sh" \
+	"say whether a coding assistant was used" \
+	env -u FRESNEL_RFC_ASSISTED_BY -u FRESNEL_RFC_NO_ASSISTANT FRESNEL_RFC_AUTHOR="$rig_author" \
+	"$here/export-rfc.sh" "$rfc_out/undisclosed" 2
 rm -rf "$rfc_out"
 
 # vm-test.sh ends with the verdict; its summary line must stay the last line.

@@ -31,8 +31,12 @@ struct Paths {
 
 impl Paths {
     fn resolve(&self) -> Result<(PathBuf, PathBuf)> {
+        // Absolute, so that it still names the file from inside a worktree
+        // (the export applies the series in one).
         let m = match &self.manifest {
-            Some(m) => m.clone(),
+            Some(m) => {
+                std::fs::canonicalize(m).with_context(|| format!("--manifest {}", m.display()))?
+            }
             None => find_manifest()?,
         };
         let root = m.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -225,9 +229,14 @@ enum RfcCmd {
         /// Placeholder and reserved-domain addresses are refused.
         #[arg(long, env = "FRESNEL_RFC_AUTHOR")]
         author: Option<String>,
-        /// AGENT:MODEL of a coding assistant used, for an Assisted-by: trailer.
+        /// AGENT:MODEL [TOOLS] of the coding assistant that helped make the
+        /// series, for an Assisted-by: trailer on every patch. This or
+        /// --no-assistant is required: the export does not pick a default.
         #[arg(long, env = "FRESNEL_RFC_ASSISTED_BY")]
         assisted_by: Option<String>,
+        /// State that no coding assistant helped make the series.
+        #[arg(long, env = "FRESNEL_RFC_NO_ASSISTANT")]
+        no_assistant: bool,
     },
 }
 
@@ -450,13 +459,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     tested,
                     author,
                     assisted_by,
+                    no_assistant,
                 },
         } => {
             let (m, p) = paths.resolve()?;
             let root = manifest_dir(&m);
-            // Identity first: a placeholder stops the export before any work.
-            let submitter = match rfc::resolve_submitter(author.as_deref(), &root) {
-                Ok(s) => s,
+            // Identity and disclosure first: either refusal stops the export
+            // before any work.
+            let chosen = rfc::resolve_submitter(author.as_deref(), &root).and_then(|s| {
+                rfc::Assistance::choose(assisted_by.as_deref(), no_assistant).map(|a| (s, a))
+            });
+            let (submitter, assistance) = match chosen {
+                Ok(c) => c,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return Ok(ExitCode::from(1));
@@ -474,12 +488,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .unwrap_or("?")
                 )),
             };
+            // Without --tested the placeholder stays empty: a posting must
+            // not carry a note addressed to the tool's user.
             let tested = match tested {
                 Some(t) => std::fs::read_to_string(&t)
                     .with_context(|| format!("reading {}", t.display()))?,
-                None => {
-                    "  (no test summary given: pass --tested FILE with the rig's summary)".into()
-                }
+                None => String::new(),
             };
             let args = rfc::ExportArgs {
                 src,
@@ -491,7 +505,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or_else(|| root.join("rfc/fixes-cover-letter.txt")),
                 tested,
                 submitter,
-                assisted_by,
+                assistance,
             };
             let done = rfc::export(&man, &args)?;
             print!("{}", done.apply_report);

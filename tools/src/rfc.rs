@@ -40,6 +40,8 @@ pub enum RfcError {
     Checkpatch(String),
     #[error("{0}")]
     Identity(String),
+    #[error("{0}")]
+    Assistance(String),
     #[error("round trip: {series} does not `git am` onto {base} into the tree of the strict apply:\n{detail}")]
     RoundTrip {
         series: String,
@@ -65,6 +67,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "disabled",
     "fixes",
     "package_only",
+    "assistance",
 ];
 
 pub fn parse_template(path: &Path, text: &str) -> Result<Template, RfcError> {
@@ -109,6 +112,7 @@ pub struct CoverInput<'a> {
     /// Which series this cover letter introduces.
     pub destination: Destination,
     pub tested: String,
+    pub assistance: &'a Assistance,
 }
 
 fn subject_of(m: &Manifest, p: &crate::manifest::PatchEntry) -> String {
@@ -196,12 +200,18 @@ pub fn render(t: &Template, input: &CoverInput) -> String {
         ("disabled", disabled),
         ("fixes", list(m, Destination::Fixes)),
         ("package_only", list(m, Destination::PackageOnly)),
+        ("assistance", input.assistance.cover_line()),
     ]
     .into_iter()
     .collect();
     let mut out = t.body.clone();
     for (k, v) in vals {
-        out = out.replace(&format!("{{{{{k}}}}}",), &v);
+        let placeholder = format!("{{{{{k}}}}}");
+        // An empty value alone on its line takes the line with it.
+        if v.is_empty() {
+            out = out.replace(&format!("\n{placeholder}\n"), "\n");
+        }
+        out = out.replace(&placeholder, &v);
     }
     out
 }
@@ -321,6 +331,66 @@ impl std::fmt::Display for Identity {
 /// What to do about a refused identity, shown with every refusal.
 const SET_IDENTITY: &str = "the exported patches are authored and signed off (DCO) by the person who sends them, so that must be a real, reachable identity: set `git config user.name \"Your Name\"` and `git config user.email you@your.domain`, or pass --author \"Your Name <you@your.domain>\" (or set FRESNEL_RFC_AUTHOR, which scripts/export-rfc.sh passes on)";
 
+/// Whether a coding assistant helped make the series. The kernel's
+/// Documentation/process/coding-assistants.rst asks for an `Assisted-by:
+/// AGENT:MODEL [TOOLS]` tag on such contributions; the export never picks
+/// a default, so the submitter must say one or the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assistance {
+    /// The `Assisted-by:` value, `AGENT:MODEL [TOOL...]`.
+    AssistedBy(String),
+    /// The submitter states that no coding assistant was used.
+    NoAssistant,
+}
+
+const CHOOSE_ASSISTANCE: &str = "pass --assisted-by AGENT:MODEL [TOOLS] (FRESNEL_RFC_ASSISTED_BY) if a coding assistant helped make the series, or --no-assistant (FRESNEL_RFC_NO_ASSISTANT=true) if none did; Documentation/process/coding-assistants.rst asks for an Assisted-by: tag, and the export does not guess";
+
+impl Assistance {
+    /// The submitter's choice, refused when it is missing, contradictory
+    /// or not of the form the kernel documents.
+    pub fn choose(assisted_by: Option<&str>, no_assistant: bool) -> Result<Self, RfcError> {
+        let value = assisted_by.map(str::trim).filter(|v| !v.is_empty());
+        match (value, no_assistant) {
+            (None, false) => Err(RfcError::Assistance(format!(
+                "say whether a coding assistant was used: {CHOOSE_ASSISTANCE}"
+            ))),
+            (Some(v), true) => Err(RfcError::Assistance(format!(
+                "both --assisted-by {v:?} and --no-assistant were given: {CHOOSE_ASSISTANCE}"
+            ))),
+            (None, true) => Ok(Self::NoAssistant),
+            (Some(v), false) => {
+                let agent_model = v.split_whitespace().next().unwrap_or("");
+                match agent_model.split_once(':') {
+                    Some((agent, model)) if !agent.is_empty() && !model.is_empty() => {
+                        Ok(Self::AssistedBy(v.to_string()))
+                    }
+                    _ => Err(RfcError::Assistance(format!(
+                        "--assisted-by {v:?} does not start with AGENT:MODEL (e.g. \"Claude:claude-3-opus coccinelle\"): {CHOOSE_ASSISTANCE}"
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// The `Assisted-by:` value, if any.
+    pub fn assisted_by(&self) -> Option<&str> {
+        match self {
+            Self::AssistedBy(v) => Some(v),
+            Self::NoAssistant => None,
+        }
+    }
+
+    /// The cover letter's `{{assistance}}`.
+    fn cover_line(&self) -> String {
+        match self {
+            Self::AssistedBy(v) => {
+                format!("Every patch carries \"Assisted-by: {v}\" (Documentation/process/coding-assistants.rst).")
+            }
+            Self::NoAssistant => "The submitter states that no coding assistant was used.".into(),
+        }
+    }
+}
+
 /// Parses `Name <email>`.
 pub fn parse_identity(s: &str) -> Result<Identity, RfcError> {
     let bad = || {
@@ -340,8 +410,18 @@ pub fn parse_identity(s: &str) -> Result<Identity, RfcError> {
     })
 }
 
-/// Top-level domains RFC 2606/6761 reserve (nothing there is reachable).
-const RESERVED_TLDS: &[&str] = &["invalid", "example", "test", "localhost", "local"];
+/// Top-level domains RFC 2606/6761 reserve (nothing there is reachable),
+/// and the ones placeholder addresses use (`you@your.domain`, the example
+/// in SET_IDENTITY; `host.localdomain`), which no registry serves.
+const RESERVED_TLDS: &[&str] = &[
+    "invalid",
+    "example",
+    "test",
+    "localhost",
+    "local",
+    "domain",
+    "localdomain",
+];
 /// Second-level domains RFC 2606 reserves for documentation.
 const RESERVED_DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];
 
@@ -372,6 +452,9 @@ pub fn identity_problem(id: &Identity) -> Option<String> {
     }
     if id.name.trim().is_empty() {
         return Some("the name is empty".to_string());
+    }
+    if id.name.trim().eq_ignore_ascii_case("Your Name") {
+        return Some("\"Your Name\" is the example, not a name".to_string());
     }
     None
 }
@@ -473,8 +556,8 @@ pub struct ExportArgs {
     pub tested: String,
     /// Checked again by export(); resolve it with resolve_submitter().
     pub submitter: Identity,
-    /// `AGENT:MODEL` for an `Assisted-by:` trailer.
-    pub assisted_by: Option<String>,
+    /// What the submitter said about coding assistants.
+    pub assistance: Assistance,
 }
 
 /// Removes the worktree however the export ends.
@@ -694,6 +777,7 @@ fn write_series(
             manifest,
             destination: spec.destination,
             tested: a.tested.clone(),
+            assistance: &a.assistance,
         },
     );
     let prereq = (spec.destination == Destination::Rfc)
@@ -867,7 +951,7 @@ pub fn export(manifest: &Manifest, a: &ExportArgs) -> Result<Exported, RfcError>
         &base_sha,
         &rfc_tip,
         &a.submitter,
-        a.assisted_by.as_deref(),
+        a.assistance.assisted_by(),
     )?;
     let signed_fixes_tip = rev(format!("{signed_tip}~{n_rfc}"))?;
 

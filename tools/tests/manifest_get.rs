@@ -45,3 +45,43 @@ fn table_and_series_list_everything() {
     assert_eq!(sum.len(), 64, "{out}");
     assert!(path.ends_with(".patch"), "{out}");
 }
+
+#[test]
+fn hardware_optins_print_the_shipped_defaults() {
+    let (ok, out) = run(&["hardware-optins"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "hantro hantro_vpu publish_fences N\nrga rockchip_rga publish_fences N\nrkvdec rockchip_vdec publish_fences N\n"
+    );
+}
+
+#[test]
+fn a_relative_manifest_path_is_made_absolute() {
+    // The export applies the series inside a worktree: a relative path
+    // given on the command line must still name the manifest from there.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_fresnel-tools"))
+        .current_dir(&root)
+        .args([
+            "manifest",
+            "series",
+            "--sha256",
+            "--manifest",
+            "manifest.toml",
+        ])
+        .output()
+        .expect("fresnel-tools runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_fresnel-tools"))
+        .current_dir(&root)
+        .args(["manifest", "check", "--manifest", "no-such.toml"])
+        .output()
+        .expect("fresnel-tools runs");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--manifest no-such.toml"));
+}

@@ -9,7 +9,7 @@ use common::git;
 use fresnel_tools::manifest::Manifest;
 use fresnel_tools::rfc::{
     check_identity, export, identity_problem, parse_identity, resolve_submitter, sign_message,
-    ExportArgs, Identity, RfcError,
+    Assistance, ExportArgs, Identity, RfcError,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -194,7 +194,7 @@ fn args(fx: &Fx) -> ExportArgs {
         fixes_template: fx.root.join("repo/rfc/fixes-cover-letter.txt"),
         tested: "  rig: 42 passed, 0 failed".into(),
         submitter: submitter(),
-        assisted_by: Some("Claude:claude-test".into()),
+        assistance: Assistance::AssistedBy("Claude:claude-test".into()),
     }
 }
 
@@ -351,6 +351,9 @@ fn placeholder_identities_are_refused_with_what_to_set() {
         "Ada <ada@localhost>",
         "Ada <ada@box.localhost>",
         "Ada <ada@nowhere>",
+        "Your Name <you@your.domain>",
+        "Your Name <real@kernel.org>",
+        "Ada <ada@box.localdomain>",
     ] {
         let id = parse_identity(bad).unwrap();
         let e = check_identity(&id).unwrap_err().to_string();
@@ -513,4 +516,62 @@ fn series_that_does_not_apply_is_reported_and_cleaned_up() {
         other => panic!("expected apply failure, got {other:?}"),
     }
     assert_eq!(worktrees(&fx.src), 1);
+}
+
+#[test]
+fn assistance_must_be_stated_one_way() {
+    let refused = |a: Option<&str>, none: bool| match Assistance::choose(a, none) {
+        Err(RfcError::Assistance(e)) => e,
+        other => panic!("{a:?}/{none}: expected a refusal, got {other:?}"),
+    };
+    assert!(refused(None, false).contains("say whether a coding assistant was used"));
+    assert!(refused(Some("  "), false).contains("--no-assistant"));
+    assert!(refused(Some("Claude:m"), true).contains("both"));
+    for bad in ["claude", ":model", "Claude:", "sparse Claude:m"] {
+        assert!(refused(Some(bad), false).contains("AGENT:MODEL"), "{bad}");
+    }
+    assert_eq!(
+        Assistance::choose(Some("Claude:claude-3-opus coccinelle"), false).unwrap(),
+        Assistance::AssistedBy("Claude:claude-3-opus coccinelle".into())
+    );
+    assert_eq!(
+        Assistance::choose(None, true).unwrap(),
+        Assistance::NoAssistant
+    );
+}
+
+#[test]
+fn export_without_assistant_carries_no_trailer_and_says_so() {
+    let fx = fixture(false);
+    let mut a = args(&fx);
+    a.assistance = Assistance::NoAssistant;
+    let done = export(&manifest(&fx), &a).unwrap();
+    for s in &done.series {
+        for f in &s.files {
+            let text = fs::read_to_string(f).unwrap();
+            assert!(!text.contains("Assisted-by:"), "{}", f.display());
+        }
+    }
+}
+
+#[test]
+fn an_empty_tested_summary_leaves_no_line_behind() {
+    use fresnel_tools::manifest::Destination;
+    use fresnel_tools::rfc::{parse_template, render, CoverInput};
+    let fx = fixture(false);
+    let t = parse_template(
+        Path::new("t"),
+        "Subject: s\n\nbefore\n{{tested}}\nafter {{tested}}end\n",
+    )
+    .unwrap();
+    let m = manifest(&fx);
+    let input = |tested: &str| CoverInput {
+        version: 2,
+        manifest: &m,
+        destination: Destination::Rfc,
+        tested: tested.to_string(),
+        assistance: &Assistance::NoAssistant,
+    };
+    assert_eq!(render(&t, &input("")), "before\nafter end\n");
+    assert_eq!(render(&t, &input("42")), "before\n42\nafter 42end\n");
 }
