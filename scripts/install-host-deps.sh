@@ -34,7 +34,8 @@ fi
 pkgs=(build-essential bc flex bison libelf-dev libssl-dev cpio kmod rsync python3
 	ccache clang-19 lld-19 llvm-19 libclang-19-dev rustc-web rust-web-src
 	busybox-static gcc-aarch64-linux-gnu shellcheck makepkg pacman-package-manager
-	zstd xz-utils file libarchive-tools cargo-web libstd-rust-web-dev:arm64 libc6-dev-arm64-cross)
+	zstd xz-utils file libarchive-tools cargo-web libstd-rust-web-dev:arm64 libc6-dev-arm64-cross
+	python3-sphinx python3-yaml)
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	step "dpkg --add-architecture arm64 (the aarch64 Rust std)"
 	dpkg --add-architecture arm64

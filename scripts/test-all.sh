@@ -38,6 +38,8 @@ host_check tools-and-package "$here/check-tools.sh"
 host_check userspace-tests-host "$here/check-suite.sh"
 host_check rust-kmod-rustfmt rustfmt --check --edition 2021 "$REPO_ROOT"/rust-kmod/*.rs
 host_check series-checkpatch "$here/checkpatch-series.sh"
+host_check series-kerneldoc "$here/kerneldoc-series.sh"
+host_check series-docs "$here/docs-series.sh"
 host_check series-builds-per-patch-x86_64 "$here/build-each-patch.sh" x86_64
 host_check series-builds-per-patch-arm64 "$here/build-each-patch.sh" arm64
 rfc_out=$(mktemp -d)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# docs-series.sh: the userspace-api pages the series touches (0018:
+# Documentation/userspace-api/media) built with Sphinx, `make
+# SPHINXDIRS=userspace-api/media htmldocs`, at the CI base and at the
+# series head, each from scratch; fails if the build fails or the series
+# adds a Sphinx warning. Warnings are compared with the tree's path and
+# line numbers dropped; the base's own (undefined labels outside this
+# subtree, no graphviz) are counted, not judged. About a minute per build.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+sphinx_dirs=userspace-api/media
+kdir=$(kernel_dir)
+src=$kdir/src
+[ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
+command -v sphinx-build >/dev/null || die "sphinx-build not found: run scripts/install-host-deps.sh (python3-sphinx)"
+base=$(git -C "$src" rev-parse ci-base)
+head=$("$here/apply-series.sh" "$src")
+git -C "$src" diff --quiet "$base" "$head" -- "Documentation/$sphinx_dirs" &&
+	die "the series touches nothing under Documentation/$sphinx_dirs: is this check still the right one?"
+wt=$kdir/docs-src
+obj=$kdir/out-docs
+remove_worktree() { git -C "$src" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"; }
+remove_worktree
+git -C "$src" worktree prune
+work=$(mktemp -d "${TMPDIR:-/tmp}/fresnel-docs.XXXXXX")
+trap 'remove_worktree; rm -rf "$work"' EXIT
+# A sparse worktree (seconds, not the minute and a half a full checkout
+# takes): what Sphinx reads, Documentation/ and the sources and headers
+# its kernel-doc directives name, without the drivers and subsystems it
+# does not (measured: the same warnings as a full tree).
+git -C "$src" worktree add -q --no-checkout --detach "$wt" "$base"
+git -C "$wt" sparse-checkout set --no-cone '/*' '!/drivers/*' '/drivers/media/' \
+	'/drivers/staging/' '!/sound/' '!/fs/' '!/net/' '!/arch/*' '/arch/x86/'
+
+# build NAME REV: htmldocs of $sphinx_dirs as REV has them, from scratch;
+# $work/NAME.txt gets its warnings, path and line numbers dropped.
+build() {
+	local name=$1 rev=$2 log=$work/$1.log rc=0
+	git -C "$wt" checkout -q --detach "$rev"
+	rm -rf "$obj"
+	mkdir -p "$obj"
+	step "Sphinx: $sphinx_dirs at the $name"
+	timeout 900 make -C "$wt" O="$obj" SPHINXDIRS="$sphinx_dirs" htmldocs >"$log" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		tail -n 30 "$log" >&2
+		die "make htmldocs failed at the $name (exit $rc); log above"
+	fi
+	grep -E 'WARNING|ERROR' "$log" | sed -E "s#$wt/##g; s#:[0-9]+:#:#g; s#:[0-9]+;#;#g; s#:[0-9]+\$##" |
+		sort >"$work/$name.txt" || true
+}
+
+build base "$base"
+build series "$head"
+added=$(comm -13 "$work/base.txt" "$work/series.txt")
+printf 'Sphinx %s: %d warning(s) at the base, %d with the series\n' "$sphinx_dirs" \
+	"$(wc -l <"$work/base.txt")" "$(wc -l <"$work/series.txt")"
+if [ -n "$added" ]; then
+	printf '%s\n' "$added"
+	die "the series adds $(grep -c . <<<"$added") Sphinx warning(s) (above; line numbers dropped)"
+fi
+ok "the series adds no Sphinx warning to $sphinx_dirs"
