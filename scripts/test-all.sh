@@ -48,7 +48,7 @@ rfc_out=$(mktemp -d)
 # show that a placeholder identity, and an export that does not say
 # whether a coding assistant helped, are refused.
 rig_author="Rig Check <rig-check@fresnel-fourier.dev>"
-host_check rfc-export env FRESNEL_RFC_AUTHOR="$rig_author" \
+host_check rfc-export env -u FRESNEL_RFC_NO_ASSISTANT FRESNEL_RFC_AUTHOR="$rig_author" \
 	FRESNEL_RFC_ASSISTED_BY="Claude:rig-check" "$here/export-rfc.sh" "$rfc_out/rfc" 2
 host_check rfc-export-refuses-placeholder "$here/expect-fail.sh" "refusing to export as" \
 	env FRESNEL_RFC_AUTHOR="Fresnel Fourier Developers <devel@fresnel-fourier.invalid>" \

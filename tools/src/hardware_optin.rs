@@ -50,7 +50,9 @@ fn is_c_identifier(v: &str) -> bool {
 }
 
 /// What the patch's added lines say about `parameter`: its default, or why
-/// the patch does not gate the opt-in the way the entry says.
+/// the patch does not gate the opt-in the way the entry says. The patch
+/// must declare the parameter once, register it writable, describe its
+/// default, and read it into a queue's `publishes_fences`.
 pub fn shipped_default(patch_text: &str, parameter: &str) -> Result<bool, String> {
     let added: Vec<&str> = patch_text
         .lines()
@@ -60,11 +62,21 @@ pub fn shipped_default(patch_text: &str, parameter: &str) -> Result<bool, String
     // Kernel style leaves a false static uninitialised (checkpatch:
     // INITIALISED_STATIC), so `static bool p;` is the off default.
     let declared = format!("static bool {parameter}");
-    let default = added
+    let declarations: Vec<&str> = added
         .iter()
-        .find_map(|l| l.strip_prefix(declared.as_str()))
+        .filter_map(|l| l.strip_prefix(declared.as_str()))
         .filter(|rest| rest.starts_with([';', ' ']))
-        .ok_or_else(|| format!("adds no `static bool {parameter};`"))?;
+        .collect();
+    let default = match declarations[..] {
+        [] => return Err(format!("adds no `static bool {parameter};`")),
+        [one] => one,
+        _ => {
+            return Err(format!(
+                "declares `{parameter}` {} times; one module, one parameter",
+                declarations.len()
+            ))
+        }
+    };
     let default = match default.trim_start() {
         ";" => false,
         "= true;" => true,
@@ -78,6 +90,26 @@ pub fn shipped_default(patch_text: &str, parameter: &str) -> Result<bool, String
     if !added.iter().any(|l| *l == registered) {
         return Err(format!(
             "adds no `{registered}` (root must be able to switch it at run time)"
+        ));
+    }
+    let described = if default {
+        "(default: on)"
+    } else {
+        "(default: off)"
+    };
+    if !added.iter().any(|l| l.contains(described)) {
+        return Err(format!(
+            "ships `{parameter}` {} but its MODULE_PARM_DESC does not say {described:?}",
+            if default { "on" } else { "off" }
+        ));
+    }
+    let read = format!("READ_ONCE({parameter})");
+    if !added
+        .iter()
+        .any(|l| l.contains("publishes_fences = ") && l.contains(&read))
+    {
+        return Err(format!(
+            "adds no `...publishes_fences = {read}...`: the parameter gates nothing"
         ));
     }
     Ok(default)
@@ -165,8 +197,11 @@ fn check_entry(
     patches_dir: &Path,
 ) {
     let line = e.line;
-    if e.driver.trim().is_empty() {
-        ctx.err(line, format!("{label}: `driver` must not be empty"));
+    if e.driver.is_empty() || e.driver.contains(char::is_whitespace) {
+        ctx.err(
+            line,
+            format!("{label}: `driver` must be one word (the guest reads `driver module parameter Y|N` lines)"),
+        );
     }
     for (key, v) in [("module", &e.module), ("parameter", &e.parameter)] {
         if !is_c_identifier(v) {
@@ -262,44 +297,48 @@ mod tests {
         s
     }
 
+    const GATE: &str = "+\tq->publishes_fences = READ_ONCE(publish_fences);";
+
     #[test]
     fn reads_the_default() {
         let off = patch(&[
+            "+static bool publish_fences_for_something_else;",
             "+static bool publish_fences;",
             "+module_param(publish_fences, bool, 0644);",
+            "+\t\t \"publish fences (default: off)\");",
+            GATE,
         ]);
         assert_eq!(shipped_default(&off, "publish_fences"), Ok(false));
-        let on = off.replace("fences;", "fences = true;");
+        let on = off
+            .replace("fences;", "fences = true;")
+            .replace("default: off", "default: on");
         assert_eq!(shipped_default(&on, "publish_fences"), Ok(true));
     }
 
     #[test]
     fn refuses_what_does_not_gate() {
-        let removed = patch(&[
-            "-static bool publish_fences;",
-            "+module_param(publish_fences, bool, 0644);",
-        ]);
-        assert!(shipped_default(&removed, "publish_fences")
-            .unwrap_err()
+        let err = |lines: &[&str]| shipped_default(&patch(lines), "publish_fences").unwrap_err();
+        let desc = "+ \"x (default: off)\");";
+        let reg = "+module_param(publish_fences, bool, 0644);";
+        let decl = "+static bool publish_fences;";
+        assert!(err(&["-static bool publish_fences;", reg, desc, GATE])
             .contains("adds no `static bool"));
-        let other_name = patch(&[
-            "+static bool publish_fences_too;",
-            "+module_param(publish_fences, bool, 0644);",
-        ]);
-        assert!(shipped_default(&other_name, "publish_fences").is_err());
-        let read_only = patch(&[
-            "+static bool publish_fences;",
+        assert!(err(&[decl, decl, reg, desc, GATE]).contains("2 times"));
+        assert!(err(&[
+            decl,
             "+module_param(publish_fences, bool, 0444);",
-        ]);
-        assert!(shipped_default(&read_only, "publish_fences")
-            .unwrap_err()
-            .contains("run time"));
-        let odd = patch(&[
+            desc,
+            GATE
+        ])
+        .contains("run time"));
+        assert!(err(&[
             "+static bool publish_fences = IS_ENABLED(CONFIG_X);",
-            "+module_param(publish_fences, bool, 0644);",
-        ]);
-        assert!(shipped_default(&odd, "publish_fences")
-            .unwrap_err()
-            .contains("IS_ENABLED"));
+            reg,
+            desc,
+            GATE
+        ])
+        .contains("IS_ENABLED"));
+        assert!(err(&[decl, reg, "+ \"x (default: on)\");", GATE]).contains("MODULE_PARM_DESC"));
+        assert!(err(&[decl, reg, desc, "+\tq->publishes_fences = true;"]).contains("gates nothing"));
     }
 }

@@ -31,21 +31,22 @@ struct Paths {
 
 impl Paths {
     fn resolve(&self) -> Result<(PathBuf, PathBuf)> {
-        // Absolute, so that it still names the file from inside a worktree
-        // (the export applies the series in one).
+        // Absolute, so that they still name the files from inside a
+        // worktree (apply and export run git there). Not canonical: a
+        // symlinked manifest (the makepkg staging directory) keeps its
+        // patches/ beside the link.
+        let absolute = |p: &Path, what: &str| {
+            std::path::absolute(p).with_context(|| format!("{what} {}", p.display()))
+        };
         let m = match &self.manifest {
-            Some(m) => {
-                std::fs::canonicalize(m).with_context(|| format!("--manifest {}", m.display()))?
-            }
+            Some(m) => absolute(m, "--manifest")?,
             None => find_manifest()?,
         };
         let root = m.parent().map(Path::to_path_buf).unwrap_or_default();
-        let root = if root.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            root
+        let p = match &self.patches {
+            Some(p) => absolute(p, "--patches")?,
+            None => root.join("patches"),
         };
-        let p = self.patches.clone().unwrap_or_else(|| root.join("patches"));
         Ok((m, p))
     }
 }
@@ -235,7 +236,8 @@ enum RfcCmd {
         #[arg(long, env = "FRESNEL_RFC_ASSISTED_BY")]
         assisted_by: Option<String>,
         /// State that no coding assistant helped make the series.
-        #[arg(long, env = "FRESNEL_RFC_NO_ASSISTANT")]
+        #[arg(long, env = "FRESNEL_RFC_NO_ASSISTANT",
+              value_parser = clap::builder::FalseyValueParser::new())]
         no_assistant: bool,
     },
 }
@@ -567,5 +569,28 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Paths;
+    use std::path::PathBuf;
+
+    #[test]
+    fn relative_paths_are_made_absolute() {
+        let paths = Paths {
+            manifest: Some(PathBuf::from("manifest.toml")),
+            patches: Some(PathBuf::from("some/patches")),
+        };
+        let (m, p) = paths.resolve().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(m, cwd.join("manifest.toml"));
+        assert_eq!(p, cwd.join("some/patches"));
+        let default = Paths {
+            manifest: Some(PathBuf::from("x/manifest.toml")),
+            patches: None,
+        };
+        assert_eq!(default.resolve().unwrap().1, cwd.join("x/patches"));
     }
 }

@@ -350,6 +350,11 @@ impl Assistance {
     /// or not of the form the kernel documents.
     pub fn choose(assisted_by: Option<&str>, no_assistant: bool) -> Result<Self, RfcError> {
         let value = assisted_by.map(str::trim).filter(|v| !v.is_empty());
+        if let Some(v) = value.filter(|v| v.contains(char::is_control)) {
+            return Err(RfcError::Assistance(format!(
+                "--assisted-by {v:?} holds a control character (a line break would add a trailer of its own): {CHOOSE_ASSISTANCE}"
+            )));
+        }
         match (value, no_assistant) {
             (None, false) => Err(RfcError::Assistance(format!(
                 "say whether a coding assistant was used: {CHOOSE_ASSISTANCE}"
@@ -383,9 +388,9 @@ impl Assistance {
     /// The cover letter's `{{assistance}}`.
     fn cover_line(&self) -> String {
         match self {
-            Self::AssistedBy(v) => {
-                format!("Every patch carries \"Assisted-by: {v}\" (Documentation/process/coding-assistants.rst).")
-            }
+            Self::AssistedBy(v) => format!(
+                "A coding assistant helped make this series; every patch carries\n  Assisted-by: {v}\nas Documentation/process/coding-assistants.rst asks."
+            ),
             Self::NoAssistant => "The submitter states that no coding assistant was used.".into(),
         }
     }

@@ -527,6 +527,7 @@ fn assistance_must_be_stated_one_way() {
     assert!(refused(None, false).contains("say whether a coding assistant was used"));
     assert!(refused(Some("  "), false).contains("--no-assistant"));
     assert!(refused(Some("Claude:m"), true).contains("both"));
+    assert!(refused(Some("A:B\nSigned-off-by: X <x@y.org>"), false).contains("control character"));
     for bad in ["claude", ":model", "Claude:", "sparse Claude:m"] {
         assert!(refused(Some(bad), false).contains("AGENT:MODEL"), "{bad}");
     }

@@ -20,6 +20,11 @@ fail() {
 	failed=$((failed + 1))
 }
 
+if [ ! -r "$list" ]; then
+	fail hardware-optin/list "$list is missing: build-initramfs.sh writes it"
+	echo "$passed passed, $failed failed, 0 skipped"
+	exit 1
+fi
 while read -r driver module param want; do
 	name=hardware-optin/$driver
 	p=/sys/module/$module/parameters/$param
