@@ -5,6 +5,9 @@
 # build with config/build-check-arm64.config (the package's Rockchip drivers
 # and the virtual test drivers; lockdep off). Fails naming the first patch
 # whose tree does not build, or whose files get a compiler warning.
+# sparse (C=2, sid's: scripts/sparse-wrapper.sh) checks every C file the
+# series touches at the base and at the series head; fails if the series
+# adds a sparse warning (compared without line numbers).
 # The worktree and the build trees ($kdir/each-src-ARCH, out-each-ARCH) sit
 # at fixed paths in the state directory, so that ccache serves what an
 # earlier run compiled.
@@ -36,6 +39,28 @@ git -C "$src" worktree prune
 trap cleanup EXIT
 git -C "$src" worktree add -q --detach "$wt" "$base"
 configure_kernel "$wt" "$obj" "$arch" "${fragments[@]}"
+sparse=$("$here/sparse-wrapper.sh")
+mapfile -t touched_c < <(git -C "$src" diff --name-only "$base" "$series" -- '*.c')
+
+# sparse_pass NAME: compile and sparse-check (C=2, W=1) every C file the
+# series touches, as the worktree has it now; $obj/sparse-NAME.txt gets
+# sparse's warnings (clang's end in "[-W...]") with path and line dropped.
+sparse_pass() {
+	local name=$1 log=$obj/sparse-$1.log objs=() f rc=0
+	for f in "${touched_c[@]}"; do
+		[ ! -f "$wt/$f" ] || objs+=("${f%.c}.o")
+	done
+	step "$arch: sparse on the ${#objs[@]} touched C file(s) at the $name"
+	timeout 1800 "${KMAKE[@]}" ARCH="$(kernel_make_arch "$arch")" -C "$wt" O="$obj" W=1 C=2 \
+		CHECK="$sparse" "${objs[@]}" >"$log" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		grep -E 'error|Error' "$log" | head -n 20 >&2 || true
+		die "$arch: the sparse pass at the $name failed (exit $rc); log: $log"
+	fi
+	{ grep -E ': (warning|error): ' "$log" || [ $? -eq 1 ]; } | { grep -v ']$' || [ $? -eq 1 ]; } |
+		sed -E "s#^$wt/##; s#^([^:]+):[0-9]+:[0-9]+:#\1:#" | sort >"$obj/sparse-$name.txt"
+}
+sparse_pass base
 
 n=0
 total=$(git -C "$src" rev-list --count "$base..$series")
@@ -62,4 +87,11 @@ for c in $(git -C "$src" rev-list --reverse "$base..$series"); do
 	fi
 	ok "$arch $n/$total built in $((SECONDS - start)) s"
 done
+sparse_pass series
+added=$(comm -13 "$obj/sparse-base.txt" "$obj/sparse-series.txt")
+if [ -n "$added" ]; then
+	printf '%s\n' "$added" >&2
+	die "$arch: the series adds $(grep -c . <<<"$added") sparse warning(s) (above; line numbers dropped); logs: $obj/sparse-*.log"
+fi
+ok "$arch: sparse, $(wc -l <"$obj/sparse-base.txt") warning(s) at the base, $(wc -l <"$obj/sparse-series.txt") with the series: none added"
 ok "$arch: each of the $total patches builds on its own (W=1, drivers/media drivers/dma-buf)"

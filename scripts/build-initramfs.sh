@@ -36,7 +36,7 @@ pack_x86_64() {
 	for b in "${SUITE_BINS[@]}"; do
 		[ -x "$suite_bin/$b" ] || die "$suite_bin/$b missing: run scripts/build-suite.sh first"
 	done
-	userspace=$("$here/fetch-vm-userspace.sh")
+	userspace=$("$here/fetch-sid-debs.sh" vm_userspace)
 
 	mkdir -p "$root"/{usr/lib/x86_64-linux-gnu,usr/lib64}
 	ln -s usr/lib64 "$root/lib64"

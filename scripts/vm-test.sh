@@ -34,7 +34,7 @@ runs=$FRESNEL_CACHE/runs
 mkdir -p "$runs"
 
 timed "kernel source" "$here/fetch-kernel-source.sh"
-timed "guest userspace (sid debs)" "$here/fetch-vm-userspace.sh" >/dev/null
+timed "guest userspace (sid debs)" "$here/fetch-sid-debs.sh" vm_userspace >/dev/null
 for kind in "${kinds[@]}"; do
 	timed "build $kind kernel" "$here/build-kernel.sh" "$kind"
 done

@@ -72,6 +72,9 @@ pub struct Manifest {
     pub ci_base: BTreeMap<String, String>,
     /// `[vm_userspace]`: Debian package -> pinned version (optional table).
     pub vm_userspace: BTreeMap<String, String>,
+    /// `[host_sid]`: Debian sid package -> pinned version, unpacked for
+    /// the host's checks (optional table).
+    pub host_sid: BTreeMap<String, String>,
     /// `[rfc]` (optional table): base_tag, target_tree, base_commit.
     pub rfc: BTreeMap<String, String>,
     pub patches: Vec<PatchEntry>,
@@ -111,6 +114,7 @@ impl Manifest {
             "package_base" => Some(vec![("version".into(), self.base_version.clone())]),
             "ci_base" => Some(pairs(&self.ci_base)),
             "vm_userspace" => Some(pairs(&self.vm_userspace)),
+            "host_sid" => Some(pairs(&self.host_sid)),
             _ => None,
         }
     }
@@ -209,6 +213,7 @@ const TOP_KEYS: &[&str] = &[
     "ci_base",
     "rfc",
     "vm_userspace",
+    "host_sid",
     "patch",
     "hardware_optin",
 ];
@@ -550,19 +555,24 @@ pub fn check(
         }
     }
 
-    let mut vm_userspace = BTreeMap::new();
-    if let Some(item) = root.get("vm_userspace") {
+    let mut package_map = |name: &str| {
+        let Some(item) = root.get(name) else {
+            return BTreeMap::new();
+        };
         match item.as_table_like() {
-            Some(t) => vm_userspace = check_package_map(&mut ctx, "vm_userspace", t),
+            Some(t) => check_package_map(&mut ctx, name, t),
             None => {
-                let line = ctx.key_line(root, "vm_userspace");
+                let line = ctx.key_line(root, name);
                 ctx.err(
                     line,
-                    format!("`vm_userspace` must be a table, not {}", type_name(item)),
+                    format!("`{name}` must be a table, not {}", type_name(item)),
                 );
+                BTreeMap::new()
             }
         }
-    }
+    };
+    let vm_userspace = package_map("vm_userspace");
+    let host_sid = package_map("host_sid");
 
     let mut rfc = BTreeMap::new();
     if let Some(item) = root.get("rfc") {
@@ -601,6 +611,7 @@ pub fn check(
                 base_version: get(b, "version"),
                 ci_base: c.clone(),
                 vm_userspace,
+                host_sid,
                 rfc,
                 patches,
                 hardware_optins,

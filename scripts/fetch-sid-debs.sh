@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Download the pinned sid packages of manifest.toml [vm_userspace] (kept in
-# the downloads cache under their sha256) and unpack them into
-# $FRESNEL_CACHE/vm-userspace/<hash>/, the guest's /usr for v4l2-compliance
-# and v4l2-ctl. Prints that directory. Idempotent.
+# fetch-sid-debs.sh vm_userspace|host_sid: download the pinned sid packages
+# of that manifest.toml table (kept in the downloads cache under their
+# sha256) and unpack them into $FRESNEL_CACHE/TABLE/<hash>/: for
+# vm_userspace the guest's /usr (v4l2-compliance, v4l2-ctl, sid's C
+# runtime), for host_sid the host checks' tools (sparse). Prints that
+# directory. Idempotent.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-pins=$(manifest_table vm_userspace)
+table=${1:?usage: fetch-sid-debs.sh vm_userspace|host_sid}
+case "$table" in vm_userspace | host_sid) ;; *) die "unknown table '$table' (vm_userspace or host_sid)" ;; esac
+pins=$(manifest_table "$table")
+[ -n "$pins" ] || die "manifest.toml [$table] pins no package"
 key=$(printf '%s\n' "$pins" | sha256sum | cut -c1-16)
-root=$FRESNEL_CACHE/vm-userspace/$key
+root=$FRESNEL_CACHE/$table/$key
 if [ -f "$root/.complete" ]; then
 	echo "$root"
 	exit 0
@@ -29,7 +34,7 @@ debs=()
 while IFS='=' read -r pkg ver; do
 	sha=$(apt-cache "${APT[@]}" show "$pkg=$ver" 2>/dev/null | awk '/^SHA256:/ {print $2; exit}')
 	[ -n "$sha" ] ||
-		die "$pkg=$ver (manifest.toml [vm_userspace]) is not served by sid or trixie-backports; 'apt-cache madison $pkg' with the private lists ($aptdir) shows what is"
+		die "$pkg=$ver (manifest.toml [$table]) is not served by sid or trixie-backports; 'apt-cache madison $pkg' with the private lists ($aptdir) shows what is"
 	deb=
 	fetch_verified "$sha" deb download_one
 	debs+=("$deb")
