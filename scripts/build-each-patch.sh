@@ -88,10 +88,5 @@ for c in $(git -C "$src" rev-list --reverse "$base..$series"); do
 	ok "$arch $n/$total built in $((SECONDS - start)) s"
 done
 sparse_pass series
-added=$(comm -13 "$obj/sparse-base.txt" "$obj/sparse-series.txt")
-if [ -n "$added" ]; then
-	printf '%s\n' "$added" >&2
-	die "$arch: the series adds $(grep -c . <<<"$added") sparse warning(s) (above; line numbers dropped); logs: $obj/sparse-*.log"
-fi
-ok "$arch: sparse, $(wc -l <"$obj/sparse-base.txt") warning(s) at the base, $(wc -l <"$obj/sparse-series.txt") with the series: none added"
+added_warnings "$arch sparse (logs: $obj/sparse-*.log)" "$obj/sparse-base.txt" "$obj/sparse-series.txt"
 ok "$arch: each of the $total patches builds on its own (W=1, drivers/media drivers/dma-buf)"

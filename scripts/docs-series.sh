@@ -56,11 +56,4 @@ build() {
 
 build base "$base"
 build series "$head"
-added=$(comm -13 "$work/base.txt" "$work/series.txt")
-printf 'Sphinx %s: %d warning(s) at the base, %d with the series\n' "$sphinx_dirs" \
-	"$(wc -l <"$work/base.txt")" "$(wc -l <"$work/series.txt")"
-if [ -n "$added" ]; then
-	printf '%s\n' "$added"
-	die "the series adds $(grep -c . <<<"$added") Sphinx warning(s) (above; line numbers dropped)"
-fi
-ok "the series adds no Sphinx warning to $sphinx_dirs"
+added_warnings "Sphinx $sphinx_dirs" "$work/base.txt" "$work/series.txt"

@@ -37,11 +37,4 @@ warnings() {
 
 warnings "$base" >"$work/base.txt"
 warnings "$head" >"$work/head.txt"
-added=$(comm -13 "$work/base.txt" "$work/head.txt")
-printf 'kernel-doc -Wall on %d touched file(s): %d warning line(s) at the base, %d with the series\n' \
-	"${#files[@]}" "$(wc -l <"$work/base.txt")" "$(wc -l <"$work/head.txt")"
-if [ -n "$added" ]; then
-	printf '%s\n' "$added"
-	die "the series adds $(grep -c . <<<"$added") kernel-doc warning line(s) (above; line numbers dropped): fix their kerneldoc"
-fi
-ok "the series adds no kernel-doc warning"
+added_warnings "kernel-doc -Wall (${#files[@]} touched files)" "$work/base.txt" "$work/head.txt"

@@ -249,6 +249,21 @@ remember_commit() {
 	echo "$3" | tee "$memo"
 }
 
+# added_warnings WHAT BASE SERIES: judge two sorted warning lists (one per
+# line, line numbers already dropped) of the base and the series: print
+# both counts, and fail listing the lines the series adds.
+added_warnings() {
+	local what=$1 base=$2 series=$3 added
+	added=$(comm -13 "$base" "$series")
+	printf '%s: %d warning line(s) at the base, %d with the series\n' "$what" \
+		"$(wc -l <"$base")" "$(wc -l <"$series")"
+	if [ -n "$added" ]; then
+		printf '%s\n' "$added"
+		die "the series adds $(grep -c . <<<"$added") $what warning line(s) (above; line numbers dropped)"
+	fi
+	ok "the series adds no $what warning"
+}
+
 # manifest_included_patches: the included series, in order, relative to patches/.
 manifest_included_patches() {
 	"$REPO_ROOT/scripts/tools.sh" manifest series --manifest "$REPO_ROOT/manifest.toml"
