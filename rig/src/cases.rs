@@ -15,17 +15,21 @@ pub enum Expect {
     /// `no-fence`: a FAIL line of category `no-fence` (the oracle found no
     /// vb2 fence where the series puts one).
     NoFence,
+    /// `no-wait`: a FAIL line of category `no-wait` (a job ran while a
+    /// fence it must wait for was pending).
+    NoWait,
     /// `skip`: a SKIP line (what the test needs cannot exist on that kernel).
     Skip,
 }
 
 impl Expect {
-    pub const ALL: [Expect; 3] = [Expect::Pass, Expect::NoFence, Expect::Skip];
+    pub const ALL: [Expect; 4] = [Expect::Pass, Expect::NoFence, Expect::NoWait, Expect::Skip];
 
     pub fn word(self) -> &'static str {
         match self {
             Expect::Pass => "pass",
             Expect::NoFence => "no-fence",
+            Expect::NoWait => "no-wait",
             Expect::Skip => "skip",
         }
     }
@@ -53,7 +57,7 @@ pub enum CasesError {
     #[error("line {line}: expected three columns `name patched control`, found {found:?}")]
     Columns { line: usize, found: String },
     #[error(
-        "line {line}: {name}: unknown {column} expectation {word:?} (one of pass, no-fence, skip)"
+        "line {line}: {name}: unknown {column} expectation {word:?} (one of pass, no-fence, no-wait, skip)"
     )]
     UnknownWord {
         line: usize,

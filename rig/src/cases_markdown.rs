@@ -14,6 +14,12 @@ fn meaning(expect: Expect) -> &'static str {
              a FAIL for another reason (`[error]`, `[wrong-fence]`, ...), a SKIP or its absence \
              fails the run."
         }
+        Expect::NoWait => {
+            "the test must FAIL with category `no-wait`: a job ran while a fence another user had \
+             put on its buffer was pending (a kernel without the series never waits for one). A \
+             PASS proves nothing, and a FAIL for another reason, a SKIP or its absence fails the \
+             run."
+        }
         Expect::Skip => {
             "the test must SKIP: what it needs cannot exist without the series (the vb2_fence_probe \
              module needs the series' tracepoints). A PASS means it loaded on a kernel without the \

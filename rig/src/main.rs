@@ -199,11 +199,12 @@ fn cases_cmd(path: &Path, markdown: bool) -> Result<()> {
     } else {
         let control = |e: cases::Expect| cases.iter().filter(|c| c.control == e).count();
         println!(
-            "{}: {} cases; on the control kernel {} must pass, {} must fail with no-fence, {} must skip",
+            "{}: {} cases; on the control kernel {} must pass, {} must fail with no-fence, {} with no-wait, {} must skip",
             path.display(),
             cases.len(),
             control(cases::Expect::Pass),
             control(cases::Expect::NoFence),
+            control(cases::Expect::NoWait),
             control(cases::Expect::Skip)
         );
     }

@@ -16,8 +16,8 @@ use crate::landing::LandingRow;
 use crate::m2m::{CapSource, Driver};
 use crate::needs::{self, Need};
 use crate::paths::{
-    capability, exports, hold, idle, in_ioctl, pending, readback, source_change, vicodec_error,
-    visl, vivid,
+    capability, commit, exports, foreign, hold, idle, in_ioctl, pending, readback, source_change,
+    vicodec_error, visl, vivid,
 };
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
@@ -30,6 +30,9 @@ pub enum Control {
     Pass,
     /// FAIL [no-fence]: the control kernel publishes no vb2 fence.
     NoFence,
+    /// FAIL [no-wait]: the control kernel starts a job whatever fences
+    /// others put on its buffers.
+    NoWait,
     /// SKIP: the thing tested cannot exist there (the Rust module).
     Skip,
 }
@@ -39,6 +42,7 @@ impl Control {
         match self {
             Control::Pass => "pass",
             Control::NoFence => "no-fence",
+            Control::NoWait => "no-wait",
             Control::Skip => "skip",
         }
     }
@@ -157,8 +161,11 @@ fn with_limit(mut c: Case, limit: Duration) -> Case {
 
 /// Every test, in run order.
 pub fn cases() -> Vec<Case> {
-    use Control::{NoFence, Pass, Skip};
-    use Need::{Bufinfo, Device, DmaHeap, Kmod, Udmabuf, VislTranstime, VividCapture, VividMplane};
+    use foreign::{Foreign, WaitEnd};
+    use Control::{NoFence, NoWait, Pass, Skip};
+    use Need::{
+        Bufinfo, Device, DmaHeap, Kmod, SwSync, Udmabuf, VislTranstime, VividCapture, VividMplane,
+    };
     let vim2m = || vec![Device(Driver::Vim2m), Bufinfo];
     let slow = scaled_limit();
     let mut t = vec![
@@ -200,6 +207,40 @@ pub fn cases() -> Vec<Case> {
             path("vim2m/sigkill_owner", vim2m(), pending::sigkill_path),
             slow,
         ),
+        // A job queued behind a busy device has its fences at QBUF.
+        with_limit(
+            path("vim2m/fences_at_commit", vim2m(), commit::fences_at_commit),
+            slow,
+        ),
+    ]);
+    // Fences others put on a job's buffers hold it (sw_sync, as IGT).
+    for (name, foreign, end) in [
+        (
+            "vim2m/foreign_writer_holds_job",
+            Foreign::WriterOnOutput,
+            WaitEnd::Signal,
+        ),
+        (
+            "vim2m/foreign_reader_holds_job",
+            Foreign::ReaderOnCapture,
+            WaitEnd::Signal,
+        ),
+        (
+            "vim2m/streamoff_while_waiting",
+            Foreign::WriterOnOutput,
+            WaitEnd::StreamOff,
+        ),
+    ] {
+        let mut needs = vim2m();
+        needs.push(SwSync);
+        t.push(with_limit(
+            check(name, needs, NoWait, move |e, _| {
+                foreign::foreign_fence_holds_job(e, foreign, end)
+            }),
+            slow,
+        ));
+    }
+    t.extend([
         check("vim2m/capability_flag", vim2m(), NoFence, |_, _| {
             capability::vim2m_capability_flag()
         }),

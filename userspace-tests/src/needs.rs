@@ -10,6 +10,7 @@ use crate::access;
 use crate::env::Env;
 use crate::m2m::{open_dma_heap, open_udmabuf, open_vivid_capture, Driver};
 use crate::oracle::Unavailable;
+use crate::paths::foreign::{SW_SYNC, SW_SYNC_FIX};
 use crate::paths::visl::TRANSTIME_PARAM;
 use crate::verdict::{is_absent, one_line, Category, Outcome};
 
@@ -31,6 +32,8 @@ pub enum Need {
     Udmabuf,
     /// visl's visl_transtime_ms parameter, writable.
     VislTranstime,
+    /// sw_sync's debugfs file, to make fences of a foreign timeline.
+    SwSync,
 }
 
 impl Need {
@@ -52,6 +55,7 @@ impl Need {
                 TRANSTIME_PARAM,
                 "modprobe visl (a module parameter of visl)",
             ),
+            Need::SwSync => access::open_node(SW_SYNC, false, SW_SYNC_FIX).map(drop),
         }
     }
 }

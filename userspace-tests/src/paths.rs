@@ -6,7 +6,9 @@
 //! (`vicodec_error`), a source change in the middle of an OUTPUT buffer
 //! (`source_change`), the capability flag (`capability`), and the
 //! reservation objects of exports of a queue without fences (`exports`),
-//! and a frame sent as slices with HOLD_CAPTURE_BUF (`hold`). A fence path returns the landing row it filled.
+//! a frame sent as slices with HOLD_CAPTURE_BUF (`hold`), and a job
+//! queued behind a busy device (`commit`), and jobs held by fences other
+//! users put on their buffers (`foreign`). A fence path returns the landing row it filled.
 
 use anyhow::Result;
 
@@ -15,7 +17,9 @@ use crate::observe::Watch;
 use crate::parse::Usage;
 
 pub mod capability;
+pub mod commit;
 pub mod exports;
+pub mod foreign;
 pub mod hold;
 pub mod idle;
 pub mod in_ioctl;

@@ -112,6 +112,15 @@ struct Vb2fpFenceRaw {
     timeline: [u8; 32],
 }
 
+/// `struct sw_sync_create_fence_data` (drivers/dma-buf/sw_sync.c, the
+/// debugfs test interface IGT's sw_sync library uses).
+#[repr(C)]
+struct SwSyncCreateFence {
+    value: u32,
+    name: [u8; 32],
+    fence: i32,
+}
+
 /// `struct vb2fp_query`.
 #[repr(C)]
 #[derive(Default)]
@@ -137,6 +146,7 @@ const _: () = assert!(size_of::<UdmabufCreate>() == 24);
 const _: () = assert!(size_of::<MediaDeviceInfoRaw>() == 256);
 const _: () = assert!(size_of::<Vb2fpFenceRaw>() == 96);
 const _: () = assert!(size_of::<Vb2fpQueryRaw>() == 24);
+const _: () = assert!(size_of::<SwSyncCreateFence>() == 40);
 
 mod nr {
     use super::*;
@@ -157,6 +167,8 @@ mod nr {
     nix::ioctl_readwrite!(media_ioc_device_info, b'|', 0, MediaDeviceInfoRaw);
     nix::ioctl_readwrite!(vb2fp_ioc_query, b'V', 0xf1, Vb2fpQueryRaw);
     nix::ioctl_none!(vb2fp_ioc_reset, b'V', 0xf0);
+    nix::ioctl_readwrite!(sw_sync_ioc_create_fence, b'W', 0, SwSyncCreateFence);
+    nix::ioctl_write_ptr!(sw_sync_ioc_inc, b'W', 1, u32);
 }
 
 fn cstr_field(bytes: &[u8]) -> String {
@@ -206,6 +218,36 @@ pub fn dma_buf_import_sync_file(
     // layout as the export struct) for this _IOW ioctl and outlives it;
     // the kernel only reads it and takes its own reference to the fence.
     unsafe { nr::dma_buf_import_sync_file(buf.as_raw_fd(), &arg) }.map(drop)
+}
+
+/// `SW_SYNC_IOC_CREATE_FENCE`: a sync_file whose fence signals when the
+/// sw_sync `timeline` (an open /sys/kernel/debug/sync/sw_sync) reaches
+/// `value`.
+pub fn sw_sync_create_fence(
+    timeline: BorrowedFd<'_>,
+    value: u32,
+    name: &str,
+) -> Result<OwnedFd, Errno> {
+    let mut arg = SwSyncCreateFence {
+        value,
+        name: [0; 32],
+        fence: -1,
+    };
+    let n = name.len().min(arg.name.len() - 1);
+    arg.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: `arg` is a valid, initialised sw_sync_create_fence_data for
+    // this _IOWR ioctl and outlives it.
+    unsafe { nr::sw_sync_ioc_create_fence(timeline.as_raw_fd(), &mut arg) }?;
+    // SAFETY: on success the kernel installed a new fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(arg.fence) })
+}
+
+/// `SW_SYNC_IOC_INC`: advance the sw_sync `timeline` by `count`, signalling
+/// the fences it reaches.
+pub fn sw_sync_inc(timeline: BorrowedFd<'_>, count: u32) -> Result<(), Errno> {
+    // SAFETY: `count` is a valid u32 that outlives this _IOW ioctl; the
+    // kernel only reads it.
+    unsafe { nr::sw_sync_ioc_inc(timeline.as_raw_fd(), &count) }.map(drop)
 }
 
 /// `VIDIOC_REMOVE_BUFS`: free `count` buffers from `index` of the queue of

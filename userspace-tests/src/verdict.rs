@@ -1,7 +1,7 @@
 //! What a test's result means: its outcome, the typed errors the checks
 //! raise, and the category the suite prints for a failure
-//! (docs/interfaces.md: `no-fence`, `wrong-fence`, `error`, `panic`,
-//! `timeout`).
+//! (docs/interfaces.md: `no-fence`, `wrong-fence`, `no-wait`, `error`,
+//! `panic`, `timeout`).
 //!
 //! The checks wrap their errors in context as they travel up; the category
 //! is found by looking through the whole anyhow chain, so context never
@@ -17,6 +17,9 @@ pub enum Category {
     /// A fence was found, but with the wrong usage, count, state, error or
     /// identity (or one was found where none may be).
     WrongFence,
+    /// A job ran while a fence it must wait for (one another user put on
+    /// its buffer) was pending.
+    NoWait,
     /// Anything else: an ioctl, the setup, I/O.
     Error,
     /// The test panicked.
@@ -26,10 +29,21 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in the order docs/interfaces.md lists them.
+    pub const ALL: [Category; 6] = [
+        Category::NoFence,
+        Category::WrongFence,
+        Category::NoWait,
+        Category::Error,
+        Category::Panic,
+        Category::Timeout,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::NoFence => "no-fence",
             Category::WrongFence => "wrong-fence",
+            Category::NoWait => "no-wait",
             Category::Error => "error",
             Category::Panic => "panic",
             Category::Timeout => "timeout",
@@ -76,6 +90,10 @@ pub enum FenceCheck {
     /// error, identity), or one is there where none may be.
     #[error("{0}")]
     Wrong(String),
+    /// A job ran (or completed) while a fence it must wait for was still
+    /// pending: all an unpatched kernel can show, as it waits for none.
+    #[error("{0}")]
+    RanEarly(String),
 }
 
 /// An error saying that no vb2 fence was found where one must be.
@@ -86,6 +104,11 @@ pub fn missing(msg: impl Into<String>) -> anyhow::Error {
 /// An error saying that a fence was found, but not the right one.
 pub fn wrong(msg: impl Into<String>) -> anyhow::Error {
     FenceCheck::Wrong(msg.into()).into()
+}
+
+/// An error saying that a job did not wait for a fence it must wait for.
+pub fn ran_early(msg: impl Into<String>) -> anyhow::Error {
+    FenceCheck::RanEarly(msg.into()).into()
 }
 
 /// Something a test needs is not on this machine, or not for this user: a
@@ -120,6 +143,7 @@ pub fn category_of(e: &anyhow::Error) -> Category {
     match find::<FenceCheck>(e) {
         Some(FenceCheck::Missing(_)) => Category::NoFence,
         Some(FenceCheck::Wrong(_)) => Category::WrongFence,
+        Some(FenceCheck::RanEarly(_)) => Category::NoWait,
         None => Category::Error,
     }
 }
@@ -185,17 +209,18 @@ mod tests {
 
     #[test]
     fn category_names() {
-        let all = [
-            Category::NoFence,
-            Category::WrongFence,
-            Category::Error,
-            Category::Panic,
-            Category::Timeout,
-        ];
-        let names: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
+        let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(
             names,
-            ["no-fence", "wrong-fence", "error", "panic", "timeout"]
+            [
+                "no-fence",
+                "wrong-fence",
+                "no-wait",
+                "error",
+                "panic",
+                "timeout"
+            ]
         );
+        assert_eq!(category_of(&nested(ran_early("ran"))), Category::NoWait);
     }
 }

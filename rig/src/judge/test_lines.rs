@@ -75,39 +75,55 @@ fn expectation(kernel: Kernel, case: &Case) -> Expect {
 fn case_check_name(kernel: Kernel, case: &str, expect: Expect) -> String {
     match expect {
         Expect::Pass => format!("{kernel}/{case}"),
-        Expect::NoFence => format!("{kernel}/{case} (must fail: no-fence)"),
+        Expect::NoFence | Expect::NoWait => format!("{kernel}/{case} (must fail: {expect})"),
         Expect::Skip => format!("{kernel}/{case} (must skip)"),
+    }
+}
+
+/// Why a must-fail case must fail, for the judge's messages.
+fn must_fail_because(expect: Expect) -> &'static str {
+    match expect {
+        Expect::NoWait => "a job ran while a fence it must wait for was pending",
+        _ => "no vb2 fence was found",
     }
 }
 
 /// One case's line against what its column for this kernel says.
 fn case_outcome(kernel: Kernel, expect: Expect, r: &TestResult) -> Outcome {
-    let category = r.category.as_deref().unwrap_or("none");
     match (expect, r.status) {
-        (Expect::Pass, Status::Pass)
-        | (Expect::Skip, Status::Skip) => Outcome::Pass,
-        (Expect::NoFence, Status::Fail) if category == "no-fence" => Outcome::Pass,
+        (Expect::Pass, Status::Pass) | (Expect::Skip, Status::Skip) => Outcome::Pass,
         (Expect::Pass, Status::Fail) => Outcome::Fail(r.why()),
         (Expect::Pass, Status::Skip) => {
             Outcome::Fail(format!("must run on the {kernel} kernel: {}", r.reason))
         }
-        (Expect::NoFence, Status::Fail) => Outcome::Fail(format!(
-            "failed for the wrong reason [{category}]: {} (it must fail because no vb2 fence was found)",
-            r.reason
-        )),
-        (Expect::NoFence, Status::Pass) => Outcome::Fail(format!(
-            "passed on the {kernel} kernel, where it must fail with [no-fence]: it proves nothing, it cannot tell the series from no series"
-        )),
-        (Expect::NoFence, Status::Skip) => Outcome::Fail(format!(
-            "must run on the {kernel} kernel and fail with [no-fence]: {}",
-            r.reason
-        )),
         (Expect::Skip, Status::Pass) => Outcome::Fail(format!(
             "passed on the {kernel} kernel, where it must skip: what it needs (vb2_fence_probe needs the series' tracepoints) loaded on a kernel without the series"
         )),
         (Expect::Skip, Status::Fail) => Outcome::Fail(format!(
             "must skip on the {kernel} kernel, but failed: {}",
             r.why()
+        )),
+        (Expect::NoFence | Expect::NoWait, _) => must_fail_outcome(kernel, expect, r),
+    }
+}
+
+/// A case that must FAIL with the category its expectation names.
+fn must_fail_outcome(kernel: Kernel, expect: Expect, r: &TestResult) -> Outcome {
+    let category = r.category.as_deref().unwrap_or("none");
+    let want = expect.word();
+    match r.status {
+        Status::Fail if category == want => Outcome::Pass,
+        Status::Fail => Outcome::Fail(format!(
+            "failed for the wrong reason [{category}]: {} (it must fail because {})",
+            r.reason,
+            must_fail_because(expect)
+        )),
+        Status::Pass => Outcome::Fail(format!(
+            "passed on the {kernel} kernel, where it must fail with [{want}]: it proves nothing, it cannot tell the series from no series"
+        )),
+        Status::Skip => Outcome::Fail(format!(
+            "must run on the {kernel} kernel and fail with [{want}]: {}",
+            r.reason
         )),
     }
 }

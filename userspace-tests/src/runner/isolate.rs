@@ -77,15 +77,7 @@ fn decode(line: &str) -> Option<Outcome> {
         return Some(Outcome::Skip(r.to_string()));
     }
     let (cat, reason) = line.strip_prefix("FAIL ")?.split_once(' ')?;
-    let cat = [
-        Category::NoFence,
-        Category::WrongFence,
-        Category::Error,
-        Category::Panic,
-        Category::Timeout,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == cat)?;
+    let cat = Category::ALL.into_iter().find(|c| c.as_str() == cat)?;
     Some(Outcome::Fail(cat, reason.to_string()))
 }
 
