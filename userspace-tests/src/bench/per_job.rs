@@ -1,9 +1,11 @@
-//! Per-job cost: kprobe events on vb2_arm_fences() and vb2_buffer_done()
+//! Per-job cost: kprobe events on vb2_arm_fences_deps() (which every arm
+//! goes through: vim2m's commit calls it, vb2_arm_fences() wraps it) and
+//! vb2_buffer_done()
 //! next to the series' arm and signal tracepoints, on one streaming run
 //! with fences on (separate from the throughput runs, which it would
 //! perturb: each kprobe hit is a trap).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use landing_model::bench::{PerJob, Stats};
 
 use super::stream::Stream;
@@ -13,8 +15,8 @@ use super::tracefs::Tracefs;
 use crate::m2m::vim2m_set_publish_fences;
 
 const KPROBES: [&str; 3] = [
-    "p:fresnel_bench/arm_enter vb2_arm_fences",
-    "r:fresnel_bench/arm_exit vb2_arm_fences",
+    "p:fresnel_bench/arm_enter vb2_arm_fences_deps",
+    "r:fresnel_bench/arm_exit vb2_arm_fences_deps",
     "p:fresnel_bench/done_enter vb2_buffer_done",
 ];
 
@@ -30,10 +32,24 @@ pub fn measure(frames: u32) -> Result<PerJob> {
     drop(s);
     ran?;
     let times = job_times(&parse_trace(&t.read()?)?);
+    // A line that saw no job judges nothing: the probe missed the arm.
+    for (what, n) in [
+        ("arm entry -> 1st publish", times.arm_to_publish_us.len()),
+        ("arm call", times.arm_call_us.len()),
+        ("done entry -> signal", times.done_to_signal_us.len()),
+    ] {
+        if n == 0 {
+            bail!(
+                "per-job cost: no sample for \"{what}\" in {frames} jobs with fences on: the \
+                 kprobes ({}) or the tracepoints did not fire",
+                KPROBES.join(", ")
+            );
+        }
+    }
     Ok(PerJob {
         method: format!(
-            "{frames} vim2m jobs with fences on; kprobe events on vb2_arm_fences (entry, \
-             return) and vb2_buffer_done (entry) paired per task with the vb2_fence_arm and \
+            "{frames} vim2m jobs with fences on; kprobe events on vb2_arm_fences_deps \
+             (entry, return) and vb2_buffer_done (entry) paired per task with the vb2_fence_arm and \
              vb2_fence_signal tracepoints; trace_clock mono (1 us resolution); each kprobe \
              adds a trap, so these are upper bounds"
         ),
