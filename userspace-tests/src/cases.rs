@@ -13,11 +13,11 @@ use anyhow::Result;
 
 use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
 use crate::landing::LandingRow;
-use crate::m2m::{CapSource, Driver};
+use crate::m2m::{BufSource, Driver};
 use crate::needs::{self, Need};
 use crate::paths::{
-    capability, commit, exports, foreign, hold, idle, in_ioctl, pending, readback, source_change,
-    vicodec_error, visl, vivid,
+    capability, commit, exports, foreign, hold, idle, in_ioctl, pending, readback, scanout,
+    source_change, vicodec_error, visl, vivid,
 };
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
@@ -165,6 +165,7 @@ pub fn cases() -> Vec<Case> {
     use Control::{NoFence, NoWait, Pass, Skip};
     use Need::{
         Bufinfo, Device, DmaHeap, Kmod, SwSync, Udmabuf, VislTranstime, VividCapture, VividMplane,
+        Vkms,
     };
     let vim2m = || vec![Device(Driver::Vim2m), Bufinfo];
     let slow = scaled_limit();
@@ -183,12 +184,17 @@ pub fn cases() -> Vec<Case> {
     // vim2m: a job lasts the transaction time, so pending fences are seen.
     for (name, plan) in vim2m_fence_plans() {
         let mut needs = vim2m();
-        needs.extend(match plan.src {
-            CapSource::Heap => Some(DmaHeap),
-            CapSource::Udmabuf => Some(Udmabuf),
-            CapSource::Vivid => Some(VividCapture),
-            CapSource::Mmap => None,
-        });
+        for src in [plan.src, plan.out] {
+            let need = match src {
+                BufSource::Heap => Some(DmaHeap),
+                BufSource::Udmabuf => Some(Udmabuf),
+                BufSource::Vivid => Some(VividCapture),
+                BufSource::Mmap => None,
+            };
+            if let Some(n) = need.filter(|n| !needs.contains(n)) {
+                needs.push(n);
+            }
+        }
         t.push(with_limit(
             path(format!("vim2m/{name}"), needs, move |e, n| {
                 pending::fence_path(e, n, &plan)
@@ -240,6 +246,16 @@ pub fn cases() -> Vec<Case> {
             slow,
         ));
     }
+    // A display handed the CAPTURE buffer of a job that has not started.
+    t.push(with_limit(
+        check(
+            "vim2m/vkms_scanout_waits_for_job",
+            vec![Device(Driver::Vim2m), Vkms],
+            NoFence,
+            |e, _| scanout::vkms_scanout_waits_for_job(e),
+        ),
+        slow,
+    ));
     t.extend([
         check("vim2m/capability_flag", vim2m(), NoFence, |_, _| {
             capability::vim2m_capability_flag()
@@ -532,7 +548,8 @@ mod tests {
     }
 
     /// Every fence path fails as no-fence on the control kernel, and every
-    /// test that observes a dma-buf requires bufinfo.
+    /// test that observes a dma-buf requires bufinfo, or a display whose
+    /// scanout shows whether it waited.
     #[test]
     fn fence_paths_need_bufinfo_and_expect_no_fence() {
         for c in cases() {
@@ -540,7 +557,11 @@ mod tests {
                 assert_eq!(c.control, Control::NoFence, "{}", c.name);
             }
             if c.control == Control::NoFence {
-                assert!(c.needs.contains(&Need::Bufinfo), "{}", c.name);
+                assert!(
+                    c.needs.contains(&Need::Bufinfo) || c.needs.contains(&Need::Vkms),
+                    "{}",
+                    c.name
+                );
             }
         }
     }

@@ -23,6 +23,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("oracle", 4),
     ("v4l2", 4),
     ("access", 3),
+    ("kms", 3),
     ("sysfs_bind", 3),
     ("watch", 3),
     ("parse", 2),

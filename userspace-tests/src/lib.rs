@@ -23,7 +23,7 @@
 //! 3. `access`: opening a node (absent, not permitted, broken).
 //!    `sysfs_bind`: unbinding a node's device from its driver. `watch`:
 //!    `landing-map watch`'s folding of the kmod records and its anomaly
-//!    rules (pure).
+//!    rules (pure). `kms`: a display consumer on vkms (the `drm` crate).
 //! 2. `parse`: bufinfo and kmod text. `sys`: the raw kernel interfaces.
 //! 1. `verdict`: a test's outcome and what a failure means.
 //!
@@ -39,6 +39,7 @@ pub mod bench;
 pub mod cases;
 pub mod env;
 pub mod frames;
+pub mod kms;
 pub mod landing;
 pub mod m2m;
 pub mod needs;

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::access;
 use crate::env::Env;
+use crate::kms;
 use crate::m2m::{open_dma_heap, open_udmabuf, open_vivid_capture, Driver};
 use crate::oracle::Unavailable;
 use crate::paths::foreign::{SW_SYNC, SW_SYNC_FIX};
@@ -34,6 +35,8 @@ pub enum Need {
     VislTranstime,
     /// sw_sync's debugfs file, to make fences of a foreign timeline.
     SwSync,
+    /// A vkms card, the display consumer.
+    Vkms,
 }
 
 impl Need {
@@ -56,6 +59,7 @@ impl Need {
                 "modprobe visl (a module parameter of visl)",
             ),
             Need::SwSync => access::open_node(SW_SYNC, false, SW_SYNC_FIX).map(drop),
+            Need::Vkms => kms::open_vkms().map(drop),
         }
     }
 }

@@ -7,8 +7,9 @@
 //! (`source_change`), the capability flag (`capability`), and the
 //! reservation objects of exports of a queue without fences (`exports`),
 //! a frame sent as slices with HOLD_CAPTURE_BUF (`hold`), and a job
-//! queued behind a busy device (`commit`), and jobs held by fences other
-//! users put on their buffers (`foreign`). A fence path returns the landing row it filled.
+//! queued behind a busy device (`commit`), jobs held by fences other
+//! users put on their buffers (`foreign`), and a display that scans out a
+//! CAPTURE buffer committed before its job ran (`scanout`). A fence path returns the landing row it filled.
 
 use anyhow::Result;
 
@@ -25,6 +26,7 @@ pub mod idle;
 pub mod in_ioctl;
 pub mod pending;
 pub mod readback;
+pub mod scanout;
 pub mod source_change;
 pub mod vicodec_error;
 pub mod visl;

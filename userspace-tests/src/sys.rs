@@ -250,6 +250,40 @@ pub fn sw_sync_inc(timeline: BorrowedFd<'_>, count: u32) -> Result<(), Errno> {
     unsafe { nr::sw_sync_ioc_inc(timeline.as_raw_fd(), &count) }.map(drop)
 }
 
+/// Where the kernel writes a new fd during an ioctl that is handed the
+/// slot's address as a plain u64 (DRM's `WRITEBACK_OUT_FENCE_PTR` atomic
+/// property): boxed, so the address stays put while the request that
+/// carries it moves.
+pub struct KernelFdSlot(Box<i32>);
+
+impl KernelFdSlot {
+    pub fn new() -> Self {
+        KernelFdSlot(Box::new(-1))
+    }
+
+    /// The address to hand to the kernel; valid while the slot lives.
+    pub fn address(&mut self) -> u64 {
+        std::ptr::from_mut::<i32>(&mut self.0) as u64
+    }
+
+    /// The fd the kernel wrote, now the caller's. Call it only after the
+    /// ioctl succeeded: a failed one may leave an fd number it took back.
+    pub fn take(self) -> Option<OwnedFd> {
+        // SAFETY: the box is a live, aligned i32; read volatile because the
+        // kernel wrote it through an address the compiler does not track.
+        let fd = unsafe { std::ptr::read_volatile(&*self.0) };
+        // SAFETY: a non-negative value is an fd the successful ioctl
+        // installed for this slot and handed to nobody else.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+impl Default for KernelFdSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// `VIDIOC_REMOVE_BUFS`: free `count` buffers from `index` of the queue of
 /// type `buf_type` (each must be dequeued; the queue may be streaming).
 pub fn vidioc_remove_bufs(

@@ -284,6 +284,25 @@ impl VideoDev {
         Ok((r.count, r.capabilities))
     }
 
+    /// CREATE_BUFS with a count of 0 for the queue's current format: it
+    /// allocates nothing and reports the queue's capabilities
+    /// (`V4L2_BUF_CAP_*`), as REQBUFS does.
+    pub fn create_bufs_caps(&self, q: QueueType, mem: Mem) -> Result<u32, V4l2Error> {
+        let fmt: v4l2r::bindings::v4l2_format =
+            ioctl::g_fmt(&self.file, q).map_err(|e| V4l2Error::Other {
+                what: "VIDIOC_G_FMT",
+                path: self.p(),
+                detail: e.to_string(),
+            })?;
+        let r: v4l2r::bindings::v4l2_create_buffers =
+            ioctl::create_bufs(&self.file, 0, mem.v4l2(), fmt).map_err(|e| V4l2Error::Other {
+                what: "VIDIOC_CREATE_BUFS",
+                path: self.p(),
+                detail: e.to_string(),
+            })?;
+        Ok(r.capabilities)
+    }
+
     /// (mem_offset, length) of plane 0 of MMAP buffer `index`.
     pub fn query_mmap_plane(&self, q: QueueType, index: u32) -> Result<(u32, u32), V4l2Error> {
         self.query_mmap_planes(q, index)?

@@ -7,6 +7,9 @@ set -e
 modprobe vim2m
 modprobe visl
 modprobe vicodec
+# The display consumer of vim2m/vkms_scanout_waits_for_job, with its
+# writeback connector (on by default; named so that the test can rely on it).
+modprobe vkms enable_writeback=1
 modprobe vivid n_devs=2 allocators=1,0 multiplanar=1,2 node_types=0x1,0x1 \
 	num_outputs=0,0
 for d in /sys/class/video4linux/video*; do

@@ -1,13 +1,14 @@
 //! The plans the table expands into tests: which buffers a vim2m path
 //! watches and how its job ends; which an in-ioctl path watches and when.
 
-use crate::m2m::{CapSource, Driver};
+use crate::m2m::{BufSource, Driver};
 use crate::paths::in_ioctl::{InIoctlExport, InIoctlPlan};
 use crate::paths::pending::{ExportWhen, FencePlan, JobEnd};
 
-fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: JobEnd) -> FencePlan {
+fn plan(src: BufSource, cap_exports: usize, when: ExportWhen, out: bool, end: JobEnd) -> FencePlan {
     FencePlan {
         src,
+        out: BufSource::Mmap,
         cap_exports,
         when,
         watch_output: out,
@@ -17,7 +18,7 @@ fn plan(src: CapSource, cap_exports: usize, when: ExportWhen, out: bool, end: Jo
 
 /// vim2m: a job lasts the transaction time, so pending fences are observable.
 pub(super) fn vim2m_fence_plans() -> Vec<(&'static str, FencePlan)> {
-    use CapSource::*;
+    use BufSource::*;
     use ExportWhen::*;
     vec![
         (
@@ -51,6 +52,22 @@ pub(super) fn vim2m_fence_plans() -> Vec<(&'static str, FencePlan)> {
         (
             "import_v4l2_vivid",
             plan(Vivid, 0, BeforeQbuf, false, JobEnd::Done),
+        ),
+        // The OUTPUT buffer imported: the job's READ fence lands on the
+        // exporter's reservation.
+        (
+            "import_output_dma_heap",
+            FencePlan {
+                out: Heap,
+                ..plan(Mmap, 0, BeforeQbuf, false, JobEnd::Done)
+            },
+        ),
+        (
+            "import_output_v4l2_vivid",
+            FencePlan {
+                out: Vivid,
+                ..plan(Mmap, 0, BeforeQbuf, false, JobEnd::Done)
+            },
         ),
         (
             "streamoff_mid_job",

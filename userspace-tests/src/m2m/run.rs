@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use v4l2r::ioctl::PlaneMapping;
-use v4l2r::PixelFormat;
+use v4l2r::{PixelFormat, QueueType};
 
 use super::source::import_source;
-use super::{label_buf, CapSource, Driver, VIM2M_CID_TRANS_TIME_MSEC};
+use super::{label_buf, BufSource, Driver, VIM2M_CID_TRANS_TIME_MSEC};
 use crate::env::Env;
 use crate::frames::{
     pattern_rgb24, pattern_yuv420, vim2m_rgb24_to_yuyv, Reference, FWHT_HDR_LEN, VICODEC_H,
@@ -19,9 +19,9 @@ use crate::frames::{
 use crate::sys::{self, Mapping};
 use crate::v4l2::{Mem, VideoDev};
 
-/// The CAPTURE buffer as the run holds it: its MMAP mapping, or the
-/// imported dma-buf with a mapping of its own.
-enum CapBacking {
+/// A buffer as the run holds it: its MMAP mapping, or the imported dma-buf
+/// with a mapping of its own.
+enum Backing {
     Mmap(PlaneMapping),
     Imported {
         fd: OwnedFd,
@@ -32,12 +32,64 @@ enum CapBacking {
     },
 }
 
+impl Backing {
+    /// REQBUFS one buffer of `q` from `src`; `fill` is written into it
+    /// (zeros after it), through DMA_BUF_IOCTL_SYNC for an import.
+    fn new(dev: &VideoDev, q: QueueType, src: BufSource, size: u32, fill: &[u8]) -> Result<Self> {
+        if src == BufSource::Mmap {
+            dev.reqbufs(q, Mem::Mmap, 1)?;
+            let mut m = dev.mmap_plane(q, 0)?;
+            let mem = m.as_mut();
+            mem.fill(0);
+            mem[..fill.len()].copy_from_slice(fill);
+            return Ok(Backing::Mmap(m));
+        }
+        dev.reqbufs(q, Mem::DmaBuf, 1)?;
+        let (fd, len, exporter) = import_source(src, size)?;
+        let mut map = Mapping::new(fd.as_fd(), len as usize).context("mmap imported dma-buf")?;
+        sys::dma_buf_sync(
+            fd.as_fd(),
+            sys::DMA_BUF_SYNC_START | sys::DMA_BUF_SYNC_WRITE,
+        )
+        .context("DMA_BUF_IOCTL_SYNC start")?;
+        let mut bytes = fill.to_vec();
+        bytes.resize(len as usize, 0);
+        map.write(&bytes);
+        sys::dma_buf_sync(fd.as_fd(), sys::DMA_BUF_SYNC_END | sys::DMA_BUF_SYNC_WRITE)
+            .context("DMA_BUF_IOCTL_SYNC end")?;
+        Ok(Backing::Imported {
+            fd,
+            map,
+            len,
+            _exporter: exporter,
+        })
+    }
+
+    fn imported_fd(&self) -> Option<&OwnedFd> {
+        match self {
+            Backing::Imported { fd, .. } => Some(fd),
+            Backing::Mmap(_) => None,
+        }
+    }
+
+    /// QBUF it as buffer 0 of `q` with `bytesused`.
+    fn qbuf(&self, dev: &VideoDev, q: QueueType, bytesused: u32) -> Result<()> {
+        match self {
+            Backing::Mmap(_) => dev.qbuf_mmap(q, 0, bytesused)?,
+            Backing::Imported { fd, len, .. } => {
+                dev.qbuf_dmabuf(q, 0, fd.as_fd(), *len, bytesused)?
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One m2m context with one OUTPUT and one CAPTURE buffer.
 pub struct M2mRun {
     pub driver: Driver,
     pub dev: Option<VideoDev>,
-    out_map: Option<PlaneMapping>,
-    cap: Option<CapBacking>,
+    out: Option<Backing>,
+    cap: Option<Backing>,
     pub out_size: u32,
     pub cap_size: u32,
     pub input: Vec<u8>,
@@ -58,7 +110,18 @@ fn plane0_size(f: &v4l2r::Format) -> u32 {
 
 impl M2mRun {
     /// vim2m, RGB24 VIM2M_W x VIM2M_H in, `cap_fourcc` out, CAPTURE backed by `src`.
-    pub fn setup(env: &Env, dev: VideoDev, cap_fourcc: &[u8; 4], src: CapSource) -> Result<Self> {
+    pub fn setup(env: &Env, dev: VideoDev, cap_fourcc: &[u8; 4], src: BufSource) -> Result<Self> {
+        Self::setup_sources(env, dev, cap_fourcc, src, BufSource::Mmap)
+    }
+
+    /// As `setup`, with the OUTPUT buffer backed by `out_src`.
+    pub fn setup_sources(
+        env: &Env,
+        dev: VideoDev,
+        cap_fourcc: &[u8; 4],
+        src: BufSource,
+        out_src: BufSource,
+    ) -> Result<Self> {
         let mut dev = dev;
         dev.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, env.transtime_ms as i32)
             .context("set vim2m transaction time")?;
@@ -89,38 +152,12 @@ impl M2mRun {
         if cap_size as usize != expected.len() {
             bail!("CAPTURE sizeimage {cap_size}, expected {}", expected.len());
         }
-        dev.reqbufs(oq, Mem::Mmap, 1)?;
-        let mut out_map = dev.mmap_plane(oq, 0)?;
-        out_map.as_mut()[..input.len()].copy_from_slice(&input);
-        let cap = if src == CapSource::Mmap {
-            dev.reqbufs(cq, Mem::Mmap, 1)?;
-            let mut m = dev.mmap_plane(cq, 0)?;
-            m.as_mut().fill(0);
-            CapBacking::Mmap(m)
-        } else {
-            dev.reqbufs(cq, Mem::DmaBuf, 1)?;
-            let (fd, len, exporter) = import_source(src, cap_size)?;
-            let mut map =
-                Mapping::new(fd.as_fd(), len as usize).context("mmap imported dma-buf")?;
-            sys::dma_buf_sync(
-                fd.as_fd(),
-                sys::DMA_BUF_SYNC_START | sys::DMA_BUF_SYNC_WRITE,
-            )
-            .context("DMA_BUF_IOCTL_SYNC start")?;
-            map.write(&vec![0u8; len as usize]);
-            sys::dma_buf_sync(fd.as_fd(), sys::DMA_BUF_SYNC_END | sys::DMA_BUF_SYNC_WRITE)
-                .context("DMA_BUF_IOCTL_SYNC end")?;
-            CapBacking::Imported {
-                fd,
-                map,
-                len,
-                _exporter: exporter,
-            }
-        };
+        let out = Backing::new(&dev, oq, out_src, out_size, &input).context("OUTPUT buffer")?;
+        let cap = Backing::new(&dev, cq, src, cap_size, &[]).context("CAPTURE buffer")?;
         Ok(Self {
             driver: Driver::Vim2m,
             dev: Some(dev),
-            out_map: Some(out_map),
+            out: Some(out),
             cap: Some(cap),
             out_size,
             cap_size,
@@ -190,17 +227,13 @@ impl M2mRun {
         media: Option<std::fs::File>,
     ) -> Result<Self> {
         let (oq, cq) = (dev.out_q(), dev.cap_q());
-        dev.reqbufs(oq, Mem::Mmap, 1)?;
-        let mut out_map = dev.mmap_plane(oq, 0)?;
-        out_map.as_mut()[..input.len()].copy_from_slice(&input);
-        dev.reqbufs(cq, Mem::Mmap, 1)?;
-        let mut m = dev.mmap_plane(cq, 0)?;
-        m.as_mut().fill(0);
+        let out = Backing::new(&dev, oq, BufSource::Mmap, out_size, &input)?;
+        let cap = Backing::new(&dev, cq, BufSource::Mmap, cap_size, &[])?;
         Ok(Self {
             driver,
             dev: Some(dev),
-            out_map: Some(out_map),
-            cap: Some(CapBacking::Mmap(m)),
+            out: Some(out),
+            cap: Some(cap),
             out_size,
             cap_size,
             input,
@@ -248,16 +281,16 @@ impl M2mRun {
     }
 
     /// Open `driver` and set it up (vim2m: RGB24 -> RGB24).
-    pub fn open(env: &Env, driver: Driver, src: CapSource) -> Result<Self> {
+    pub fn open(env: &Env, driver: Driver, src: BufSource) -> Result<Self> {
         let dev = driver.open()?;
         match driver {
             Driver::Vim2m => Self::setup(env, dev, b"RGB3", src),
-            Driver::VicodecEnc if src == CapSource::Mmap => Self::setup_vicodec_enc(dev),
+            Driver::VicodecEnc if src == BufSource::Mmap => Self::setup_vicodec_enc(dev),
             Driver::VicodecEnc => bail!("the suite drives vicodec with MMAP buffers only"),
             Driver::VicodecDec => {
                 bail!("the vicodec decoder needs a compressed input: use setup_vicodec_dec")
             }
-            Driver::Visl if src == CapSource::Mmap => Self::setup_visl(dev),
+            Driver::Visl if src == BufSource::Mmap => Self::setup_visl(dev),
             Driver::Visl => bail!("the suite drives visl with MMAP buffers only"),
         }
     }
@@ -304,11 +337,14 @@ impl M2mRun {
             .ok_or_else(|| anyhow!("device already closed"))
     }
 
+    /// The CAPTURE buffer's dma-buf, when the queue imported it.
     pub fn imported_fd(&self) -> Option<&OwnedFd> {
-        match &self.cap {
-            Some(CapBacking::Imported { fd, .. }) => Some(fd),
-            _ => None,
-        }
+        self.cap.as_ref().and_then(Backing::imported_fd)
+    }
+
+    /// The OUTPUT buffer's dma-buf, when the queue imported it.
+    pub fn imported_out_fd(&self) -> Option<&OwnedFd> {
+        self.out.as_ref().and_then(Backing::imported_fd)
     }
 
     pub fn export_cap(&self, label: &str) -> Result<OwnedFd> {
@@ -331,13 +367,9 @@ impl M2mRun {
         d.streamon(d.out_q())?;
         d.streamon(d.cap_q())?;
         match &self.cap {
-            Some(CapBacking::Mmap(_)) => d.qbuf_mmap(d.cap_q(), 0, 0)?,
-            Some(CapBacking::Imported { fd, len, .. }) => {
-                d.qbuf_dmabuf(d.cap_q(), 0, fd.as_fd(), *len, 0)?
-            }
+            Some(b) => b.qbuf(d, d.cap_q(), 0),
             None => bail!("CAPTURE buffer released"),
         }
-        Ok(())
     }
 
     /// STREAMON, queue both buffers; the job becomes runnable.
@@ -359,8 +391,10 @@ impl M2mRun {
         }
         self.t0_ns = sys::monotonic_ns();
         let d = self.dev()?;
-        d.qbuf_mmap(d.out_q(), 0, self.out_size)?;
-        Ok(())
+        match &self.out {
+            Some(b) => b.qbuf(d, d.out_q(), self.out_size),
+            None => bail!("OUTPUT buffer released"),
+        }
     }
 
     /// Request API drivers (visl): QBUF the OUTPUT buffer into a fresh
@@ -379,8 +413,8 @@ impl M2mRun {
 
     pub fn cap_bytes(&self) -> Vec<u8> {
         match &self.cap {
-            Some(CapBacking::Mmap(m)) => sys::plane_read(m, self.payload_len()),
-            Some(CapBacking::Imported { map, .. }) => map.read(self.payload_len()),
+            Some(Backing::Mmap(m)) => sys::plane_read(m, self.payload_len()),
+            Some(Backing::Imported { map, .. }) => map.read(self.payload_len()),
             None => Vec::new(),
         }
     }
@@ -435,8 +469,10 @@ impl M2mRun {
     }
 
     pub fn drop_mappings(&mut self) {
-        self.out_map = None;
-        if let Some(CapBacking::Mmap(_)) = self.cap {
+        if let Some(Backing::Mmap(_)) = self.out {
+            self.out = None;
+        }
+        if let Some(Backing::Mmap(_)) = self.cap {
             self.cap = None;
         }
     }

@@ -1,6 +1,6 @@
-//! Where an m2m run's CAPTURE buffer comes from: its own MMAP allocation, or
-//! a dma-buf from another exporter (the system dma-heap, udmabuf, vivid)
-//! that the queue imports.
+//! Where an m2m run's buffers come from: their own MMAP allocation, or a
+//! dma-buf from another exporter (the system dma-heap, udmabuf, vivid) that
+//! the queue imports.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -12,9 +12,10 @@ use crate::access;
 use crate::sys;
 use crate::v4l2::{find_device, Mem, VideoDev};
 
-/// Where the CAPTURE buffer comes from.
+/// Where a queue's buffer comes from: its own MMAP allocation or an
+/// import.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapSource {
+pub enum BufSource {
     Mmap,
     Heap,
     Udmabuf,
@@ -53,19 +54,18 @@ pub fn open_vivid_capture() -> Result<VideoDev> {
     )
 }
 
-/// A dma-buf of at least `size` bytes from `src` for the CAPTURE queue to
-/// import: the fd, its length, and the exporting device to keep open.
-pub(super) fn import_source(src: CapSource, size: u32) -> Result<(OwnedFd, u32, Option<VideoDev>)> {
+/// A dma-buf of at least `size` bytes from `src` for a queue to import: the fd, its length, and the exporting device to keep open.
+pub(super) fn import_source(src: BufSource, size: u32) -> Result<(OwnedFd, u32, Option<VideoDev>)> {
     match src {
-        CapSource::Mmap => bail!("not an import"),
-        CapSource::Heap => {
+        BufSource::Mmap => bail!("not an import"),
+        BufSource::Heap => {
             let heap = open_dma_heap()?;
             let len = page_round(size);
             let fd = sys::dma_heap_alloc(heap.as_fd(), u64::from(len))
                 .context("DMA_HEAP_IOCTL_ALLOC")?;
             Ok((fd, len, None))
         }
-        CapSource::Udmabuf => {
+        BufSource::Udmabuf => {
             use nix::fcntl::{fcntl, FcntlArg, SealFlag};
             use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
             let len = page_round(size);
@@ -84,7 +84,7 @@ pub(super) fn import_source(src: CapSource, size: u32) -> Result<(OwnedFd, u32, 
                 .context("UDMABUF_CREATE")?;
             Ok((fd, len, None))
         }
-        CapSource::Vivid => {
+        BufSource::Vivid => {
             let v = open_vivid_capture()?;
             let q = v.cap_q();
             v.reqbufs(q, Mem::Mmap, 1).context("vivid REQBUFS(MMAP)")?;

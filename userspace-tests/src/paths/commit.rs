@@ -19,7 +19,7 @@ use crate::observe::{
 };
 use crate::parse::Usage;
 use crate::sys;
-use crate::v4l2::Mem;
+use crate::v4l2::{Mem, VideoDev};
 
 /// The buffers of the two jobs, by index: job 1 uses 0, job 2 uses 1.
 const JOBS: u32 = 2;
@@ -28,37 +28,133 @@ pub fn fences_at_commit(env: &Env, name: &str) -> (LandingRow, Result<()>) {
     landing::record("vim2m", name, |row| fences_at_commit_inner(env, name, row))
 }
 
-fn fences_at_commit_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
-    let mut dev = open_vim2m()?;
-    dev.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, env.transtime_ms as i32)
-        .context("set vim2m transaction time")?;
-    let (oq, cq) = (dev.out_q(), dev.cap_q());
-    let input = pattern_rgb24(VIM2M_W, VIM2M_H);
-    for (q, what) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
-        let f = dev.set_format(q, b"RGB3", VIM2M_W, VIM2M_H)?;
-        let size = f.plane_fmt.first().map_or(0, |p| p.sizeimage);
-        if size as usize != input.len() || (f.width, f.height) != (VIM2M_W, VIM2M_H) {
+/// Two vim2m jobs, RGB24 to RGB24, one MMAP buffer pair each (job 1 uses
+/// index 0, job 2 index 1), the second committed while the device is busy
+/// with the first for the transaction time.
+pub struct BackToBack {
+    pub dev: VideoDev,
+    pub input: Vec<u8>,
+    /// The OUTPUT mappings the input was written through.
+    _outs: Vec<PlaneMapping>,
+    caps: Vec<PlaneMapping>,
+    /// CAPTURE bytes per line.
+    pub cap_pitch: u32,
+}
+
+impl BackToBack {
+    pub fn setup(env: &Env) -> Result<Self> {
+        let mut dev = open_vim2m()?;
+        dev.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, env.transtime_ms as i32)
+            .context("set vim2m transaction time")?;
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        let input = pattern_rgb24(VIM2M_W, VIM2M_H);
+        let mut cap_pitch = 0;
+        for (q, what) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
+            let f = dev.set_format(q, b"RGB3", VIM2M_W, VIM2M_H)?;
+            let plane = f.plane_fmt.first();
+            let size = plane.map_or(0, |p| p.sizeimage);
+            if size as usize != input.len() || (f.width, f.height) != (VIM2M_W, VIM2M_H) {
+                bail!(
+                    "vim2m {what}: {}x{} sizeimage {size}, expected {VIM2M_W}x{VIM2M_H} RGB24",
+                    f.width,
+                    f.height
+                );
+            }
+            cap_pitch = plane.map_or(0, |p| p.bytesperline);
+            let got = dev.reqbufs(q, Mem::Mmap, JOBS)?;
+            if got < JOBS {
+                bail!("vim2m gave {got} {what} buffers, the test needs {JOBS}");
+            }
+        }
+        let mut outs = Vec::new();
+        let mut caps = Vec::new();
+        for i in 0..JOBS {
+            let mut o = dev.mmap_plane(oq, i)?;
+            o.as_mut()[..input.len()].copy_from_slice(&input);
+            outs.push(o);
+            let mut c = dev.mmap_plane(cq, i)?;
+            c.as_mut().fill(0);
+            caps.push(c);
+        }
+        Ok(BackToBack {
+            dev,
+            input,
+            _outs: outs,
+            caps,
+            cap_pitch,
+        })
+    }
+
+    /// Streams on and queues job 1; returns once it has started.
+    pub fn start_first(&self, env: &Env) -> Result<()> {
+        let (oq, cq) = (self.dev.out_q(), self.dev.cap_q());
+        self.dev.streamon(oq)?;
+        self.dev.streamon(cq)?;
+        self.dev.qbuf_mmap(cq, 0, 0)?;
+        self.dev.qbuf_mmap(oq, 0, self.input.len() as u32)?;
+        wait_written(&self.caps[0], "the first job", env.start_timeout())
+    }
+
+    /// The QBUFs that make job 2 runnable while the device is busy with
+    /// job 1: they commit it without starting it.
+    pub fn commit_second(&self) -> Result<()> {
+        let (oq, cq) = (self.dev.out_q(), self.dev.cap_q());
+        self.dev.qbuf_mmap(cq, 1, 0)?;
+        self.dev.qbuf_mmap(oq, 1, self.input.len() as u32)?;
+        self.second_not_started("when its QBUF returned")
+    }
+
+    /// Job 2 has not started: otherwise what it wrote (or a fence armed
+    /// when it started) would pass for what was there at commit.
+    pub fn second_not_started(&self, when: &str) -> Result<()> {
+        if written(&self.caps[1]) {
             bail!(
-                "vim2m {what}: {}x{} sizeimage {size}, expected {VIM2M_W}x{VIM2M_H} RGB24",
-                f.width,
-                f.height
+                "the second job had started {when}, so this cannot tell what was published at \
+                 commit from what its start did; raise FENCE_SUITE_TRANSTIME_MS"
             );
         }
-        let got = dev.reqbufs(q, Mem::Mmap, JOBS)?;
-        if got < JOBS {
-            bail!("vim2m gave {got} {what} buffers, the test needs {JOBS}");
+        Ok(())
+    }
+
+    /// Dequeues both jobs' buffers; an error flag fails.
+    pub fn finish(&self, env: &Env) -> Result<()> {
+        let (oq, cq) = (self.dev.out_q(), self.dev.cap_q());
+        for _ in 0..JOBS {
+            let c = self
+                .dev
+                .dqbuf_wait(cq, env.job_timeout())
+                .context("waiting for a CAPTURE buffer")?;
+            if c.error {
+                bail!(
+                    "CAPTURE buffer {} came back with V4L2_BUF_FLAG_ERROR",
+                    c.index
+                );
+            }
+            self.dev
+                .dqbuf_wait(oq, env.job_timeout())
+                .context("waiting for an OUTPUT buffer")?;
         }
+        Ok(())
     }
-    let mut outs = Vec::new();
-    let mut caps = Vec::new();
-    for i in 0..JOBS {
-        let mut o = dev.mmap_plane(oq, i)?;
-        o.as_mut()[..input.len()].copy_from_slice(&input);
-        outs.push(o);
-        let mut c = dev.mmap_plane(cq, i)?;
-        c.as_mut().fill(0);
-        caps.push(c);
+
+    /// What CAPTURE buffer `index` holds now.
+    pub fn capture(&self, index: usize) -> Vec<u8> {
+        sys::plane_read(&self.caps[index], self.input.len())
     }
+
+    /// Every CAPTURE buffer holds the input frame (vim2m copies RGB24).
+    pub fn check_frames(&self) -> Result<()> {
+        let reference = Reference::Exact(self.input.clone());
+        for i in 0..self.caps.len() {
+            reference.check(&format!("CAPTURE buffer {i} after DQBUF"), &self.capture(i))?;
+        }
+        Ok(())
+    }
+}
+
+fn fences_at_commit_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
+    let jobs = BackToBack::setup(env)?;
+    let (dev, oq, cq) = (&jobs.dev, jobs.dev.out_q(), jobs.dev.cap_q());
     // The second job's buffers, exported before anything is queued.
     let cap_fd = dev.expbuf(cq, 1)?;
     label_buf(&cap_fd, &format!("fs:{name}:cap"));
@@ -80,17 +176,9 @@ fn fences_at_commit_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result
     ];
     views_by_usage(&mut watched);
 
-    dev.streamon(oq)?;
-    dev.streamon(cq)?;
     let t0 = sys::monotonic_ns();
-    dev.qbuf_mmap(cq, 0, 0)?;
-    dev.qbuf_mmap(oq, 0, input.len() as u32)?;
-    wait_written(&caps[0], "the first job", env.start_timeout())?;
-    // The device is busy with job 1 for the transaction time: this QBUF
-    // makes job 2 runnable without starting it.
-    dev.qbuf_mmap(cq, 1, 0)?;
-    dev.qbuf_mmap(oq, 1, input.len() as u32)?;
-    not_started(&caps[1], "before looking")?;
+    jobs.start_first(env)?;
+    jobs.commit_second()?;
     let seen = observe_each(
         env,
         row,
@@ -100,22 +188,9 @@ fn fences_at_commit_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result
     )?;
     // Still not started after the look: the fences seen were published at
     // commit, not by a job that started meanwhile.
-    not_started(&caps[1], "after looking")?;
+    jobs.second_not_started("after looking")?;
     usages_separate(&watched, &seen)?;
-
-    for _ in 0..JOBS {
-        let c = dev
-            .dqbuf_wait(cq, env.job_timeout())
-            .context("waiting for a CAPTURE buffer")?;
-        if c.error {
-            bail!(
-                "CAPTURE buffer {} came back with V4L2_BUF_FLAG_ERROR",
-                c.index
-            );
-        }
-        dev.dqbuf_wait(oq, env.job_timeout())
-            .context("waiting for an OUTPUT buffer")?;
-    }
+    jobs.finish(env)?;
     expect_each_signalled(
         env,
         row,
@@ -125,16 +200,7 @@ fn fences_at_commit_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result
         Some(false),
         "after both jobs",
     )?;
-    let len = input.len();
-    let reference = Reference::Exact(input);
-    for (i, c) in caps.iter().enumerate() {
-        reference.check(
-            &format!("CAPTURE buffer {i} after DQBUF"),
-            &sys::plane_read(c, len),
-        )?;
-    }
-    drop(outs);
-    Ok(())
+    jobs.check_frames()
 }
 
 /// vim2m writes a job's frame when the job starts (device_run()).
@@ -149,18 +215,6 @@ fn wait_written(c: &PlaneMapping, what: &str, timeout: Duration) -> Result<()> {
             bail!("{what} did not start within {} ms", timeout.as_millis());
         }
         std::thread::sleep(Duration::from_millis(2));
-    }
-    Ok(())
-}
-
-/// The second job has not started: otherwise a fence armed when it started
-/// would pass for one published at commit.
-fn not_started(c: &PlaneMapping, when: &str) -> Result<()> {
-    if written(c) {
-        bail!(
-            "the second job had started {when}, so this cannot tell a fence published at \
-             commit from one armed at the start; raise FENCE_SUITE_TRANSTIME_MS"
-        );
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::access::open_node;
 use crate::env::Env;
-use crate::m2m::{open_vim2m, CapSource, M2mRun};
+use crate::m2m::{open_vim2m, BufSource, M2mRun};
 use crate::observe::Watch;
 use crate::oracle;
 use crate::parse::Usage;
@@ -51,7 +51,7 @@ pub enum WaitEnd {
 
 pub fn foreign_fence_holds_job(env: &Env, foreign: Foreign, end: WaitEnd) -> Result<()> {
     let timeline = open_node(SW_SYNC, false, SW_SYNC_FIX)?;
-    let mut run = M2mRun::setup(env, open_vim2m()?, b"RGB3", CapSource::Mmap)?;
+    let mut run = M2mRun::setup(env, open_vim2m()?, b"RGB3", BufSource::Mmap)?;
     let cap = run.export_cap("fs:foreign:cap")?;
     let (target, flags, what) = match foreign {
         Foreign::WriterOnOutput => (

@@ -8,12 +8,12 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::env::Env;
-use crate::m2m::{CapSource, Driver, M2mRun};
+use crate::m2m::{BufSource, Driver, M2mRun};
 use crate::oracle;
 
 /// CAPTURE queued, OUTPUT not: no job can run, so nothing may be armed.
 pub fn no_fence_without_job(env: &Env, name: &str, driver: Driver) -> Result<()> {
-    let run = M2mRun::open(env, driver, CapSource::Mmap)?;
+    let run = M2mRun::open(env, driver, BufSource::Mmap)?;
     let exp = run.export_cap(&format!("fs:{name}:cap"))?;
     run.queue_capture()?;
     let (obs, _) = oracle::observe(&env.oracles, exp.as_fd())?;
@@ -41,7 +41,7 @@ pub fn no_fence_without_job(env: &Env, name: &str, driver: Driver) -> Result<()>
 /// MMAP buffers, never exported: the job works, a later export carries no
 /// unsignalled fence.
 pub fn mmap_without_export(env: &Env, _name: &str, driver: Driver) -> Result<()> {
-    let mut run = M2mRun::open(env, driver, CapSource::Mmap)?;
+    let mut run = M2mRun::open(env, driver, BufSource::Mmap)?;
     run.start()?;
     if run.wait_done(env)? {
         bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
-use crate::m2m::{CapSource, Driver, M2mRun};
+use crate::m2m::{BufSource, Driver, M2mRun};
 use crate::observe::{ids_of, observe_each, one_fence, usages_separate, views_by_usage, Expect};
 use crate::parse::Usage;
 use crate::paths::{watch_capture_exports, watch_output_export};
@@ -56,7 +56,7 @@ fn fence_path_inner(
     plan: &InIoctlPlan,
     row: &mut LandingRow,
 ) -> Result<()> {
-    let mut run = M2mRun::open(env, driver, CapSource::Mmap)?;
+    let mut run = M2mRun::open(env, driver, BufSource::Mmap)?;
     // CAPTURE exports made after the job came after the arm.
     let cap_after_arm = plan.when == InIoctlExport::AfterJob;
     let cap_exports =

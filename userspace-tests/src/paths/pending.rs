@@ -14,7 +14,7 @@ use nix::sys::wait::waitpid;
 
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
-use crate::m2m::{label_buf, open_vim2m, CapSource, M2mRun};
+use crate::m2m::{label_buf, open_vim2m, BufSource, M2mRun};
 use crate::observe::{
     expect_each_signalled, ids_of, look, observe_each, one_fence, usages_separate, views_by_usage,
     Expect, Seen, Watch,
@@ -48,7 +48,10 @@ pub enum JobEnd {
 /// What to watch.
 #[derive(Clone, Debug)]
 pub struct FencePlan {
-    pub src: CapSource,
+    /// Where the CAPTURE buffer comes from.
+    pub src: BufSource,
+    /// Where the OUTPUT buffer comes from.
+    pub out: BufSource,
     pub cap_exports: usize,
     pub when: ExportWhen,
     pub watch_output: bool,
@@ -64,12 +67,12 @@ pub fn fence_path(env: &Env, name: &str, plan: &FencePlan) -> (LandingRow, Resul
 
 fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRow) -> Result<()> {
     let dev = open_vim2m()?;
-    let mut run = M2mRun::setup(env, dev, b"RGB3", plan.src)?;
+    let mut run = M2mRun::setup_sources(env, dev, b"RGB3", plan.src, plan.out)?;
     // The CAPTURE views' arm records carry ino 0 when every export came
     // after the arm (an imported buffer's fd exists before it).
-    let cap_after_arm = plan.src == CapSource::Mmap && plan.when == ExportWhen::WhileRunning;
+    let cap_after_arm = plan.src == BufSource::Mmap && plan.when == ExportWhen::WhileRunning;
     let mut watched: Vec<Watch> = Vec::new();
-    if plan.src != CapSource::Mmap {
+    if plan.src != BufSource::Mmap {
         let fd = run
             .imported_fd()
             .ok_or_else(|| anyhow!("no imported fd"))?
@@ -78,6 +81,12 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
         label_buf(&fd, &format!("fs:{name}:imp"));
         let label = format!("imported {:?} CAPTURE", plan.src);
         watched.push(Watch::new(label, fd, Usage::Write, "importer")?);
+    }
+    if let Some(fd) = run.imported_out_fd() {
+        let fd = fd.try_clone().context("dup imported OUTPUT fd")?;
+        label_buf(&fd, &format!("fs:{name}:impout"));
+        let label = format!("imported {:?} OUTPUT", plan.out);
+        watched.push(Watch::new(label, fd, Usage::Read, "importer")?);
     }
     let cap_exports =
         |run: &M2mRun| watch_capture_exports(run, name, plan.cap_exports, cap_after_arm);
@@ -236,7 +245,7 @@ fn sigkill_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
 
 fn child_owner(env: &Env, name: &str, sock: &OwnedFd) -> Result<()> {
     let dev = open_vim2m()?;
-    let mut run = M2mRun::setup(env, dev, b"RGB3", CapSource::Mmap)?;
+    let mut run = M2mRun::setup(env, dev, b"RGB3", BufSource::Mmap)?;
     let exp = run.export_cap(&format!("fs:{name}:cap"))?;
     run.start()?;
     run.wait_started(env)?;

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::env::Env;
 use crate::frames::{check_fwht_frame, VICODEC_H, VICODEC_W, VIM2M_H, VIM2M_W};
 use crate::m2m::{
-    open_vicodec_dec, open_vicodec_enc, open_vim2m, read_via_export, CapSource, M2mRun,
+    open_vicodec_dec, open_vicodec_enc, open_vim2m, read_via_export, BufSource, M2mRun,
     VIM2M_CID_TRANS_TIME_MSEC,
 };
 use crate::sys;
@@ -20,7 +20,7 @@ use crate::v4l2::Mem;
 /// context copying the export) all equal the software reference.
 pub fn vim2m(env: &Env, name: &str, fourcc: &[u8; 4]) -> Result<()> {
     let dev = open_vim2m()?;
-    let mut run = M2mRun::setup(env, dev, fourcc, CapSource::Mmap)?;
+    let mut run = M2mRun::setup(env, dev, fourcc, BufSource::Mmap)?;
     let (exp, _, via_export) = run_and_read_back(env, &mut run, name)?;
     run.check_frame("exported dma-buf mmap", &via_export)?;
 

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
-use crate::m2m::{CapSource, Driver, M2mRun};
+use crate::m2m::{BufSource, Driver, M2mRun};
 use crate::observe::{expect_each_signalled, observe_each, usages_separate, Expect, Seen, Watch};
 use crate::parse::Usage;
 use crate::paths::watch_output_export;
@@ -57,7 +57,7 @@ pub fn expbuf_while_running(env: &Env, name: &str) -> (LandingRow, Result<()>) {
 
 fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     let _transtime = ParamGuard::set(TRANSTIME_PARAM, env.transtime_ms)?;
-    let mut run = M2mRun::open(env, Driver::Visl, CapSource::Mmap)?;
+    let mut run = M2mRun::open(env, Driver::Visl, BufSource::Mmap)?;
     let out = watch_output_export(&run, name)?;
     run.queue_capture()?;
     let req = run.output_request()?;
