@@ -14,6 +14,7 @@ mod tests;
 use crate::bench;
 use crate::cases::Case;
 use crate::compliance;
+use crate::control_reports::KnownReport;
 use crate::kernel_log;
 use crate::landing;
 use crate::results_log::{GuestRun, Stage};
@@ -45,6 +46,8 @@ pub struct KernelRun {
 pub struct Rules<'a> {
     pub cases: &'a [Case],
     pub stages: &'a [StageSpec],
+    /// Reports the control kernel is excused for (never the patched one).
+    pub control_reports: &'a [KnownReport],
 }
 
 fn check(name: String, outcome: Outcome) -> Check {
@@ -74,15 +77,34 @@ fn vm_run(run: &KernelRun) -> Outcome {
     }
 }
 
-/// The console and every `log` stage, scanned for kernel reports.
-fn kernel_log_clean(run: &KernelRun, listed: &[&StageSpec]) -> Outcome {
+/// The console and every `log` stage of `run`.
+fn kernel_log(run: &KernelRun, listed: &[&StageSpec]) -> String {
     let mut log = run.console.clone();
     for spec in listed.iter().filter(|s| s.verdict == Verdict::Log) {
         if let Some(s) = run.guest.stage(&spec.name) {
             log.push_str(&s.output);
         }
     }
-    let findings = kernel_log::scan(&log);
+    log
+}
+
+/// The reports `run` is excused for: on the control kernel, those
+/// `rules.control_reports` names; on the patched kernel, none.
+fn excusable<'a>(run: &KernelRun, rules: &Rules<'a>) -> &'a [KnownReport] {
+    match run.kernel {
+        Kernel::Control => rules.control_reports,
+        Kernel::Patched => &[],
+    }
+}
+
+/// The kernel log scanned for reports; those the kernel is excused for are
+/// left out (`excused_reports` lists them).
+fn kernel_log_clean(run: &KernelRun, listed: &[&StageSpec], rules: &Rules) -> Outcome {
+    let known = excusable(run, rules);
+    let findings: Vec<kernel_log::Finding> = kernel_log::scan(&kernel_log(run, listed))
+        .into_iter()
+        .filter(|f| KnownReport::matching(known, &f.excerpt).is_none())
+        .collect();
     if findings.is_empty() {
         return Outcome::Pass;
     }
@@ -97,6 +119,34 @@ fn kernel_log_clean(run: &KernelRun, listed: &[&StageSpec]) -> Outcome {
             .collect::<Vec<_>>()
             .join("\n---\n")
     ))
+}
+
+/// One line per report `run` was excused for: the fix that removes it and
+/// the report's first lines.
+pub fn excused_reports(run: &KernelRun, rules: &Rules) -> Vec<String> {
+    let listed: Vec<&StageSpec> = rules
+        .stages
+        .iter()
+        .filter(|s| s.runs_on(run.kernel))
+        .collect();
+    let known = excusable(run, rules);
+    let mut lines: Vec<String> = kernel_log::scan(&kernel_log(run, &listed))
+        .into_iter()
+        .filter_map(|f| {
+            let k = KnownReport::matching(known, &f.excerpt)?;
+            let head: Vec<&str> = f.excerpt.lines().take(2).collect();
+            Some(format!(
+                "{} excused, fixed by patch {} ({}): {}",
+                f.what,
+                k.patch,
+                k.signature,
+                head.join(" | ")
+            ))
+        })
+        .collect();
+    // The console and the dmesg stage both hold a report.
+    lines.dedup();
+    lines
 }
 
 /// Every stage must have run and ended on its own; then its verdict word
@@ -179,7 +229,7 @@ fn judge_kernel(run: &KernelRun, rules: &Rules, checks: &mut Vec<Check>) {
     checks.push(check(format!("{k}/vm-run"), vm_run(run)));
     checks.push(check(
         format!("{k}/kernel-log-clean"),
-        kernel_log_clean(run, &listed),
+        kernel_log_clean(run, &listed, rules),
     ));
     for spec in &listed {
         let stage = run.guest.stage(&spec.name);

@@ -27,6 +27,10 @@ const PATTERNS: &[(&str, &str)] = &[
     ("unreferenced object 0x", "kmemleak"),
     ("blocked for more than", "hung task"),
     ("UBSAN:", "UBSAN"),
+    // Since 6.18 __warn() prints "WARNING: <file>:<line> at <symbol>,
+    // CPU#<n>: <comm>/<pid>" instead of "WARNING: CPU: ...". Last, so that
+    // lockdep's own "WARNING: ..." titles above win.
+    ("WARNING: ", "WARN"),
 ];
 
 const EXCERPT_LINES: usize = 30;
@@ -80,5 +84,18 @@ mod tests {
     fn warn_is_found() {
         let f = scan("[ 3.1] WARNING: CPU: 0 PID: 1 at drivers/media/common/videobuf2/videobuf2-core.c:1 x\n");
         assert_eq!(f[0].what, "WARN");
+    }
+
+    /// The format of this kernel (7.2), seen when visl's release freed its
+    /// control handler before its queues.
+    #[test]
+    fn warn_of_this_kernel_is_found() {
+        let f = scan(
+            "DEBUG_LOCKS_WARN_ON(lock->magic != lock)\nWARNING: ../src/kernel/locking/mutex.c:625 at __mutex_lock+0x2ec/0xd80, CPU#0: fence-suite/131\n",
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].what, "WARN");
+        let f = scan("======\nWARNING: possible recursive locking detected\n");
+        assert_eq!(f[0].what, "lockdep");
     }
 }

@@ -6,6 +6,7 @@ mod bench;
 mod cases;
 mod cases_markdown;
 mod compliance;
+mod control_reports;
 mod follow;
 mod judge;
 mod kernel_log;
@@ -17,7 +18,7 @@ mod suite_output;
 mod watch;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use judge::{KernelRun, Outcome, Rules};
 use results_log::GuestRun;
 use stages_list::Kernel;
@@ -31,39 +32,47 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// What `fresnel-rig judge` reads.
+#[derive(Args)]
+struct JudgeArgs {
+    /// Directory of the control kernel's run (results.log, console.log).
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// Directory of the patched kernel's run.
+    #[arg(long)]
+    patched: Option<PathBuf>,
+    /// The case table: what each kernel must report for each suite test
+    /// (userspace-tests/cases.txt).
+    #[arg(long)]
+    cases: PathBuf,
+    /// The stage table the guests ran (vm/stages.list, or $FRESNEL_STAGES).
+    #[arg(long)]
+    stages: PathBuf,
+    /// Host-side check results, in the suite's PASS/FAIL/SKIP line format.
+    #[arg(long)]
+    host_checks: Option<PathBuf>,
+    /// Directory of the canary kernel's run (vm/canary-stages.list): it
+    /// must end in a lockdep report through dma_fence_map.
+    #[arg(long)]
+    canary: Option<PathBuf>,
+    /// Directory of the run of the arm64 package's kernel (built by
+    /// makepkg, booted under qemu-system-aarch64): judged as a patched
+    /// kernel against --package-stages, its checks named `arm64-package/...`.
+    #[arg(long, requires = "package_stages")]
+    package_arm64: Option<PathBuf>,
+    /// The stage table the arm64 package's guest ran (vm/package-stages.list).
+    #[arg(long)]
+    package_stages: Option<PathBuf>,
+    /// The reports the control kernel is excused for, each with the fix
+    /// that removes it (vm/control-reports.list).
+    #[arg(long)]
+    control_reports: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Judge the VM runs; prints one line per check and the summary line.
-    Judge {
-        /// Directory of the control kernel's run (results.log, console.log).
-        #[arg(long)]
-        control: Option<PathBuf>,
-        /// Directory of the patched kernel's run.
-        #[arg(long)]
-        patched: Option<PathBuf>,
-        /// The case table: what each kernel must report for each suite test
-        /// (userspace-tests/cases.txt).
-        #[arg(long)]
-        cases: PathBuf,
-        /// The stage table the guests ran (vm/stages.list, or $FRESNEL_STAGES).
-        #[arg(long)]
-        stages: PathBuf,
-        /// Host-side check results, in the suite's PASS/FAIL/SKIP line format.
-        #[arg(long)]
-        host_checks: Option<PathBuf>,
-        /// Directory of the canary kernel's run (vm/canary-stages.list): it
-        /// must end in a lockdep report through dma_fence_map.
-        #[arg(long)]
-        canary: Option<PathBuf>,
-        /// Directory of the run of the arm64 package's kernel (built by
-        /// makepkg, booted under qemu-system-aarch64): judged as a patched
-        /// kernel against --package-stages, its checks named `arm64-package/...`.
-        #[arg(long, requires = "package_stages")]
-        package_arm64: Option<PathBuf>,
-        /// The stage table the arm64 package's guest ran (vm/package-stages.list).
-        #[arg(long)]
-        package_stages: Option<PathBuf>,
-    },
+    Judge(JudgeArgs),
     /// Print the landing maps the guests printed (JSON), side by side.
     LandingMap {
         #[arg(long)]
@@ -103,20 +112,27 @@ fn load_run(kernel: Kernel, dir: &Path) -> Result<KernelRun> {
     })
 }
 
-fn judge_cmd(
-    control: Option<&Path>,
-    patched: Option<&Path>,
-    cases_path: &Path,
-    stages_path: &Path,
-    host_checks: Option<&Path>,
-    canary: Option<&Path>,
-    package: Option<(&Path, &Path)>,
-) -> Result<bool> {
+fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
+    let (cases_path, stages_path) = (a.cases.as_path(), a.stages.as_path());
+    let (host_checks, canary) = (a.host_checks.as_deref(), a.canary.as_deref());
+    let package = a.package_arm64.as_deref().zip(a.package_stages.as_deref());
     let cases = load_cases(cases_path)?;
     let stages = stages_list::parse(&read(stages_path)?)
         .with_context(|| format!("{}", stages_path.display()))?;
-    let control = control.map(|d| load_run(Kernel::Control, d)).transpose()?;
-    let patched = patched.map(|d| load_run(Kernel::Patched, d)).transpose()?;
+    let control_reports = match &a.control_reports {
+        Some(p) => control_reports::parse(&read(p)?).with_context(|| format!("{}", p.display()))?,
+        None => Vec::new(),
+    };
+    let control = a
+        .control
+        .as_deref()
+        .map(|d| load_run(Kernel::Control, d))
+        .transpose()?;
+    let patched = a
+        .patched
+        .as_deref()
+        .map(|d| load_run(Kernel::Patched, d))
+        .transpose()?;
     if control.is_none() && patched.is_none() && canary.is_none() && package.is_none() {
         bail!("nothing to judge: give --control, --patched, --canary and/or --package-arm64");
     }
@@ -142,7 +158,13 @@ fn judge_cmd(
     let rules = Rules {
         cases: &cases,
         stages: &stages,
+        control_reports: &control_reports,
     };
+    if let Some(run) = &control {
+        for line in judge::excused_reports(run, &rules) {
+            println!("info: control kernel: {line}");
+        }
+    }
     checks.extend(judge::judge(control.as_ref(), patched.as_ref(), &rules));
     if let Some(dir) = canary {
         // The canary is the patched series plus the breach: judged alone.
@@ -161,6 +183,7 @@ fn judge_cmd(
         let rules = Rules {
             cases: &cases,
             stages: &stages,
+            control_reports: &[],
         };
         checks.extend(
             judge::judge(None, Some(&run), &rules)
@@ -250,25 +273,8 @@ fn landing_map(control: Option<&Path>, patched: Option<&Path>) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Judge {
-            control,
-            patched,
-            cases,
-            stages,
-            host_checks,
-            canary,
-            package_arm64,
-            package_stages,
-        } => {
-            if judge_cmd(
-                control.as_deref(),
-                patched.as_deref(),
-                &cases,
-                &stages,
-                host_checks.as_deref(),
-                canary.as_deref(),
-                package_arm64.as_deref().zip(package_stages.as_deref()),
-            )? {
+        Cmd::Judge(args) => {
+            if judge_cmd(&args)? {
                 Ok(())
             } else {
                 std::process::exit(1)

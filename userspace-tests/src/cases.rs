@@ -16,8 +16,8 @@ use crate::landing::LandingRow;
 use crate::m2m::{BufSource, Driver};
 use crate::needs::{self, Need};
 use crate::paths::{
-    capability, commit, exports, foreign, hold, idle, in_ioctl, pending, readback, scanout,
-    source_change, vicodec_error, visl, vivid,
+    capability, commit, exports, foreign, hold, idle, in_ioctl, module_unload, pending, readback,
+    request_cancel, scanout, source_change, vicodec_error, visl, vivid,
 };
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
@@ -164,8 +164,8 @@ pub fn cases() -> Vec<Case> {
     use foreign::{Foreign, WaitEnd};
     use Control::{NoFence, NoWait, Pass, Skip};
     use Need::{
-        Bufinfo, Device, DmaHeap, Kmod, SwSync, Udmabuf, VislTranstime, VividCapture, VividMplane,
-        Vkms,
+        Bufinfo, Device, DmaHeap, Kmod, SwSync, Udmabuf, Vim2mReloadable, VislTranstime,
+        VividCapture, VividMplane, Vkms,
     };
     let vim2m = || vec![Device(Driver::Vim2m), Bufinfo];
     let slow = scaled_limit();
@@ -253,6 +253,16 @@ pub fn cases() -> Vec<Case> {
             vec![Device(Driver::Vim2m), Vkms],
             NoFence,
             |e, _| scanout::vkms_scanout_waits_for_job(e),
+        ),
+        slow,
+    ));
+    // A fence held while its driver goes away.
+    t.push(with_limit(
+        check(
+            "vim2m/sync_file_outlives_module",
+            vec![Device(Driver::Vim2m), Bufinfo, Vim2mReloadable],
+            NoFence,
+            |e, _| module_unload::sync_file_outlives_module(e),
         ),
         slow,
     ));
@@ -349,6 +359,18 @@ pub fn cases() -> Vec<Case> {
         visl(),
         hold::hold_capture_slices,
     ));
+    // A queued request cancelled: it completes and leaves no fence.
+    for (name, by) in [
+        (
+            "visl/request_cancel_streamoff",
+            request_cancel::CancelBy::StreamOff,
+        ),
+        ("visl/request_cancel_close", request_cancel::CancelBy::Close),
+    ] {
+        t.push(check(name, visl(), Pass, move |e, _| {
+            request_cancel::visl_request_cancel(e, by)
+        }));
+    }
     // vivid's multi-planar capture (NV12M): one fence on several
     // reservations, and on one reservation once when planes share it.
     t.extend([

@@ -37,6 +37,8 @@ pub enum Need {
     SwSync,
     /// A vkms card, the display consumer.
     Vkms,
+    /// vim2m as a loaded module that may be unloaded (root).
+    Vim2mReloadable,
 }
 
 impl Need {
@@ -60,6 +62,7 @@ impl Need {
             ),
             Need::SwSync => access::open_node(SW_SYNC, false, SW_SYNC_FIX).map(drop),
             Need::Vkms => kms::open_vkms().map(drop),
+            Need::Vim2mReloadable => crate::paths::module_unload::require_reloadable(),
         }
     }
 }

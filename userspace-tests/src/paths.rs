@@ -8,8 +8,10 @@
 //! reservation objects of exports of a queue without fences (`exports`),
 //! a frame sent as slices with HOLD_CAPTURE_BUF (`hold`), and a job
 //! queued behind a busy device (`commit`), jobs held by fences other
-//! users put on their buffers (`foreign`), and a display that scans out a
-//! CAPTURE buffer committed before its job ran (`scanout`). A fence path returns the landing row it filled.
+//! users put on their buffers (`foreign`), a display that scans out a
+//! CAPTURE buffer committed before its job ran (`scanout`), a fence
+//! held while its driver is unloaded (`module_unload`), and a queued
+//! request cancelled (`request_cancel`). A fence path returns the landing row it filled.
 
 use anyhow::Result;
 
@@ -24,8 +26,10 @@ pub mod foreign;
 pub mod hold;
 pub mod idle;
 pub mod in_ioctl;
+pub mod module_unload;
 pub mod pending;
 pub mod readback;
+pub mod request_cancel;
 pub mod scanout;
 pub mod source_change;
 pub mod vicodec_error;

@@ -250,6 +250,14 @@ pub fn sw_sync_inc(timeline: BorrowedFd<'_>, count: u32) -> Result<(), Errno> {
     unsafe { nr::sw_sync_ioc_inc(timeline.as_raw_fd(), &count) }.map(drop)
 }
 
+/// A media request's fd, borrowed for as long as the request: v4l2r's
+/// `Request` owns it but offers only `AsRawFd`.
+pub fn request_fd(req: &v4l2r::ioctl::Request) -> BorrowedFd<'_> {
+    // SAFETY: the request owns the fd and keeps it open while `req` is
+    // borrowed, which bounds the returned lifetime.
+    unsafe { BorrowedFd::borrow_raw(req.as_raw_fd()) }
+}
+
 /// Where the kernel writes a new fd during an ioctl that is handed the
 /// slot's address as a plain u64 (DRM's `WRITEBACK_OUT_FENCE_PTR` atomic
 /// property): boxed, so the address stays put while the request that

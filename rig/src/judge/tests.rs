@@ -114,6 +114,11 @@ fn run(kernel: Kernel, stages: &[Recorded]) -> KernelRun {
     }
 }
 
+/// The fixture's excused control-kernel reports.
+fn known_reports() -> Vec<crate::control_reports::KnownReport> {
+    crate::control_reports::parse("0029 visl_queue_cleanup\n").expect("fixture reports")
+}
+
 fn judged(control: Option<Vec<Recorded>>, patched: Option<Vec<Recorded>>) -> Vec<Check> {
     let cases = cases::parse(CASES).expect("fixture cases");
     let stages = stages_list::parse(STAGES).expect("fixture stages");
@@ -125,6 +130,7 @@ fn judged(control: Option<Vec<Recorded>>, patched: Option<Vec<Recorded>>) -> Vec
         &Rules {
             cases: &cases,
             stages: &stages,
+            control_reports: &known_reports(),
         },
     )
 }
@@ -387,6 +393,7 @@ fn a_stage_that_never_ended_fails_and_names_the_hang() {
         &Rules {
             cases: &cases,
             stages: &stages,
+            control_reports: &known_reports(),
         },
     );
     assert!(failure(&checks, "patched/vm-run").contains("stage 'suite'"));
@@ -573,6 +580,7 @@ fn no_cases_stage_for_a_kernel_fails() {
         &Rules {
             cases: &cases,
             stages: &stages,
+            control_reports: &known_reports(),
         },
     );
     assert!(failure(&checks, "patched/cases").contains("no `cases` stage"));
@@ -647,4 +655,25 @@ fn a_canary_guest_that_did_not_finish_fails() {
         canary(&canary_run(CANARY_REPORT, false)).outcome,
         Outcome::Fail(_)
     ));
+}
+
+/// A report the control kernel is excused for passes there, with its fix
+/// named; the same report fails the patched kernel, and any other report
+/// fails the control kernel.
+#[test]
+fn control_kernel_is_excused_only_for_listed_reports() {
+    let visl = "WARNING: ../src/kernel/locking/mutex.c:625 at __mutex_lock+0x2ec/0xd80, CPU#0: fence-suite/131\n \
+                v4l2_ctrl_request_complete+0x1bd/0x220\n visl_queue_cleanup+0x5e/0x100 [visl]\n";
+    let checks = judged(
+        Some(with(green(Kernel::Control), "dmesg", visl, "rc=0")),
+        Some(with(green(Kernel::Patched), "dmesg", visl, "rc=0")),
+    );
+    assert_eq!(outcome(&checks, "control/kernel-log-clean"), &Outcome::Pass);
+    assert!(failure(&checks, "patched/kernel-log-clean").starts_with("kernel reported WARN"));
+    let other = "WARNING: ../src/drivers/media/test-drivers/vim2m.c:1 at vim2m_stop_streaming, CPU#0: x/1\n";
+    let checks = judged(
+        Some(with(green(Kernel::Control), "dmesg", other, "rc=0")),
+        None,
+    );
+    assert!(failure(&checks, "control/kernel-log-clean").starts_with("kernel reported WARN"));
 }

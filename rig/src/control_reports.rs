@@ -1,0 +1,84 @@
+//! Parses vm/control-reports.list: the kernel reports the control kernel is
+//! known to give because of a bug the fixes posting removes, as
+//! `PATCH SIGNATURE...` lines (its header says why and how they are used).
+
+use thiserror::Error;
+
+/// A report the control kernel is excused for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownReport {
+    /// The number of the patch that fixes it.
+    pub patch: String,
+    /// A string of the report's excerpt that names the buggy path.
+    pub signature: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("line {line}: {why}")]
+pub struct ParseError {
+    pub line: usize,
+    pub why: String,
+}
+
+pub fn parse(text: &str) -> Result<Vec<KnownReport>, ParseError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |why: &str| ParseError {
+            line: i + 1,
+            why: why.to_string(),
+        };
+        let (patch, signature) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| err("expected `PATCH SIGNATURE`"))?;
+        if patch.len() != 4 || !patch.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(&format!("patch `{patch}` is not a four-digit number")));
+        }
+        out.push(KnownReport {
+            patch: patch.to_string(),
+            signature: signature.trim().to_string(),
+        });
+    }
+    Ok(out)
+}
+
+impl KnownReport {
+    /// The first known report whose signature `excerpt` contains.
+    pub fn matching<'a>(known: &'a [KnownReport], excerpt: &str) -> Option<&'a KnownReport> {
+        known.iter().find(|k| excerpt.contains(&k.signature))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses() {
+        let k = parse("# c\n\n0029 visl_queue_cleanup\n").expect("parses");
+        assert_eq!(
+            k,
+            vec![KnownReport {
+                patch: "0029".into(),
+                signature: "visl_queue_cleanup".into()
+            }]
+        );
+        assert_eq!(parse("0029\n").unwrap_err().line, 1);
+        assert!(parse("29 x\n").is_err());
+        assert_eq!(
+            KnownReport::matching(&k, "a\n visl_queue_cleanup+0x5e\n"),
+            k.first()
+        );
+        assert_eq!(KnownReport::matching(&k, "vim2m_stop_streaming"), None);
+    }
+
+    /// The list in the repository parses.
+    #[test]
+    fn repository_list_parses() {
+        let text = include_str!("../../vm/control-reports.list");
+        assert!(!parse(text).expect("vm/control-reports.list").is_empty());
+    }
+}
