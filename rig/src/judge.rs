@@ -103,7 +103,7 @@ fn kernel_log_clean(run: &KernelRun, listed: &[&StageSpec], rules: &Rules) -> Ou
     let known = excusable(run, rules);
     let findings: Vec<kernel_log::Finding> = kernel_log::scan(&kernel_log(run, listed))
         .into_iter()
-        .filter(|f| KnownReport::matching(known, &f.excerpt).is_none())
+        .filter(|f| KnownReport::matching(known, f).is_none())
         .collect();
     if findings.is_empty() {
         return Outcome::Pass;
@@ -122,7 +122,8 @@ fn kernel_log_clean(run: &KernelRun, listed: &[&StageSpec], rules: &Rules) -> Ou
 }
 
 /// One line per report `run` was excused for: the fix that removes it and
-/// the report's first lines.
+/// the report's first lines; and one per listed report it did not give,
+/// so that a stale entry shows.
 pub fn excused_reports(run: &KernelRun, rules: &Rules) -> Vec<String> {
     let listed: Vec<&StageSpec> = rules
         .stages
@@ -130,10 +131,11 @@ pub fn excused_reports(run: &KernelRun, rules: &Rules) -> Vec<String> {
         .filter(|s| s.runs_on(run.kernel))
         .collect();
     let known = excusable(run, rules);
-    let mut lines: Vec<String> = kernel_log::scan(&kernel_log(run, &listed))
-        .into_iter()
+    let findings = kernel_log::scan(&kernel_log(run, &listed));
+    let mut lines: Vec<String> = findings
+        .iter()
         .filter_map(|f| {
-            let k = KnownReport::matching(known, &f.excerpt)?;
+            let k = KnownReport::matching(known, f)?;
             let head: Vec<&str> = f.excerpt.lines().take(2).collect();
             Some(format!(
                 "{} excused, fixed by patch {} ({}): {}",
@@ -146,6 +148,17 @@ pub fn excused_reports(run: &KernelRun, rules: &Rules) -> Vec<String> {
         .collect();
     // The console and the dmesg stage both hold a report.
     lines.dedup();
+    for k in known {
+        if !findings
+            .iter()
+            .any(|f| KnownReport::matching(std::slice::from_ref(k), f).is_some())
+        {
+            lines.push(format!(
+                "listed report not seen: patch {} {} {}",
+                k.patch, k.kind, k.signature
+            ));
+        }
+    }
     lines
 }
 

@@ -22,15 +22,39 @@ const PATTERNS: &[(&str, &str)] = &[
     ("WARNING: suspicious RCU usage", "lockdep"),
     ("WARNING: bad unlock balance", "lockdep"),
     ("WARNING: lock held when returning to user space", "lockdep"),
+    ("WARNING: held lock freed", "lockdep"),
+    ("still has locks held", "lockdep"),
+    ("WARNING: Nested lock was not taken", "lockdep"),
+    ("WARNING: bad contention detected", "lockdep"),
+    ("WARNING: chain_key collision", "lockdep"),
     ("INFO: possible irq lock inversion", "lockdep"),
     ("possible deadlock", "lockdep"),
     ("unreferenced object 0x", "kmemleak"),
     ("blocked for more than", "hung task"),
     ("UBSAN:", "UBSAN"),
-    // Since 6.18 __warn() prints "WARNING: <file>:<line> at <symbol>,
-    // CPU#<n>: <comm>/<pid>" instead of "WARNING: CPU: ...". Last, so that
-    // lockdep's own "WARNING: ..." titles above win.
-    ("WARNING: ", "WARN"),
+];
+
+/// Since 6.18 __warn() prints "WARNING: [<file>:<line> ]at <symbol>,
+/// CPU#<n>: <comm>/<pid>" instead of "WARNING: CPU: ..."; plain messages
+/// that start with "WARNING: " (boot-time mitigation notes, firmware bugs)
+/// have neither part.
+fn is_warn_report(line: &str) -> bool {
+    line.find("WARNING: ").is_some_and(|i| {
+        let rest = &line[i..];
+        rest.contains("at ") && rest.contains(", CPU#")
+    })
+}
+
+/// Every kind of report `scan` gives.
+pub const KINDS: &[&str] = &[
+    "WARN",
+    "BUG",
+    "Oops",
+    "panic",
+    "lockdep",
+    "kmemleak",
+    "hung task",
+    "UBSAN",
 ];
 
 const EXCERPT_LINES: usize = 30;
@@ -44,7 +68,12 @@ pub fn scan(text: &str) -> Vec<Finding> {
         if i < skip_until {
             continue;
         }
-        if let Some((_, what)) = PATTERNS.iter().find(|(p, _)| line.contains(p)) {
+        let what = PATTERNS
+            .iter()
+            .find(|(p, _)| line.contains(p))
+            .map(|(_, w)| *w)
+            .or_else(|| is_warn_report(line).then_some("WARN"));
+        if let Some(what) = what {
             let end = (i + EXCERPT_LINES).min(lines.len());
             findings.push(Finding {
                 what,
@@ -97,5 +126,8 @@ mod tests {
         assert_eq!(f[0].what, "WARN");
         let f = scan("======\nWARNING: possible recursive locking detected\n");
         assert_eq!(f[0].what, "lockdep");
+        // Not reports: boot-time notes that share the prefix.
+        assert!(scan("Speculative Return Stack Overflow: WARNING: kernel not compiled with MITIGATION_SRSO.\n").is_empty());
+        assert!(scan("mtrr: WARNING: BIOS bug: VAR MTRR 0 contains strange UC entry\n").is_empty());
     }
 }

@@ -266,6 +266,13 @@ pub fn cases() -> Vec<Case> {
         ),
         slow,
     ));
+    // A queued request closed with its file (vim2m takes requests too).
+    t.push(with_limit(
+        check("vim2m/request_cancel_close", vim2m(), Pass, |e, _| {
+            request_cancel::request_cancel(e, Driver::Vim2m, request_cancel::CancelBy::Close)
+        }),
+        slow,
+    ));
     t.extend([
         check("vim2m/capability_flag", vim2m(), NoFence, |_, _| {
             capability::vim2m_capability_flag()
@@ -368,7 +375,7 @@ pub fn cases() -> Vec<Case> {
         ("visl/request_cancel_close", request_cancel::CancelBy::Close),
     ] {
         t.push(check(name, visl(), Pass, move |e, _| {
-            request_cancel::visl_request_cancel(e, by)
+            request_cancel::request_cancel(e, Driver::Visl, by)
         }));
     }
     // vivid's multi-planar capture (NV12M): one fence on several

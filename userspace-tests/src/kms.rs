@@ -50,6 +50,11 @@ pub fn open_vkms() -> Result<Card> {
         let file = match OpenOptions::new().read(true).write(true).open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // Another GPU's card, not ours to open: look further.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                seen.push(format!("{path} (not permitted)"));
+                continue;
+            }
             Err(e) => return Err(e).with_context(|| format!("open {path}")),
         };
         let card = Card(file);
@@ -370,8 +375,8 @@ pub fn commit_with_writeback(
         .ok_or_else(|| anyhow!("the atomic commit returned no writeback out-fence"))
 }
 
-/// Turn the pipeline off again: the CRTC's vblank timer would otherwise
-/// tick for the rest of the run.
+/// Turn the pipeline off again, at once rather than when the card is
+/// closed (which removes the framebuffers and so disables the planes).
 pub fn disable(card: &Card, pipe: &Pipeline) -> Result<()> {
     use property::Value;
     let mut req = drm::control::atomic::AtomicModeReq::new();

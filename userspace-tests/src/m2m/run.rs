@@ -280,6 +280,13 @@ impl M2mRun {
         )
     }
 
+    /// Queue the OUTPUT buffer in a request of `media` from now on (vim2m
+    /// supports requests without requiring them).
+    pub fn with_requests(mut self, media: std::fs::File) -> Self {
+        self.media = Some(media);
+        self
+    }
+
     /// Open `driver` and set it up (vim2m: RGB24 -> RGB24).
     pub fn open(env: &Env, driver: Driver, src: BufSource) -> Result<Self> {
         let dev = driver.open()?;

@@ -1,10 +1,13 @@
-//! A fence outlives the driver that armed it (the cover letter's lifetime
-//! claim): a sync_file taken from a CAPTURE export while vim2m's job runs,
-//! and the export itself, are held while the device is closed and vim2m is
-//! unloaded. The fence still signals without error, SYNC_IOC_FILE_INFO
-//! still reads it (its ops are not the driver's), and dropping the export
-//! afterwards frees the buffer without the driver; kmemleak, run after the
-//! suite, sees what is left. vim2m is loaded back however the test ends.
+//! A fence and its buffer outlive the driver that armed them: a sync_file
+//! taken from a CAPTURE export while vim2m's job runs, and the export
+//! itself, are held while the device is closed (which waits for the job,
+//! so the fence has signalled, without error, before the unload) and vim2m
+//! is unloaded. SYNC_IOC_FILE_INFO still reads the fence, whose names and
+//! ops must not point into vim2m, and dropping the export afterwards frees
+//! the buffer without the driver; kmemleak, run after the suite, sees what
+//! is left. The fence ops' own module, videobuf2-common, stays loaded: the
+//! guest's `vb2-module-cycles` stage unloads that one. vim2m is loaded back
+//! before the test returns, and by a guard on every error path.
 
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -54,17 +57,33 @@ fn run(cmd: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Loads vim2m back when dropped, whatever happened in between, so that
-/// the tests after this one find it.
-struct LoadBack;
+/// Loads vim2m back: `finish` on the way out, so that a failure fails the
+/// test; dropping it unfinished (an error path) tries once more.
+struct LoadBack {
+    done: bool,
+}
+
+impl LoadBack {
+    fn load() -> Result<()> {
+        if Path::new(INITSTATE).exists() {
+            return Ok(());
+        }
+        run("modprobe", &[MODULE]).context("load vim2m back for the tests after this one")
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.done = true;
+        Self::load()
+    }
+}
 
 impl Drop for LoadBack {
     fn drop(&mut self) {
-        if Path::new(INITSTATE).exists() {
+        if self.done {
             return;
         }
-        if let Err(e) = run("modprobe", &[MODULE]) {
-            eprintln!("warning: could not load {MODULE} back: {e:#}");
+        if let Err(e) = Self::load() {
+            eprintln!("warning: {e:#}");
         }
     }
 }
@@ -82,20 +101,20 @@ pub fn sync_file_outlives_module(env: &Env) -> Result<()> {
             view.describe()
         )));
     }
-    // Closing the device waits for the job; then nothing but the export
-    // and the sync_file refer to the buffer.
+    // Closing the device waits for the job: the fence ends with it, and
+    // then nothing but the export and the sync_file refer to the buffer.
     drop(job);
-    let _load_back = LoadBack;
-    run("rmmod", &[MODULE]).context("unload vim2m with an export and a sync_file held")?;
     expect_sync_signalled(sync.as_fd(), t0, Some(false), env.job_timeout())
-        .context("the sync_file after vim2m was unloaded")?;
+        .context("the sync_file once the device was closed")?;
+    let load_back = LoadBack { done: false };
+    run("rmmod", &[MODULE]).context("unload vim2m with an export and a sync_file held")?;
     let (status, fences) =
         sys::sync_file_info(sync.as_fd()).context("SYNC_IOC_FILE_INFO after the unload")?;
-    if status != 1 || fences.iter().any(|f| f.status != 1) {
+    if status != 1 || fences.is_empty() || fences.iter().any(|f| f.status != 1) {
         bail!("after the unload the sync_file reads status {status}, fences {fences:?}");
     }
     // The last reference to the buffer goes after its driver.
     drop(cap);
     drop(sync);
-    Ok(())
+    load_back.finish()
 }
