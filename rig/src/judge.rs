@@ -131,7 +131,8 @@ pub fn excused_reports(run: &KernelRun, rules: &Rules) -> Vec<String> {
         .filter(|s| s.runs_on(run.kernel))
         .collect();
     let known = excusable(run, rules);
-    let findings = kernel_log::scan(&kernel_log(run, &listed));
+    let log = kernel_log(run, &listed);
+    let findings = kernel_log::scan(&log);
     let mut lines: Vec<String> = findings
         .iter()
         .filter_map(|f| {
@@ -146,15 +147,24 @@ pub fn excused_reports(run: &KernelRun, rules: &Rules) -> Vec<String> {
             ))
         })
         .collect();
-    // The console and the dmesg stage both hold a report.
-    lines.dedup();
+    // The console and the dmesg stage both hold each report.
+    let mut seen = std::collections::HashSet::new();
+    lines.retain(|l| seen.insert(l.clone()));
+    // The first DEBUG_LOCKS_WARN_ON turns lock debugging off for the rest
+    // of the boot: a listed lock report after it cannot show.
+    let locks_off = log.contains("DEBUG_LOCKS_WARN_ON");
     for k in known {
         if !findings
             .iter()
             .any(|f| KnownReport::matching(std::slice::from_ref(k), f).is_some())
         {
+            let why = if locks_off {
+                "not checkable (lock debugging was off after an earlier report)"
+            } else {
+                "not seen"
+            };
             lines.push(format!(
-                "listed report not seen: patch {} {} {}",
+                "listed report {why}: patch {} {} {}",
                 k.patch, k.kind, k.signature
             ));
         }

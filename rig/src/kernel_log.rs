@@ -27,10 +27,14 @@ const PATTERNS: &[(&str, &str)] = &[
     ("WARNING: Nested lock was not taken", "lockdep"),
     ("WARNING: bad contention detected", "lockdep"),
     ("WARNING: chain_key collision", "lockdep"),
-    ("INFO: possible irq lock inversion", "lockdep"),
-    ("possible deadlock", "lockdep"),
+    ("WARNING: possible irq lock inversion", "lockdep"),
+    ("-unsafe lock order detected", "lockdep"),
+    ("INFO: trying to register non-static key", "lockdep"),
+    ("*** DEADLOCK ***", "lockdep"),
     ("unreferenced object 0x", "kmemleak"),
-    ("blocked for more than", "hung task"),
+    ("blocked for more than", "hung-task"),
+    // With a stack dump, from kernel/workqueue.c.
+    ("Flushing system-wide workqueues", "WARN"),
     ("UBSAN:", "UBSAN"),
 ];
 
@@ -53,7 +57,7 @@ pub const KINDS: &[&str] = &[
     "panic",
     "lockdep",
     "kmemleak",
-    "hung task",
+    "hung-task",
     "UBSAN",
 ];
 
@@ -68,10 +72,14 @@ pub fn scan(text: &str) -> Vec<Finding> {
         if i < skip_until {
             continue;
         }
+        // Every lockdep report opens with a banner of '=' and a
+        // "WARNING: <title>" line, whatever the title says.
+        let after_banner = i > 0 && lines[i - 1].trim_start().starts_with("=====");
         let what = PATTERNS
             .iter()
             .find(|(p, _)| line.contains(p))
             .map(|(_, w)| *w)
+            .or_else(|| (after_banner && line.contains("WARNING: ")).then_some("lockdep"))
             .or_else(|| is_warn_report(line).then_some("WARN"));
         if let Some(what) = what {
             let end = (i + EXCERPT_LINES).min(lines.len());
@@ -126,6 +134,27 @@ mod tests {
         assert_eq!(f[0].what, "WARN");
         let f = scan("======\nWARNING: possible recursive locking detected\n");
         assert_eq!(f[0].what, "lockdep");
+        // Every title lockdep.c prints (7.2), under its banner.
+        for title in [
+            "WARNING: possible circular locking dependency detected",
+            "WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected",
+            "WARNING: possible recursive locking detected",
+            "WARNING: chain_key collision",
+            "WARNING: inconsistent lock state",
+            "WARNING: possible irq lock inversion dependency detected",
+            "WARNING: Nested lock was not taken",
+            "WARNING: bad unlock balance detected!",
+            "WARNING: bad contention detected!",
+            "WARNING: held lock freed!",
+            "WARNING: kworker/0:1/12 still has locks held!",
+            "WARNING: lock held when returning to user space!",
+            "WARNING: suspicious RCU usage",
+            "WARNING: a title lockdep may add one day",
+        ] {
+            let f = scan(&format!("=============================\n{title}\n"));
+            assert_eq!(f.len(), 1, "{title}");
+            assert_eq!(f[0].what, "lockdep", "{title}");
+        }
         // Not reports: boot-time notes that share the prefix.
         assert!(scan("Speculative Return Stack Overflow: WARNING: kernel not compiled with MITIGATION_SRSO.\n").is_empty());
         assert!(scan("mtrr: WARNING: BIOS bug: VAR MTRR 0 contains strange UC entry\n").is_empty());

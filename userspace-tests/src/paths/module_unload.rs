@@ -2,8 +2,9 @@
 //! taken from a CAPTURE export while vim2m's job runs, and the export
 //! itself, are held while the device is closed (which waits for the job,
 //! so the fence has signalled, without error, before the unload) and vim2m
-//! is unloaded. SYNC_IOC_FILE_INFO still reads the fence, whose names and
-//! ops must not point into vim2m, and dropping the export afterwards frees
+//! is unloaded. SYNC_IOC_FILE_INFO still reads the fence, and none of its
+//! names comes from vim2m (a signalled fence reports the dma-fence core's
+//! detached names), and dropping the export afterwards frees
 //! the buffer without the driver; kmemleak, run after the suite, sees what
 //! is left. The fence ops' own module, videobuf2-common, stays loaded: the
 //! guest's `vb2-module-cycles` stage unloads that one. vim2m is loaded back
@@ -112,6 +113,12 @@ pub fn sync_file_outlives_module(env: &Env) -> Result<()> {
         sys::sync_file_info(sync.as_fd()).context("SYNC_IOC_FILE_INFO after the unload")?;
     if status != 1 || fences.is_empty() || fences.iter().any(|f| f.status != 1) {
         bail!("after the unload the sync_file reads status {status}, fences {fences:?}");
+    }
+    if let Some(f) = fences
+        .iter()
+        .find(|f| f.driver_name.contains(MODULE) || f.obj_name.contains(MODULE))
+    {
+        bail!("after the unload a fence still names {MODULE}: {f:?}");
     }
     // The last reference to the buffer goes after its driver.
     drop(cap);
