@@ -77,6 +77,11 @@ fn vm_run(run: &KernelRun) -> Outcome {
     }
 }
 
+/// The stages the table runs on `kernel`.
+fn listed_for<'a>(rules: &Rules<'a>, kernel: Kernel) -> Vec<&'a StageSpec> {
+    rules.stages.iter().filter(|s| s.runs_on(kernel)).collect()
+}
+
 /// The console and every `log` stage of `run`.
 fn kernel_log(run: &KernelRun, listed: &[&StageSpec]) -> String {
     let mut log = run.console.clone();
@@ -125,11 +130,7 @@ fn kernel_log_clean(run: &KernelRun, listed: &[&StageSpec], rules: &Rules) -> Ou
 /// the report's first lines; and one per listed report it did not give,
 /// so that a stale entry shows.
 pub fn excused_reports(run: &KernelRun, rules: &Rules) -> Vec<String> {
-    let listed: Vec<&StageSpec> = rules
-        .stages
-        .iter()
-        .filter(|s| s.runs_on(run.kernel))
-        .collect();
+    let listed = listed_for(rules, run.kernel);
     let known = excusable(run, rules);
     let log = kernel_log(run, &listed);
     let findings = kernel_log::scan(&log);
@@ -248,7 +249,7 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
 
 fn judge_kernel(run: &KernelRun, rules: &Rules, checks: &mut Vec<Check>) {
     let k = run.kernel;
-    let listed: Vec<&StageSpec> = rules.stages.iter().filter(|s| s.runs_on(k)).collect();
+    let listed = listed_for(rules, k);
     checks.push(check(format!("{k}/vm-run"), vm_run(run)));
     checks.push(check(
         format!("{k}/kernel-log-clean"),

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use drm::buffer::{DrmFourcc, DrmModifier, Handle as BufferHandle, PlanarBuffer};
+use drm::control::atomic::AtomicModeReq;
 use drm::control::dumbbuffer::DumbBuffer;
 use drm::control::{
     connector, crtc, framebuffer, plane, property, AtomicCommitFlags, Device as ControlDevice,
@@ -127,6 +128,18 @@ impl Props {
             .get(name)
             .copied()
             .ok_or_else(|| anyhow!("the KMS object has no {name} property"))
+    }
+
+    /// Add `name` = `value` of the object `h` these are the properties of.
+    fn set<H: drm::control::ResourceHandle>(
+        &self,
+        req: &mut AtomicModeReq,
+        h: H,
+        name: &str,
+        value: property::Value,
+    ) -> Result<()> {
+        req.add_property(h, self.get(name)?, value);
+        Ok(())
     }
 }
 
@@ -324,17 +337,22 @@ pub fn commit_with_writeback(
         .context("DRM_IOCTL_MODE_CREATEPROPBLOB for the mode")?;
     let (w, h) = frame.size;
     let mut out_fence = KernelFdSlot::new();
-    let mut req = drm::control::atomic::AtomicModeReq::new();
-    let c = &pipe.crtc_props;
-    req.add_property(pipe.crtc, c.get("MODE_ID")?, mode_blob);
-    req.add_property(pipe.crtc, c.get("ACTIVE")?, Value::Boolean(true));
-    let p = &pipe.plane_props;
-    req.add_property(
+    let mut req = AtomicModeReq::new();
+    let (c, p, wb) = (&pipe.crtc_props, &pipe.plane_props, &pipe.wb_props);
+    c.set(&mut req, pipe.crtc, "MODE_ID", mode_blob)?;
+    c.set(&mut req, pipe.crtc, "ACTIVE", Value::Boolean(true))?;
+    p.set(
+        &mut req,
         pipe.plane,
-        p.get("FB_ID")?,
+        "FB_ID",
         Value::Framebuffer(Some(frame.fb)),
-    );
-    req.add_property(pipe.plane, p.get("CRTC_ID")?, Value::CRTC(Some(pipe.crtc)));
+    )?;
+    p.set(
+        &mut req,
+        pipe.plane,
+        "CRTC_ID",
+        Value::CRTC(Some(pipe.crtc)),
+    )?;
     for (name, v) in [
         ("SRC_X", 0),
         ("SRC_Y", 0),
@@ -343,27 +361,29 @@ pub fn commit_with_writeback(
         ("CRTC_W", u64::from(w)),
         ("CRTC_H", u64::from(h)),
     ] {
-        req.add_property(pipe.plane, p.get(name)?, Value::UnsignedRange(v));
+        p.set(&mut req, pipe.plane, name, Value::UnsignedRange(v))?;
     }
     for name in ["CRTC_X", "CRTC_Y"] {
-        req.add_property(pipe.plane, p.get(name)?, Value::SignedRange(0));
+        p.set(&mut req, pipe.plane, name, Value::SignedRange(0))?;
     }
-    let wb = &pipe.wb_props;
-    req.add_property(
+    wb.set(
+        &mut req,
         pipe.writeback,
-        wb.get("CRTC_ID")?,
+        "CRTC_ID",
         Value::CRTC(Some(pipe.crtc)),
-    );
-    req.add_property(
+    )?;
+    wb.set(
+        &mut req,
         pipe.writeback,
-        wb.get("WRITEBACK_FB_ID")?,
+        "WRITEBACK_FB_ID",
         Value::Framebuffer(Some(target.fb)),
-    );
-    req.add_property(
+    )?;
+    wb.set(
+        &mut req,
         pipe.writeback,
-        wb.get("WRITEBACK_OUT_FENCE_PTR")?,
+        "WRITEBACK_OUT_FENCE_PTR",
         Value::UnsignedRange(out_fence.address()),
-    );
+    )?;
     card.atomic_commit(
         AtomicCommitFlags::NONBLOCK | AtomicCommitFlags::ALLOW_MODESET,
         req,
@@ -379,28 +399,13 @@ pub fn commit_with_writeback(
 /// closed (which removes the framebuffers and so disables the planes).
 pub fn disable(card: &Card, pipe: &Pipeline) -> Result<()> {
     use property::Value;
-    let mut req = drm::control::atomic::AtomicModeReq::new();
-    req.add_property(pipe.crtc, pipe.crtc_props.get("MODE_ID")?, Value::Blob(0));
-    req.add_property(
-        pipe.crtc,
-        pipe.crtc_props.get("ACTIVE")?,
-        Value::Boolean(false),
-    );
-    req.add_property(
-        pipe.plane,
-        pipe.plane_props.get("FB_ID")?,
-        Value::Framebuffer(None),
-    );
-    req.add_property(
-        pipe.plane,
-        pipe.plane_props.get("CRTC_ID")?,
-        Value::CRTC(None),
-    );
-    req.add_property(
-        pipe.writeback,
-        pipe.wb_props.get("CRTC_ID")?,
-        Value::CRTC(None),
-    );
+    let mut req = AtomicModeReq::new();
+    let (c, p, wb) = (&pipe.crtc_props, &pipe.plane_props, &pipe.wb_props);
+    c.set(&mut req, pipe.crtc, "MODE_ID", Value::Blob(0))?;
+    c.set(&mut req, pipe.crtc, "ACTIVE", Value::Boolean(false))?;
+    p.set(&mut req, pipe.plane, "FB_ID", Value::Framebuffer(None))?;
+    p.set(&mut req, pipe.plane, "CRTC_ID", Value::CRTC(None))?;
+    wb.set(&mut req, pipe.writeback, "CRTC_ID", Value::CRTC(None))?;
     card.atomic_commit(AtomicCommitFlags::ALLOW_MODESET, req)
         .context("DRM_IOCTL_MODE_ATOMIC: disable the pipeline")
 }
