@@ -172,6 +172,24 @@ timed() {
 	return "$rc"
 }
 
+# host_check NAME CMD...: run a host-side check and record PASS/FAIL for
+# the verdict in $FRESNEL_HOST_CHECKS (suite result lines), its time in
+# $FRESNEL_TIMINGS; a failure shows the last 40 lines of its output.
+host_check() {
+	local name=$1 t0=$SECONDS log
+	shift
+	log=$(mktemp)
+	step "host check: $name"
+	if "$@" >"$log" 2>&1; then
+		echo "PASS host/$name" >>"$FRESNEL_HOST_CHECKS"
+	else
+		tail -n 40 "$log"
+		echo "FAIL host/$name: see the output above (exit status non-zero)" >>"$FRESNEL_HOST_CHECKS"
+	fi
+	rm -f "$log"
+	printf '%-28s %5d s\n' "host: $name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
+}
+
 # vm_config_fragments SRC KIND: the config fragments of the rig's x86_64 VM
 # kernel of KIND (control, patched, canary), merged onto tinyconfig, one per
 # line. A kernel with the series also gets the options only the series

@@ -29,7 +29,9 @@ setup_x86_64() {
 	[ -f "$kernel" ] || die "no $kind kernel at $kernel: run scripts/build-kernel.sh $kind"
 	limit=${FRESNEL_VM_TIMEOUT:-2700}
 	qemu='qemu-system-x86_64'
-	qemu_common=(-machine q35 -smp 2 -m 2048 -display none -monitor none -no-reboot
+	# 4 GiB: test-media's three vivid instances at 3840x2160 ran the guest
+	# out of memory in 2.
+	qemu_common=(-machine q35 -smp 2 -m 4096 -display none -monitor none -no-reboot
 		-kernel "$kernel" -initrd "$initramfs"
 		-append "console=ttyS0 panic=-1 cma=512M kmemleak=on loglevel=6")
 
@@ -63,8 +65,7 @@ setup_x86_64() {
 # The command line is the x86_64 one without kmemleak=on (the package's kernel
 # has no DEBUG_KMEMLEAK and vm/package-stages.list no kmemleak stage) and
 # with 256 MiB of CMA instead of 512: the stages that allocate the biggest
-# dma-contig buffers (compliance-dmabuf: vivid at 3840x2160 NV24) are not
-# run on this lane.
+# buffers (test-media's vivid at 3840x2160) are not run on this lane.
 setup_package_arm64() {
 	local pkgroot kernel
 	pkgroot=${FRESNEL_PKGROOT:-$FRESNEL_CACHE/package-arm64/root}

@@ -11,23 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 FRESNEL_TIMINGS=$(mktemp)
 export FRESNEL_TIMINGS
-host_checks=$(mktemp)
+FRESNEL_HOST_CHECKS=$(mktemp)
+export FRESNEL_HOST_CHECKS
 t_all=$SECONDS
-
-# host_check NAME CMD...: run a host-side check, record PASS/FAIL for the verdict.
-host_check() {
-	local name=$1 t0=$SECONDS log
-	shift
-	log=$(mktemp)
-	step "host check: $name"
-	if "$@" >"$log" 2>&1; then
-		echo "PASS host/$name" >>"$host_checks"
-	else
-		tail -n 40 "$log"
-		echo "FAIL host/$name: see the output above (exit status non-zero)" >>"$host_checks"
-	fi
-	printf '%-28s %5d s\n' "host: $name" $((SECONDS - t0)) >>"$FRESNEL_TIMINGS"
-}
 
 timed "install host tools" "$here/install-host-deps.sh"
 timed "kernel source" "$here/fetch-kernel-source.sh"
@@ -40,8 +26,8 @@ host_check rust-kmod-rustfmt rustfmt --check --edition 2021 "$REPO_ROOT"/rust-km
 host_check series-checkpatch "$here/checkpatch-series.sh"
 host_check series-kerneldoc "$here/kerneldoc-series.sh"
 host_check series-docs "$here/docs-series.sh"
-host_check series-builds-per-patch-x86_64 "$here/build-each-patch.sh" x86_64
-host_check series-builds-per-patch-arm64 "$here/build-each-patch.sh" arm64
+# The per-patch builds run in vm-test.sh, alongside the VM runs
+# (scripts/build-each-patch-lane.sh).
 rfc_out=$(mktemp -d)
 # CI has no git identity: export as an explicit test identity, with the
 # disclosure this project's patches need (the output is thrown away); then
@@ -60,4 +46,4 @@ host_check rfc-export-refuses-no-disclosure "$here/expect-fail.sh" \
 rm -rf "$rfc_out"
 
 # vm-test.sh ends with the verdict; its summary line must stay the last line.
-FRESNEL_HOST_CHECKS=$host_checks FRESNEL_T0=$((t_all - SECONDS)) exec "$here/vm-test.sh"
+FRESNEL_T0=$((t_all - SECONDS)) exec "$here/vm-test.sh"

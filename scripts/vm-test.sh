@@ -11,6 +11,8 @@
 # alongside the x86_64 VM runs: the guests mostly wait on the drivers'
 # timers and leave the cores idle (22% busy on average, sampled), and the
 # lane is CPU-bound (17 minutes cold). Its log is shown when it is joined.
+# Under scripts/test-all.sh ($FRESNEL_HOST_CHECKS set) the per-patch builds
+# (build-each-patch-lane.sh) run the same way, recorded as host checks.
 # --patched-only is the edit loop: the patched kernel alone, suite stages
 # only (no compliance, which needs the control; no canary).
 # Run directories: $FRESNEL_CACHE/runs/{control,patched,canary}.
@@ -40,30 +42,64 @@ for kind in "${kinds[@]}"; do
 done
 timed "build rust-kmod" "$here/build-kmod.sh"
 timed "build userspace suite" "$here/build-suite.sh"
-# join_lane: show the arm64 lane's log until the lane ends; its exit status.
+# join_lane PID LOG TAG: show a lane's log until the lane ends; its exit
+# status.
 join_lane() {
-	tail -n +1 -f --pid="$lane_pid" "$lane_log" | sed 's/^/    [arm64] /'
-	wait "$lane_pid"
+	tail -n +1 -f --pid="$1" "$2" | sed "s/^/    [$3] /"
+	wait "$1"
 }
 lane_pid=""
+each_pid=""
+vm_pids=()
+# stop_background: the lanes and guests still running, each its own
+# process group, so that a failure here stops all of them.
+stop_background() {
+	local pid
+	for pid in "$lane_pid" "$each_pid" "${vm_pids[@]}"; do
+		[ -z "$pid" ] || kill -- -"$pid" 2>/dev/null || true
+	done
+}
+trap stop_background EXIT
+if [ -n "$canary" ] && [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then
+	each_log=$runs/per-patch-builds.log
+	step "building each patch alongside the VM runs (nice 19); log: $each_log"
+	setsid nice -n 19 "$here/build-each-patch-lane.sh" >"$each_log" 2>&1 &
+	each_pid=$!
+fi
 if [ -n "$canary" ]; then
 	# The lane must not read the shared tree, which the canary build moves:
 	# the aarch64 suite's uapi headers come from it now, at the series.
 	lane_log=$runs/arm64-lane-build.log
 	if timed "uapi headers aarch64" "$here/build-suite.sh" aarch64 --uapi-only; then
 		step "building the arm64 package lane alongside the VM runs (nice 19); log: $lane_log"
-		# Its own process group, so that a failure here stops all of it.
 		setsid nice -n 19 "$here/build-arm64-lane.sh" >"$lane_log" 2>&1 &
 		lane_pid=$!
-		trap '[ -z "$lane_pid" ] || kill -- -"$lane_pid" 2>/dev/null || true' EXIT
 	fi
 fi
 judge_args=()
 for kind in "${kinds[@]}"; do
 	timed "initramfs $kind" "$here/build-initramfs.sh" "$kind" "$runs/$kind.cpio.gz"
-	timed "VM run $kind" "$here/run-vm.sh" "$kind" "$runs/$kind.cpio.gz" "$runs/$kind"
 	judge_args+=("--$kind" "$runs/$kind")
 done
+# The control and the patched guest run at once: each keeps about half a
+# core busy (TCG, the guests wait on the drivers' timers; measured 54% of
+# one core over a whole run), so two of them and the nice-19 lanes share
+# the two cores without waiting on each other. Each line of a guest's
+# progress names its kernel.
+for kind in "${kinds[@]}"; do
+	setsid "$here/run-vm.sh" "$kind" "$runs/$kind.cpio.gz" "$runs/$kind" \
+		> >(sed -u "s/^/[$kind] /") 2>&1 &
+	vm_pids+=("$!")
+done
+for i in "${!kinds[@]}"; do
+	kind=${kinds[$i]}
+	rc=0
+	wait "${vm_pids[$i]}" || rc=$?
+	# The judge fails a guest that left no results; this says why.
+	[ "$rc" -eq 0 ] || echo "scripts/run-vm.sh $kind failed (exit $rc): its output is above" >&2
+	printf '%-28s %5s s\n' "VM run $kind" "$(cat "$runs/$kind/seconds" 2>/dev/null || echo '?')" >>"$FRESNEL_TIMINGS"
+done
+vm_pids=()
 if [ -n "$canary" ]; then
 	# Last: it moves the shared build tree off the patched commit, which the
 	# next build of either kernel moves back (ccache keeps that cheap).
@@ -80,7 +116,7 @@ if [ -n "$canary" ]; then
 	lane_built=""
 	if [ -n "$lane_pid" ]; then
 		step "joining the arm64 package lane's builds (its log so far, then as it goes)"
-		if timed "arm64 lane: waited for" join_lane; then lane_built=1; fi
+		if timed "arm64 lane: waited for" join_lane "$lane_pid" "$lane_log" arm64; then lane_built=1; fi
 		lane_pid=""
 	fi
 	if [ -n "$lane_built" ] &&
@@ -91,6 +127,14 @@ if [ -n "$canary" ]; then
 		echo "$lane_fail" >&2
 		if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then echo "$lane_fail" >>"$FRESNEL_HOST_CHECKS"; else exit 1; fi
 	fi
+fi
+
+if [ -n "$each_pid" ]; then
+	step "joining the per-patch builds (their log so far, then as it goes)"
+	if ! timed "per-patch builds: waited for" join_lane "$each_pid" "$each_log" each-patch; then
+		echo "FAIL host/series-builds-per-patch: scripts/build-each-patch-lane.sh stopped before recording its checks (its log is above)" >>"$FRESNEL_HOST_CHECKS"
+	fi
+	each_pid=""
 fi
 
 echo "== stage timings"

@@ -137,6 +137,12 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
         bail!("nothing to judge: give --control, --patched, --canary and/or --package-arm64");
     }
     for run in [&control, &patched].into_iter().flatten() {
+        if let Some(summary) = judge::test_media::summary(&run.guest, &stages) {
+            println!("info: {} test-media: {summary}", run.kernel);
+            for failure in &summary.failures {
+                println!("info: {} test-media: {failure}", run.kernel);
+            }
+        }
         for line in judge::compliance_summary(&run.guest, &stages) {
             println!("info: {} compliance: {line}", run.kernel);
         }

@@ -1,9 +1,8 @@
 #!/bin/sh
-# v4l2-compliance -s on every video node whose name starts with $1 (the
-# node names: vim2m, visl, stateful-encoder (vicodec), vivid-000-vid-cap and
-# vivid-001-vid-cap (multi-planar)).
-# vicodec's decoders are left out: they need a stream made by the encoder first.
-# The host compares the result with the control kernel's.
+# v4l2-compliance -s on every video node whose name starts with $1. The
+# rig runs it on vivid as load-drivers.sh loads it: instance 0 allocates
+# with dma-contig, which test-media's vivid instances (all vmalloc) do not
+# cover. The host compares the result with the control kernel's.
 prefix=$1
 found=0
 rc=0

@@ -1,0 +1,302 @@
+#!/bin/sh
+# test-media.sh STEP: one step of the regression sequence that
+# linux-media's maintainer entry profile names for the virtual drivers,
+# v4l-utils' contrib/test/test-media (read at v4l-utils 95ad25f6; written
+# here, not copied). vm/stages.list runs the steps in test-media's order,
+# one stage each, so that each has its own verdict; README.md's test-media
+# table maps its lines to these steps. Module parameters, formats, sleeps
+# and v4l2-compliance arguments are test-media's (no
+# CONFIG_DEBUG_KOBJECT_RELEASE in the guest: its short sleeps). Kept apart
+# from test-media: kmemleak is scanned, never cleared, so a leak is shown by
+# the first scan after it and not hidden from the rig's last kmemleak
+# stage; unbinding and v4l2-ctl children that outlive their step fail it.
+set -eu
+step=$1
+tmp=/tmp/test-media
+vicodec_streams=$tmp/vicodec
+
+# note WHAT: a line in the kernel log too, as test-media writes, so that a
+# kernel report can be placed in the sequence.
+note() {
+	echo "test-media: $*" | tee /dev/kmsg
+}
+
+# char_links: the /dev/char/MAJOR:MINOR links that udev makes and
+# v4l2-ctl -z resolves media bus info through (the guest has no udev).
+char_links() {
+	mkdir -p /dev/char
+	for dev in /sys/dev/char/*; do
+		name=$(sed -n 's/^DEVNAME=//p' "$dev/uevent")
+		if [ -n "$name" ]; then ln -sfn "../$name" "/dev/char/${dev##*/}"; fi
+	done
+}
+
+load() {
+	note "modprobe $*"
+	modprobe "$@"
+	sleep 3
+	char_links
+}
+
+unload() {
+	note "rmmod $1"
+	rmmod "$1"
+	sleep 1
+}
+
+# kmemleak_scan DRIVER: two scans (an object is reported once it was
+# unreferenced in consecutive scans), then the report, which the judge reads.
+kmemleak_scan() {
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	echo "kmemleak results for $1:"
+	cat /sys/kernel/debug/kmemleak
+	echo "end of kmemleak results"
+}
+
+# bind_op bind|unbind DRIVER DEVICE: the platform driver's sysfs file.
+bind_op() {
+	printf '%s' "$3" >"/sys/bus/platform/drivers/$2/$1"
+}
+
+# rebind DRIVER DEVICE: unbind, wait test-media's unbind time, bind again.
+rebind() {
+	note "unbind $1"
+	bind_op unbind "$1" "$2"
+	sleep 1
+	note "rebind $1"
+	bind_op bind "$1" "$2"
+	sleep 1
+	char_links
+}
+
+# unbind_with_open_nodes DRIVER DEVICE MEDIA-BUS-INFO: every node of the
+# device held open for 1-8 s by a sleeping reader while the device is
+# unbound, then the module removed once they have all closed.
+unbind_with_open_nodes() {
+	note "unbind $1 with open file handles"
+	holders=""
+	for node in $(v4l2-ctl -z "$3" --list-devices); do
+		t=$((1 + $(od -An -N1 -tu1 /dev/urandom) % 8))
+		echo "$node: sleep ${t}s"
+		# shellcheck disable=SC2217 # the redirection holds the node open
+		sleep "$t" <"$node" &
+		holders="$holders $!"
+	done
+	sleep 1
+	bind_op unbind "$1" "$2"
+	sleep 9
+	for pid in $holders; do
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "FAIL: a reader of an unbound $1 node is still running after 9 s"
+			exit 1
+		fi
+		wait "$pid" || true
+	done
+	unload "$1"
+}
+
+# compliance ARGS: one v4l2-compliance run. A failed run does not end the
+# step: the judge compares every run's totals with the control kernel's,
+# and the step exits 1 once all have run.
+compliance_rc=0
+compliance() {
+	v4l2-compliance "$@" || compliance_rc=1
+}
+
+# vivid_formats: test-media's formats for vivid-002, the DMABUF exporter of
+# every compliance run that follows.
+vivid_formats() {
+	v4l2-ctl -z platform:vivid-002 -d vivid-002-vid-cap -i3 -v width=3840,height=2160,pixelformat=NV24
+	v4l2-ctl -z platform:vivid-002 -d vivid-002-vid-out -o1 -x width=3840,height=2160,pixelformat=NM16
+}
+
+vivid_load() {
+	load vivid n_devs=3 multiplanar=1,2,2 cache_hints=1,0,0
+	v4l2-ctl -z platform:vivid-002 -d vivid-002-vid-cap
+}
+
+# encode NAME COUNT [V4L2-CTL ARGS]: vicodec's encoder output, with and
+# without the size header, as test-media makes them.
+encode() {
+	name=$1
+	count=$2
+	shift 2
+	for to in --stream-to-hdr=$vicodec_streams/comp.hdr.$name.$count \
+		--stream-to=$vicodec_streams/comp.$name.$count; do
+		v4l2-ctl -z platform:vicodec -d stateful-encoder-source --stream-mmap \
+			--stream-out-mmap --stream-out-hor-speed=1 "$@" \
+			--stream-count="$count" "$to"
+	done
+}
+
+# repeat N FILE: FILE N times over, on stdout.
+repeat() {
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		cat "$2"
+		i=$((i + 1))
+	done
+}
+
+# decode_compare NAME STREAM [STATELESS ARGS]: decode STREAM with the
+# stateful and the stateless decoder; the frames must be identical.
+decode_compare() {
+	what=$1
+	stream=$vicodec_streams/$2
+	shift 2
+	note "vicodec: stateful and stateless decode of $stream"
+	if ! v4l2-ctl -z platform:vicodec -d stateful-decoder-source --stream-mmap \
+		--stream-out-mmap --stream-from-hdr="$stream" --stream-to="$stream.raw"; then
+		echo "FAIL vicodec/$what: the stateful decode failed (v4l2-ctl's error is above)"
+	elif ! v4l2-ctl -z platform:vicodec -d stateless-decoder-source --stream-mmap \
+		--stream-out-mmap "$@" --stream-from-hdr="$stream" --stream-to="$stream.raw.stateless"; then
+		echo "FAIL vicodec/$what: the stateless decode failed (v4l2-ctl's error is above)"
+	elif ! cmp "$stream.raw" "$stream.raw.stateless"; then
+		echo "FAIL vicodec/$what: the stateless decoder's frames differ from the stateful one's"
+	else
+		echo "PASS vicodec/$what"
+		passed=$((passed + 1))
+		return
+	fi
+	failed=$((failed + 1))
+}
+
+case $step in
+vivid-setup)
+	# test-media's set-up: HDMI inputs wired to outputs (an EDID on the
+	# output side) and 4K formats on the three instances.
+	vivid_load
+	v4l2-ctl -z platform:vivid-000 -d vivid-000-vid-cap -c hdmi_000_0_is_connected_to=2
+	v4l2-ctl -z platform:vivid-000 -d vivid-000-vid-cap -i3 -v width=3840,height=2160,pixelformat=NV24
+	v4l2-ctl -z platform:vivid-000 -d vivid-000-vid-out -o1 -x width=3840,height=2160,pixelformat=NV24
+	v4l2-ctl -z platform:vivid-001 -d vivid-001-vid-cap -c hdmi_001_0_is_connected_to=3
+	v4l2-ctl -z platform:vivid-001 -d vivid-001-vid-cap -i3 -v width=3840,height=2160,pixelformat=NM16
+	v4l2-ctl -z platform:vivid-001 -d vivid-001-vid-out -o1 -x width=3840,height=2160,pixelformat=NM16
+	vivid_formats
+	;;
+vivid-unbind)
+	rebind vivid vivid.0
+	# Unbind while a VIDIOC_DQBUF blocks: every buffer dropped, so none
+	# completes.
+	note "unbind vivid during a blocking VIDIOC_DQBUF"
+	v4l2-ctl -z platform:vivid-000 -d vivid-000-vid-cap -c percentage_of_dropped_buffers=100
+	v4l2-ctl -z platform:vivid-000 -d vivid-000-vid-cap --stream-mmap &
+	streamer=$!
+	sleep 1
+	bind_op unbind vivid vivid.0
+	sleep 1
+	if kill -0 "$streamer" 2>/dev/null; then
+		echo "FAIL: v4l2-ctl is still blocked in VIDIOC_DQBUF 1 s after vivid was unbound"
+		kill "$streamer"
+		exit 1
+	fi
+	wait "$streamer" || true
+	note "rebind vivid"
+	bind_op bind vivid vivid.0
+	sleep 1
+	char_links
+	unbind_with_open_nodes vivid vivid.0 platform:vivid-000
+	kmemleak_scan vivid
+	vivid_load
+	vivid_formats
+	;;
+vim2m-compliance)
+	load vim2m
+	note "vim2m compliance tests"
+	compliance -m platform:vim2m -z platform:vivid-002 -e vivid-002-vid-cap -s10 -P -a
+	unload vim2m
+	load vim2m multiplanar=2
+	note "vim2m multiplanar compliance tests"
+	compliance -m platform:vim2m -z platform:vivid-002 -e vivid-002-vid-cap -s10 -P -a
+	exit "$compliance_rc"
+	;;
+vim2m-unbind)
+	rebind vim2m vim2m.0
+	unbind_with_open_nodes vim2m vim2m.0 platform:vim2m
+	kmemleak_scan vim2m
+	;;
+vicodec-streams)
+	rm -rf "$vicodec_streams"
+	mkdir -p "$vicodec_streams"
+	load vicodec
+	note "vicodec: create test files in $vicodec_streams"
+	for count in 24 1 2; do
+		encode yu12.1280 "$count"
+		encode yu12.1920 "$count" -x width=1920,height=1080 \
+			--set-selection-output target=crop,height=1080
+	done
+	cd "$vicodec_streams"
+	for hdr in hdr. ""; do
+		cat "comp.${hdr}yu12.1280.1" "comp.${hdr}yu12.1920.1" >"comp.${hdr}yu12.mix.2"
+		repeat 12 "comp.${hdr}yu12.mix.2" >"comp.${hdr}yu12.mix.2.12"
+		cat "comp.${hdr}yu12.1280.2" "comp.${hdr}yu12.1920.2" >"comp.${hdr}yu12.mix.4"
+		repeat 6 "comp.${hdr}yu12.mix.4" >"comp.${hdr}yu12.mix.4.6"
+	done
+	ls -l "$vicodec_streams"
+	;;
+vicodec-compliance)
+	note "vicodec media controller compliance tests"
+	compliance -m platform:vicodec
+	note "vicodec encoder compliance tests"
+	compliance -z platform:vicodec -d stateful-encoder-source \
+		-z platform:vivid-002 -e vivid-002-vid-cap -s10 -P -a
+	note "vicodec decoder compliance tests"
+	cd "$vicodec_streams"
+	for run in "--stream-from-hdr=comp.hdr.yu12.1280.24 -s24" \
+		"--stream-from=comp.yu12.1280.24 -s1" \
+		"--stream-from-hdr=comp.hdr.yu12.mix.4.6 -s24" \
+		"--stream-from=comp.yu12.mix.4.6 -s1" \
+		"--stream-from-hdr=comp.hdr.yu12.mix.2.12 -s24" \
+		"--stream-from=comp.yu12.mix.2.12 -s1"; do
+		# shellcheck disable=SC2086 # the stream option and its count
+		compliance -z platform:vicodec -d stateful-decoder-source \
+			-z platform:vivid-002 -e vivid-002-vid-cap $run -P -a
+	done
+	exit "$compliance_rc"
+	;;
+vicodec-decode)
+	passed=0
+	failed=0
+	decode_compare stateless-decode comp.hdr.yu12.1280.24
+	# v4l2-ctl does not reallocate buffers that are too small for a new
+	# format: the stateless run starts at the larger one (test-media's note).
+	decode_compare resolution-change-every-frame \
+		comp.hdr.yu12.mix.2.12 -v width=1920,height=1088
+	decode_compare resolution-change-every-other-frame \
+		comp.hdr.yu12.mix.4.6 -v width=1920,height=1088
+	echo "$passed passed, $failed failed, 0 skipped"
+	[ "$failed" = 0 ]
+	;;
+vicodec-unbind)
+	rm -rf "$vicodec_streams"
+	rebind vicodec vicodec.0
+	unbind_with_open_nodes vicodec vicodec.0 platform:vicodec
+	kmemleak_scan vicodec
+	;;
+visl-compliance)
+	load visl
+	note "visl compliance tests"
+	compliance -m platform:visl -P -s10 -a
+	exit "$compliance_rc"
+	;;
+visl-unbind)
+	rebind visl visl.0
+	unbind_with_open_nodes visl visl.0 platform:visl
+	kmemleak_scan visl
+	load visl
+	v4l2-ctl -z platform:visl --all >/dev/null
+	unload visl
+	;;
+vivid-unload)
+	note "unbind vivid"
+	bind_op unbind vivid vivid.0
+	sleep 1
+	unload vivid
+	kmemleak_scan vivid
+	;;
+*)
+	echo "test-media.sh: no step named '$step' (see the case list in this script)" >&2
+	exit 2
+	;;
+esac
