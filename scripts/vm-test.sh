@@ -148,5 +148,5 @@ for kind in "${kinds[@]}"; do landing_args+=("--$kind" "$runs/$kind"); done
 echo "== verdict"
 if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then judge_args+=(--host-checks "$FRESNEL_HOST_CHECKS"); fi
 "$here/rig.sh" judge "${judge_args[@]}" --cases "$REPO_ROOT/userspace-tests/cases.txt" \
-	--control-reports "$REPO_ROOT/vm/control-reports.list" \
+	--control-reports "$REPO_ROOT/vm/control-reports.list" --must-run "$REPO_ROOT/vm/must-run.list" \
 	--stages "${FRESNEL_STAGES:-$REPO_ROOT/vm/stages.list}"

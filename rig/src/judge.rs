@@ -19,6 +19,7 @@ use crate::compliance;
 use crate::control_reports::KnownReport;
 use crate::kernel_log;
 use crate::landing;
+use crate::must_run::MustRun;
 use crate::results_log::{GuestRun, Stage};
 use crate::stages_list::{Kernel, StageSpec, Verdict};
 use crate::suite_output::{self, Status};
@@ -50,6 +51,8 @@ pub struct Rules<'a> {
     pub stages: &'a [StageSpec],
     /// Reports the control kernel is excused for (never the patched one).
     pub control_reports: &'a [KnownReport],
+    /// The results some stages must report (vm/must-run.list).
+    pub must_run: &'a MustRun,
 }
 
 fn check(name: String, outcome: Outcome) -> Check {
@@ -270,6 +273,22 @@ fn judge_kernel(run: &KernelRun, rules: &Rules, checks: &mut Vec<Check>) {
             Verdict::Cases => checks.extend(test_lines::against_cases(k, &results, rules.cases)),
             Verdict::Kunit => checks.extend(kunit::checks(k, &stage.output)),
             _ => {}
+        }
+        if rules.must_run.covers(&spec.name) {
+            let ktap = crate::ktap::parse(&stage.output);
+            let reported: Vec<&str> = match spec.verdict {
+                Verdict::Kunit => ktap.results.iter().map(|r| r.name.as_str()).collect(),
+                _ => results.iter().map(|r| r.name.as_str()).collect(),
+            };
+            let problems = rules.must_run.problems(&spec.name, reported);
+            checks.push(check(
+                format!("{k}/stage/{}/must-run", spec.name),
+                if problems.is_empty() {
+                    Outcome::Pass
+                } else {
+                    Outcome::Fail(problems.join("\n"))
+                },
+            ));
         }
     }
     for stage in &run.guest.stages {

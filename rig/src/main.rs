@@ -12,6 +12,7 @@ mod judge;
 mod kernel_log;
 mod ktap;
 mod landing;
+mod must_run;
 mod results_log;
 mod stages_list;
 mod suite_output;
@@ -67,6 +68,10 @@ struct JudgeArgs {
     /// that removes it (vm/control-reports.list).
     #[arg(long)]
     control_reports: Option<PathBuf>,
+    /// The results the KUnit stages and kmod-check must report
+    /// (vm/must-run.list).
+    #[arg(long)]
+    must_run: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -161,10 +166,15 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
         Some(path) => judge::host_checks(&read(path)?),
         None => Vec::new(),
     };
+    let must_run = match &a.must_run {
+        Some(p) => must_run::parse(&read(p)?).with_context(|| format!("{}", p.display()))?,
+        None => must_run::MustRun::default(),
+    };
     let rules = Rules {
         cases: &cases,
         stages: &stages,
         control_reports: &control_reports,
+        must_run: &must_run,
     };
     if let Some(run) = &control {
         for line in judge::excused_reports(run, &rules) {
@@ -190,6 +200,7 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
             cases: &cases,
             stages: &stages,
             control_reports: &[],
+            must_run: &must_run,
         };
         checks.extend(
             judge::judge(None, Some(&run), &rules)

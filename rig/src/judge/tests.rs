@@ -114,6 +114,12 @@ fn run(kernel: Kernel, stages: &[Recorded]) -> KernelRun {
     }
 }
 
+/// The fixture's must-run list: the probe module's two checks.
+fn must_run() -> crate::must_run::MustRun {
+    crate::must_run::parse("kmod-check node_mode_0600\nkmod-check rmmod_after_close\n")
+        .expect("fixture must-run list")
+}
+
 /// The fixture's excused control-kernel reports.
 fn known_reports() -> Vec<crate::control_reports::KnownReport> {
     crate::control_reports::parse("0029 WARN visl_queue_cleanup\n").expect("fixture reports")
@@ -131,6 +137,7 @@ fn judged(control: Option<Vec<Recorded>>, patched: Option<Vec<Recorded>>) -> Vec
             cases: &cases,
             stages: &stages,
             control_reports: &known_reports(),
+            must_run: &must_run(),
         },
     )
 }
@@ -181,6 +188,7 @@ fn a_green_pair_of_runs_passes_every_check() {
         "control/oracle/vb2_fence_probe (must skip)",
         "control/kmod/refused_without_series",
         "control/stage/bufinfo-final",
+        "patched/stage/kmod-check/must-run",
         "compliance/vim2m: patched no worse than control",
     ] {
         assert_eq!(outcome(&checks, name), &Outcome::Pass, "{name}");
@@ -394,6 +402,7 @@ fn a_stage_that_never_ended_fails_and_names_the_hang() {
             cases: &cases,
             stages: &stages,
             control_reports: &known_reports(),
+            must_run: &must_run(),
         },
     );
     assert!(failure(&checks, "patched/vm-run").contains("stage 'suite'"));
@@ -586,6 +595,7 @@ fn no_cases_stage_for_a_kernel_fails() {
             cases: &cases,
             stages: &stages,
             control_reports: &known_reports(),
+            must_run: &must_run(),
         },
     );
     assert!(failure(&checks, "patched/cases").contains("no `cases` stage"));
@@ -681,4 +691,23 @@ fn control_kernel_is_excused_only_for_listed_reports() {
         None,
     );
     assert!(failure(&checks, "control/kernel-log-clean").starts_with("kernel reported WARN"));
+}
+
+#[test]
+fn a_must_run_result_that_is_not_reported_fails() {
+    let checks = judged(
+        Some(green(Kernel::Control)),
+        Some(with(
+            green(Kernel::Patched),
+            "kmod-check",
+            "PASS node_mode_0600\nPASS read_format\n2 passed, 0 failed, 0 skipped\n",
+            "rc=0 seconds=3",
+        )),
+    );
+    let why = failure(&checks, "patched/stage/kmod-check/must-run");
+    assert!(
+        why.contains("rmmod_after_close: listed in vm/must-run.list, not reported"),
+        "{why}"
+    );
+    assert!(why.contains("read_format: reported, not listed"), "{why}");
 }
