@@ -20,13 +20,7 @@ arch=${1:?usage: build-each-patch.sh x86_64|arm64}
 kdir=$(kernel_dir)
 src=$kdir/src
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
-case "$arch" in
-# The series' own options do not exist at the base, where the tree is
-# configured: the control kernel's fragments.
-x86_64) mapfile -t fragments < <(vm_config_fragments "$src" control) ;;
-arm64) fragments=("$REPO_ROOT/config/build-check-arm64.config") ;;
-*) die "unknown architecture '$arch' (x86_64 or arm64)" ;;
-esac
+case "$arch" in x86_64 | arm64) ;; *) die "unknown architecture '$arch' (x86_64 or arm64)" ;; esac
 series=$("$here/apply-series.sh" "$src")
 base=$(git -C "$src" rev-parse ci-base)
 obj=$kdir/out-each-$arch
@@ -38,6 +32,13 @@ cleanup
 git -C "$src" worktree prune
 trap cleanup EXIT
 git -C "$src" worktree add -q --detach "$wt" "$base"
+# The series' own options do not exist at the base, where the tree is
+# configured: the control kernel's fragments, read from the worktree (the
+# shared checkout moves under a canary build running alongside).
+case "$arch" in
+x86_64) mapfile -t fragments < <(vm_config_fragments "$wt" control) ;;
+arm64) fragments=("$REPO_ROOT/config/build-check-arm64.config") ;;
+esac
 configure_kernel "$wt" "$obj" "$arch" "${fragments[@]}"
 sparse=$("$here/sparse-wrapper.sh")
 mapfile -t touched_c < <(git -C "$src" diff --name-only "$base" "$series" -- '*.c')

@@ -98,6 +98,7 @@ esac
 
 # Built before the guest's clock starts: the guest's stage timeouts are wall time.
 "$here/rig.sh" follow --help >/dev/null
+rm -f "$rundir/seconds"
 start=$SECONDS
 timeout --kill-after=10 "$limit" "$qemu" "${qemu_args[@]}" >"$rundir/qemu.log" 2>&1 &
 qemu_pid=$!

@@ -2,7 +2,8 @@
 # test-all.sh: the project's test command (README.md; .ci/run calls it).
 # Installs what it needs, runs the host checks (Rust crates, shell, series,
 # manifest and package), then builds, boots and judges the control and the
-# patched kernel in QEMU. Ends with one line "N passed, N failed, N skipped"
+# patched kernel in QEMU (vm-test.sh, which also runs the per-patch builds
+# beside the guests). Ends with one line "N passed, N failed, N skipped"
 # and exits non-zero on any failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -8,13 +8,15 @@
 # kernel boots under qemu-system-aarch64 with the aarch64 suite and
 # vm/package-stages.list, judged as its own section (arm64-package/...).
 # The arm64 lane's builds (scripts/build-arm64-lane.sh) run at nice 19
-# alongside the x86_64 VM runs: the guests mostly wait on the drivers'
-# timers and leave the cores idle (22% busy on average, sampled), and the
-# lane is CPU-bound (17 minutes cold). Its log is shown when it is joined.
+# alongside the x86_64 VM runs, which run at once: the guests mostly wait
+# on the drivers' timers and leave the cores idle (README.md, "On the
+# PineBook Pro", has the figures), and the lane is CPU-bound (17 minutes
+# cold). Its log is shown when it is joined.
 # Under scripts/test-all.sh ($FRESNEL_HOST_CHECKS set) the per-patch builds
 # (build-each-patch-lane.sh) run the same way, recorded as host checks.
 # --patched-only is the edit loop: the patched kernel alone, suite stages
-# only (no compliance, which needs the control; no canary).
+# only (no compliance and no test-media, which need the control; no
+# canary; no per-patch builds).
 # Run directories: $FRESNEL_CACHE/runs/{control,patched,canary}.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,8 +29,10 @@ if [ "${1:-}" = --patched-only ]; then
 	kinds=(patched)
 	canary=""
 	quick_stages=$(mktemp)
-	# Compliance compares the two kernels: drop the stages whose verdict says so.
-	awk '/^#/ || $4 != "compliance"' "$REPO_ROOT/vm/stages.list" >"$quick_stages"
+	# Compliance compares the two kernels: drop the stages whose verdict says
+	# so, and test-media's sequence, whose other steps need its compliance
+	# steps.
+	awk '/^#/ || ($4 != "compliance" && $1 !~ /^test-media-/)' "$REPO_ROOT/vm/stages.list" >"$quick_stages"
 	export FRESNEL_STAGES=$quick_stages
 fi
 export FRESNEL_TIMINGS=${FRESNEL_TIMINGS:-$(mktemp)}
@@ -52,11 +56,12 @@ lane_pid=""
 each_pid=""
 vm_pids=()
 # stop_background: the lanes and guests still running, each its own
-# process group, so that a failure here stops all of them.
+# session, so that a failure here stops all of them (by session: GNU
+# timeout puts what it runs in a process group of its own).
 stop_background() {
 	local pid
 	for pid in "$lane_pid" "$each_pid" "${vm_pids[@]}"; do
-		[ -z "$pid" ] || kill -- -"$pid" 2>/dev/null || true
+		[ -z "$pid" ] || pkill -TERM -s "$pid" 2>/dev/null || true
 	done
 }
 trap stop_background EXIT
@@ -81,11 +86,8 @@ for kind in "${kinds[@]}"; do
 	timed "initramfs $kind" "$here/build-initramfs.sh" "$kind" "$runs/$kind.cpio.gz"
 	judge_args+=("--$kind" "$runs/$kind")
 done
-# The control and the patched guest run at once: each keeps about half a
-# core busy (TCG, the guests wait on the drivers' timers; measured 54% of
-# one core over a whole run), so two of them and the nice-19 lanes share
-# the two cores without waiting on each other. Each line of a guest's
-# progress names its kernel.
+# The control and the patched guest run at once (each keeps about half a
+# core busy; see above). Each line of a guest's progress names its kernel.
 for kind in "${kinds[@]}"; do
 	setsid "$here/run-vm.sh" "$kind" "$runs/$kind.cpio.gz" "$runs/$kind" \
 		> >(sed -u "s/^/[$kind] /") 2>&1 &

@@ -344,6 +344,7 @@ fn compliance_outcome(patched_out: &str, control_out: &str) -> Outcome {
         .filter(|(a, b)| {
             a.total < b.total
                 || a.succeeded < b.succeeded
+                || a.failed > b.failed
                 || !a.failed_tests.is_subset(&b.failed_tests)
         })
         .map(|(a, b)| {
