@@ -526,9 +526,12 @@ pub fn judge(
     if let (Some(c), Some(p)) = (control, patched) {
         judge_compliance(c, p, rules.stages, &mut checks);
     }
+    let control_sequence = control.and_then(|c| test_media::summary(&c.guest, rules.stages));
+    if let Some(c) = &control_sequence {
+        checks.push(test_media::control_check(c));
+    }
     if let Some(p) = patched.and_then(|p| test_media::summary(&p.guest, rules.stages)) {
-        let c = control.and_then(|c| test_media::summary(&c.guest, rules.stages));
-        checks.push(test_media::patched_check(&p, c.as_ref()));
+        checks.push(test_media::patched_check(&p, control_sequence.as_ref()));
     }
     checks
 }

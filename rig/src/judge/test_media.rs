@@ -92,6 +92,18 @@ pub fn summary(run: &GuestRun, specs: &[StageSpec]) -> Option<Summary> {
     Some(sum)
 }
 
+/// The verdict line of the control kernel's sequence: it ran. Its failures
+/// are the base the patched kernel is compared with (info lines print
+/// them); one that the patched kernel shares fails the patched line.
+pub fn control_check(control: &Summary) -> Check {
+    let outcome = if control.total == 0 {
+        Outcome::Fail("no test of the sequence ran on the control kernel".to_string())
+    } else {
+        Outcome::Pass
+    };
+    check(format!("{}/test-media-sequence", Kernel::Control), outcome)
+}
+
 /// The verdict line of the patched kernel's sequence: nothing failed, and
 /// nothing that succeeded on the control kernel is missing. The control
 /// kernel's own failures are shown beside it, not judged: it is the base.
@@ -236,6 +248,18 @@ test-media-vim2m-unbind  300 both log        /usr/libexec/fresnel/test-media.sh 
             steps, run,
             "vm/stages/test-media.sh's steps against vm/stages.list"
         );
+    }
+
+    #[test]
+    fn each_kernel_has_a_line_and_an_empty_run_fails_it() {
+        let ran = sum(&guest(VIM2M_OK, DECODE_OK));
+        assert_eq!(control_check(&ran).outcome, Outcome::Pass);
+        let empty = Summary::default();
+        assert!(matches!(control_check(&empty).outcome, Outcome::Fail(_)));
+        assert!(matches!(
+            patched_check(&empty, None).outcome,
+            Outcome::Fail(ref why) if why.contains("no test of the sequence ran")
+        ));
     }
 
     #[test]
