@@ -194,13 +194,50 @@ pub fn parse_bufinfo(text: &str) -> Result<Vec<BufinfoObject>, ParseError> {
     Ok(objs)
 }
 
+/// What a record of /dev/vb2_fence_probe reports (its `event=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KmodEvent {
+    /// A fence was added to a buffer's reservation.
+    Arm,
+    /// A buffer got no fence, with the reason.
+    Skip,
+    /// A fence signalled, with its error.
+    Signal,
+    /// A buffer was dequeued.
+    Dqbuf,
+}
+
+impl KmodEvent {
+    pub const ALL: [KmodEvent; 4] = [Self::Arm, Self::Skip, Self::Signal, Self::Dqbuf];
+
+    /// The word the module prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Arm => "arm",
+            Self::Skip => "skip",
+            Self::Signal => "signal",
+            Self::Dqbuf => "dqbuf",
+        }
+    }
+
+    pub fn from_name(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == word)
+    }
+}
+
+impl std::fmt::Display for KmodEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One record line of /dev/vb2_fence_probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KmodRecord {
     Event {
         seq: u64,
         ts_ns: u64,
-        event: String,
+        event: KmodEvent,
         queue: String,
         buf_type: String,
         index: Option<u32>,
@@ -287,10 +324,9 @@ pub fn parse_kmod_record(line: &str) -> Result<KmodRecord, ParseError> {
     }
     let seq = opt_num(get("seq")).ok_or_else(|| err("missing seq="))?;
     let ts_ns = opt_num(get("ts_ns")).ok_or_else(|| err("missing ts_ns="))?;
-    let event = get("event").cloned().ok_or_else(|| err("missing event="))?;
-    if !matches!(event.as_str(), "arm" | "skip" | "signal" | "dqbuf") {
-        return Err(err("event is not arm|skip|signal|dqbuf"));
-    }
+    let event = get("event").ok_or_else(|| err("missing event="))?;
+    let event =
+        KmodEvent::from_name(event).ok_or_else(|| err("event is not arm|skip|signal|dqbuf"))?;
     let usage = match get("usage").map(String::as_str) {
         None | Some("-") => None,
         Some(u) => Some(Usage::from_name(u).ok_or_else(|| err("bad usage"))?),
@@ -402,7 +438,7 @@ seq=9 ts_ns=3000 event=signal queue=vim2m-cap type=9 index=0 plane=- ino=- ctx=1
                 index,
                 ..
             } => {
-                assert_eq!(event, "arm");
+                assert_eq!(*event, KmodEvent::Arm);
                 assert_eq!(*ino, Some(42));
                 assert_eq!(*ctx, Some(17));
                 assert_eq!(*usage, Some(Usage::Write));
@@ -438,7 +474,7 @@ seq=9 ts_ns=3000 event=signal queue=vim2m-cap type=9 index=0 plane=- ino=- ctx=1
                 error,
                 ..
             } => {
-                assert_eq!(event, "dqbuf");
+                assert_eq!(*event, KmodEvent::Dqbuf);
                 assert_eq!(*index, Some(0));
                 assert_eq!((*ctx, *plane, *error), (None, None, None));
             }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use landing_model::watch::{Anomaly, WatchBuffer, WatchQueue, WatchResv, SAMPLING_ORACLE};
 
-use crate::parse::{KmodRecord, Usage};
+use crate::parse::{KmodEvent, KmodRecord, Usage};
 
 /// A dma-buf some process held during the watch (from `/proc/*/fd`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -175,7 +175,7 @@ pub fn type_name(t: &str) -> String {
 struct Ev<'a> {
     seq: u64,
     ts_ns: u64,
-    event: &'a str,
+    event: KmodEvent,
     queue: &'a str,
     buf_type: &'a str,
     index: u32,
@@ -209,7 +209,7 @@ fn events(recs: &[KmodRecord]) -> Vec<Ev<'_>> {
             } => Some(Ev {
                 seq: *seq,
                 ts_ns: *ts_ns,
-                event,
+                event: *event,
                 queue,
                 buf_type,
                 index: index.unwrap_or(u32::MAX),
@@ -263,10 +263,10 @@ pub fn analyse(obs: &Observed) -> Analysis {
     let mut signals: BTreeMap<(u64, u64), &Ev<'_>> = BTreeMap::new();
     for e in &evs {
         match (e.event, e.fence) {
-            ("arm", Some(id)) => {
+            (KmodEvent::Arm, Some(id)) => {
                 arms.entry(id).or_insert(e);
             }
-            ("signal", Some(id)) => {
+            (KmodEvent::Signal, Some(id)) => {
                 signals.entry(id).or_insert(e);
             }
             _ => {}
@@ -287,7 +287,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
     let mut failed_skips: Skips<'_, '_> = BTreeMap::new();
     for e in &evs {
         let key = (e.queue, e.buf_type);
-        if e.event == "dqbuf" {
+        if e.event == KmodEvent::Dqbuf {
             // Counted on the buffers a fence event made known: a queue that
             // publishes nothing is not listed for its DQBUFs alone.
             if let Some(b) = per_buf.get_mut(&key).and_then(|q| q.get_mut(&e.index)) {
@@ -304,7 +304,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
                 ..Default::default()
             });
         match e.event {
-            "arm" => {
+            KmodEvent::Arm => {
                 armed_inos.insert(e.ino);
                 let usage = e.usage.map_or("-", Usage::name).to_string();
                 match buf
@@ -337,7 +337,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
                     buf.jobs += 1;
                 }
             }
-            "signal" => {
+            KmodEvent::Signal => {
                 if let Some(arm) = e.fence.and_then(|id| arms.get(&id)) {
                     let took = e.ts_ns.saturating_sub(arm.ts_ns);
                     times.entry((key, e.index)).or_default().push(took);
@@ -366,7 +366,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
                         .or_default() += 1;
                 }
             }
-            "skip" => {
+            KmodEvent::Skip => {
                 *skips
                     .entry((key, e.index))
                     .or_default()
@@ -487,10 +487,10 @@ fn dequeued_before_signalled(
     for e in evs {
         let buf = (e.queue, e.buf_type, e.index);
         match e.event {
-            "arm" => {
+            KmodEvent::Arm => {
                 latest_arm.insert(buf, e);
             }
-            "dqbuf" => {
+            KmodEvent::Dqbuf => {
                 let Some(arm) = latest_arm.remove(&buf) else {
                     continue;
                 };

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 
 use super::KMOD_DEV;
-use crate::parse::{parse_kmod_records, KmodRecord, Usage};
+use crate::parse::{parse_kmod_records, KmodEvent, KmodRecord, Usage};
 
 /// Which inodes an `event=arm` record of a buffer's fence may carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,10 +78,10 @@ pub fn check_fence_records(
         }
         t
     };
-    let of_event = |e: &str| -> Vec<&KmodRecord> {
+    let of_event = |e: KmodEvent| -> Vec<&KmodRecord> {
         ours.iter()
             .copied()
-            .filter(|r| matches!(r, KmodRecord::Event { event, .. } if event == e))
+            .filter(|r| matches!(r, KmodRecord::Event { event, .. } if *event == e))
             .collect()
     };
     let inos = &want.arm_ino;
@@ -95,7 +95,7 @@ pub fn check_fence_records(
     } else {
         format!("one of {:?}", inos.held)
     };
-    let arms = of_event("arm");
+    let arms = of_event(KmodEvent::Arm);
     let usage_ok = arms
         .iter()
         .all(|r| matches!(r, KmodRecord::Event { usage, .. } if *usage == Some(want.usage)));
@@ -119,7 +119,7 @@ pub fn check_fence_records(
         Signal::Error(e) => format!("error={e}"),
         Signal::SomeError => "a negative error".to_string(),
     };
-    let signals = of_event("signal");
+    let signals = of_event(KmodEvent::Signal);
     let error_ok = |e: Option<i32>| match want.signal {
         Signal::Error(x) => e == Some(x),
         Signal::SomeError => e.is_some_and(|v| v < 0),

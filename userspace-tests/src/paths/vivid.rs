@@ -19,7 +19,7 @@ use crate::landing::{self, LandingRow};
 use crate::m2m::{open_dma_heap, open_vim2m, read_via_export};
 use crate::observe::{ids_of, look, observe_each, one_fence, Expect, FenceId, Watch};
 use crate::oracle::{kmod_records, FENCE_EIO};
-use crate::parse::{KmodRecord, Usage};
+use crate::parse::{KmodEvent, KmodRecord, Usage};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
 use crate::verdict::wrong;
@@ -387,9 +387,9 @@ fn expect_duplicate_skipped(seq0: u64, ino: u64) -> Result<()> {
         shown.push(format!(
             "seq={seq} event={event} plane={plane:?} ino={rino:?} reason={reason}"
         ));
-        match event.as_str() {
-            "skip" if *plane == Some(1) && reason == "duplicated_dma-buf" => skips += 1,
-            "arm" if *plane != Some(0) || *rino != Some(ino) => {
+        match event {
+            KmodEvent::Skip if *plane == Some(1) && reason == "duplicated_dma-buf" => skips += 1,
+            KmodEvent::Arm if *plane != Some(0) || *rino != Some(ino) => {
                 return Err(wrong(format!(
                     "vb2_fence_probe: an arm on plane {plane:?} ino {rino:?}, expected only \
                      plane 0 on the shared dma-buf (ino {ino}); records: [{}]",
