@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use anyhow::{Context, Result};
 
 pub use run::M2mRun;
-pub use source::{open_dma_heap, open_udmabuf, open_vivid_capture, BufSource};
+pub use source::{open_dma_heap, open_udmabuf, open_vivid_capture, BufSource, VIVID_MODPROBE};
 
 use crate::sys::{self, Mapping};
 use crate::v4l2::{find_device, VideoDev};

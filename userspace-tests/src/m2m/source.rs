@@ -43,13 +43,19 @@ fn page_round(n: u32) -> u32 {
     n.div_ceil(4096) * 4096
 }
 
+/// How the suite needs vivid loaded: instance 0 single-planar with the
+/// dma-contig allocator (a second V4L2 exporter), instance 1 multi-planar
+/// (NV12M), capture nodes only. vm/stages/load-drivers.sh loads it so; a
+/// unit test holds the two equal.
+pub const VIVID_MODPROBE: &str = "modprobe vivid n_devs=2 allocators=1,0 multiplanar=1,2 \
+                                  node_types=0x1,0x1 num_outputs=0,0";
+
 /// vivid's single-planar video capture (dma-contig allocator), a second
 /// V4L2 exporter for the DMABUF-import path.
 pub fn open_vivid_capture() -> Result<VideoDev> {
     find_device(
         "vivid",
-        "modprobe vivid n_devs=2 allocators=1,0 multiplanar=1,2 node_types=0x1,0x1 \
-         num_outputs=0,0 (instance 0: single-planar, dma-contig; as vm/stages/load-drivers.sh)",
+        &format!("{VIVID_MODPROBE} (instance 0: single-planar, dma-contig)"),
         |d| d.is_capture() && !d.is_m2m() && !d.mplane,
     )
 }
@@ -95,5 +101,22 @@ pub(super) fn import_source(src: BufSource, size: u32) -> Result<(OwnedFd, u32, 
             let fd = v.expbuf(q, 0).context("vivid EXPBUF")?;
             Ok((fd, len, Some(v)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VIVID_MODPROBE;
+
+    /// The guest loads vivid as the suite says it needs it.
+    #[test]
+    fn load_drivers_loads_vivid_as_the_suite_needs_it() {
+        let script = include_str!("../../../vm/stages/load-drivers.sh").replace("\\\n", " ");
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let want = words(VIVID_MODPROBE);
+        assert!(
+            script.lines().any(|l| words(l) == want),
+            "vm/stages/load-drivers.sh has no line `{want}`"
+        );
     }
 }

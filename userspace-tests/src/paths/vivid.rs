@@ -16,7 +16,7 @@ use v4l2r::QueueType;
 
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
-use crate::m2m::{open_dma_heap, open_vim2m, read_via_export};
+use crate::m2m::{open_dma_heap, open_vim2m, read_via_export, VIVID_MODPROBE};
 use crate::observe::{ids_of, look, observe_each, one_fence, Expect, FenceId, Watch};
 use crate::oracle::{kmod_records, FENCE_EIO};
 use crate::parse::{KmodEvent, KmodRecord, Usage};
@@ -46,8 +46,7 @@ const CAPTURE_MPLANE_TYPE: &str = "9";
 pub fn open_vivid_mplane() -> Result<VideoDev> {
     find_device(
         "vivid",
-        "modprobe vivid n_devs=2 allocators=1,0 multiplanar=1,2 node_types=0x1,0x1 \
-         num_outputs=0,0 (instance 1: multi-planar; as vm/stages/load-drivers.sh)",
+        &format!("{VIVID_MODPROBE} (instance 1: multi-planar)"),
         |d| d.is_capture() && !d.is_m2m() && d.mplane,
     )
 }
