@@ -27,9 +27,13 @@ pub struct WatchArgs {
     #[arg(long, default_value_t = 1000)]
     pending_bound_ms: u64,
     /// Which oracle: `auto` (rust-kmod's records, or the sampling fallback
-    /// where the module cannot be opened), or `sampling` (poll()/sync_file
-    /// looks at the dma-bufs the watched processes hold, even where the
-    /// module is loaded: to check the fallback itself).
+    /// where the module cannot be opened: the report names the oracle, and
+    /// sampling never finds an anomaly), `kmod` (the module's records, or
+    /// the watch fails: exit 2), or `sampling` (poll()/sync_file looks at
+    /// the dma-bufs the watched processes hold, even where the module is
+    /// loaded: to check the fallback itself). The module's record ring is
+    /// one for the whole system, and the watch starts by resetting it: a
+    /// second watch or a suite run at the same time loses records.
     #[arg(long, value_enum, default_value_t = OracleChoice::Auto)]
     oracle: OracleChoice,
     /// The client to watch (its stdout goes to stderr, so that the report
@@ -41,6 +45,7 @@ pub struct WatchArgs {
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OracleChoice {
     Auto,
+    Kmod,
     Sampling,
 }
 
@@ -62,10 +67,13 @@ pub fn main(args: &WatchArgs, json: bool) -> ExitCode {
                 table(&report)
             };
             let _ = std::io::stdout().write_all(text.as_bytes());
-            if report.anomalies.is_empty() {
-                ExitCode::SUCCESS
-            } else {
+            let client_failed = !report.command.is_empty() && report.command_status != Some(0);
+            if !report.anomalies.is_empty() {
                 ExitCode::FAILURE
+            } else if client_failed {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
             }
         }
         Err(e) => {
@@ -84,7 +92,7 @@ struct ProcSeen {
     watched_fds: Vec<(i32, RawFd, u64)>,
 }
 
-/// The pids in `/proc` and their parents.
+/// The live (not zombie) pids in `/proc` and their parents.
 fn parents() -> BTreeMap<i32, i32> {
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return BTreeMap::new();
@@ -94,35 +102,45 @@ fn parents() -> BTreeMap<i32, i32> {
         .filter_map(|p| {
             let pid: i32 = p.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(p.path().join("stat")).ok()?;
-            Some((pid, ppid_of(&stat)?))
+            let (state, ppid) = state_and_ppid(&stat)?;
+            (state != "Z").then_some((pid, ppid))
         })
         .collect()
 }
 
-/// The parent pid in a `/proc/PID/stat` line: `pid (comm) state ppid ...`,
-/// where comm may hold spaces and parentheses.
-fn ppid_of(stat: &str) -> Option<i32> {
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+/// The state and the parent pid in a `/proc/PID/stat` line:
+/// `pid (comm) state ppid ...`, where comm may hold spaces and parentheses.
+fn state_and_ppid(stat: &str) -> Option<(&str, i32)> {
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?;
+    Some((state, fields.next()?.parse().ok()?))
 }
 
-/// `root` and every process below it.
-fn tree_of(root: i32) -> BTreeSet<i32> {
+/// Every live process below `root` (zombies left out: they hold no fd).
+fn descendants_of(root: i32) -> BTreeSet<i32> {
     let parents = parents();
-    let mut tree = BTreeSet::from([root]);
+    let mut tree = BTreeSet::new();
     loop {
         let before = tree.len();
         for (pid, ppid) in &parents {
-            if tree.contains(ppid) {
+            if *ppid == root || tree.contains(ppid) {
                 tree.insert(*pid);
             }
         }
         if tree.len() == before {
             return tree;
+        }
+    }
+}
+
+/// Reap the client's orphaned descendants that have exited (the watch is
+/// their subreaper). Only once the client itself has been reaped, so that
+/// its status is not taken here.
+fn reap_orphans() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
         }
     }
 }
@@ -244,6 +262,33 @@ fn sample_fds(fds: &[(i32, RawFd, u64)], sampled: &mut Sampled) {
     }
 }
 
+/// The watched client: killed and reaped if the watch ends before it does
+/// (an error, or the watch itself failing), so that no client outlives a
+/// watch that cannot report on it.
+struct Client {
+    child: Child,
+    status: Option<std::process::ExitStatus>,
+}
+
+impl Client {
+    /// The client's exit status once it has exited (reaped then).
+    fn exited(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().context("wait for the command")?;
+        }
+        Ok(self.status)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn spawn(command: &[String]) -> Result<Child> {
     let stderr = std::io::stderr()
         .as_fd()
@@ -271,7 +316,7 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
     // The kmod: open (it is refused on a kernel without the series) and
     // reset.
     let opened = match args.oracle {
-        OracleChoice::Auto => std::fs::OpenOptions::new()
+        OracleChoice::Auto | OracleChoice::Kmod => std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(KMOD_DEV)
@@ -293,6 +338,7 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
             report.oracle = "kmod".into();
             Some(f)
         }
+        Err(why) if args.oracle == OracleChoice::Kmod => bail!("--oracle kmod: {why}"),
         Err(why) => {
             report.oracle = SAMPLING_ORACLE.into();
             report.oracle_note = why;
@@ -301,18 +347,26 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
     };
     let mut sampled = Sampled::default();
     let t0 = Instant::now();
-    let mut child = if args.command.is_empty() {
+    // Descendants the client leaves behind (daemonised, re-exec'd into the
+    // background) are reparented to the watch rather than to init, so the
+    // watch follows them until the last has exited.
+    nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+    let mut client = if args.command.is_empty() {
         None
     } else {
-        Some(spawn(&args.command)?)
+        Some(Client {
+            child: spawn(&args.command)?,
+            status: None,
+        })
     };
     let deadline = args.seconds.map(|s| t0 + Duration::from_secs_f64(s));
     let mut records = Vec::new();
     let mut seen = ProcSeen::default();
-    let root = child.as_ref().and_then(|c| i32::try_from(c.id()).ok());
+    let me = i32::try_from(std::process::id()).context("this process's id")?;
+    let watching_client = client.is_some();
     let mut sample =
         |records: &mut Vec<_>, seen: &mut ProcSeen, probe: &Option<File>| -> Result<()> {
-            let watched = root.map(tree_of);
+            let watched = watching_client.then(|| descendants_of(me));
             scan_proc(seen, watched.as_ref());
             if probe.is_some() {
                 merge(records, kmod_records()?);
@@ -323,10 +377,13 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
         };
     loop {
         sample(&mut records, &mut seen, &probe)?;
-        if let Some(c) = child.as_mut() {
-            if let Some(status) = c.try_wait().context("wait for the command")? {
+        if let Some(c) = client.as_mut() {
+            if let Some(status) = c.exited()? {
                 report.command_status = status.code();
-                break;
+                reap_orphans();
+                if descendants_of(me).is_empty() {
+                    break;
+                }
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -370,12 +427,15 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
 
 #[cfg(test)]
 mod tests {
-    use super::ppid_of;
+    use super::state_and_ppid;
 
     #[test]
-    fn parent_pid_from_stat() {
-        assert_eq!(ppid_of("167 (v4l2-ctl) S 160 167 1 0 -1"), Some(160));
-        assert_eq!(ppid_of("9 (a) b (c)) R 8 9 9"), Some(8));
-        assert_eq!(ppid_of("9 (truncated"), None);
+    fn state_and_parent_pid_from_stat() {
+        assert_eq!(
+            state_and_ppid("167 (v4l2-ctl) S 160 167 1 0 -1"),
+            Some(("S", 160))
+        );
+        assert_eq!(state_and_ppid("9 (a) b (c)) Z 8 9 9"), Some(("Z", 8)));
+        assert_eq!(state_and_ppid("9 (truncated"), None);
     }
 }
