@@ -147,7 +147,8 @@ fn reap_orphans() {
 
 /// One pass over `/proc/*/fd` (other processes' fds are visible to root
 /// only; what cannot be read is skipped). `watched`: the processes whose
-/// dma-bufs the sampling oracle looks at (None: every process).
+/// dma-bufs are recorded as held and that the sampling oracle looks at
+/// (None: every process). V4L2 nodes are listed for every process.
 fn scan_proc(seen: &mut ProcSeen, watched: Option<&BTreeSet<i32>>) {
     seen.watched_fds.clear();
     let me = std::process::id().to_string();
@@ -176,6 +177,12 @@ fn scan_proc(seen: &mut ProcSeen, watched: Option<&BTreeSet<i32>>) {
             };
             let target = target.to_string_lossy();
             if target.starts_with("/dmabuf:") || target.starts_with("anon_inode:dmabuf") {
+                // What processes outside the watched client hold is not the
+                // client's to fence (a compositor it hands frames to, an
+                // unrelated player).
+                if !is_watched {
+                    continue;
+                }
                 let Ok(meta) = std::fs::metadata(fd.path()) else {
                     continue;
                 };
@@ -194,7 +201,7 @@ fn scan_proc(seen: &mut ProcSeen, watched: Option<&BTreeSet<i32>>) {
                 }
                 h.holders.insert(who.clone());
                 let fd_n = fd.file_name().to_str().and_then(|f| f.parse().ok());
-                if let (true, Some(pid_n), Some(fd_n)) = (is_watched, pid_n, fd_n) {
+                if let (Some(pid_n), Some(fd_n)) = (pid_n, fd_n) {
                     seen.watched_fds.push((pid_n, fd_n, meta.ino()));
                 }
             } else if let Some(node) = target.strip_prefix("/dev/") {
