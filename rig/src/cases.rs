@@ -1,6 +1,7 @@
 //! Parses the case table, userspace-tests/cases.txt (docs/interfaces.md):
 //! every test the suite generates, in run order, one per line as
-//! `name patched control`, with what each kernel must report for it.
+//! `name patched control about`, with what each kernel must report for it
+//! and, in the rest of the line, what the test shows.
 //! `#` starts a comment; blank lines are ignored.
 
 use std::collections::BTreeMap;
@@ -50,11 +51,13 @@ pub struct Case {
     pub name: String,
     pub patched: Expect,
     pub control: Expect,
+    /// What the test shows, in one line.
+    pub about: String,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CasesError {
-    #[error("line {line}: expected three columns `name patched control`, found {found:?}")]
+    #[error("line {line}: expected `name patched control about`, found {found:?}")]
     Columns { line: usize, found: String },
     #[error(
         "line {line}: {name}: unknown {column} expectation {word:?} (one of pass, no-fence, no-wait, skip)"
@@ -79,6 +82,19 @@ pub enum CasesError {
     },
 }
 
+/// Three words, then the rest of the line (not empty).
+fn columns(content: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut rest = content;
+    let mut words = [""; 3];
+    for word in &mut words {
+        let t = rest.trim_start();
+        let end = t.find(char::is_whitespace)?;
+        (*word, rest) = t.split_at(end);
+    }
+    let about = rest.trim();
+    (!about.is_empty()).then_some((words[0], words[1], words[2], about))
+}
+
 pub fn parse(text: &str) -> Result<Vec<Case>, CasesError> {
     let mut cases = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -88,8 +104,7 @@ pub fn parse(text: &str) -> Result<Vec<Case>, CasesError> {
         if content.is_empty() {
             continue;
         }
-        let words: Vec<&str> = content.split_whitespace().collect();
-        let [name, patched, control] = words[..] else {
+        let Some((name, patched, control, about)) = columns(content) else {
             return Err(CasesError::Columns {
                 line,
                 found: content.to_string(),
@@ -123,6 +138,7 @@ pub fn parse(text: &str) -> Result<Vec<Case>, CasesError> {
             name: name.to_string(),
             patched: patched_expect,
             control,
+            about: about.to_string(),
         });
     }
     Ok(cases)
@@ -135,7 +151,7 @@ mod tests {
     #[test]
     fn columns_comments_and_words() {
         let cases = parse(
-            "# name patched control\n\nvim2m/mmap pass pass\nvim2m/fence  pass  no-fence # why\noracle/vb2_fence_probe pass skip\n",
+            "# name patched control about\n\nvim2m/mmap pass pass a job runs\nvim2m/fence  pass  no-fence   a fence lands # why\noracle/vb2_fence_probe pass skip the module loads\n",
         )
         .expect("parses");
         assert_eq!(cases.len(), 3);
@@ -145,11 +161,12 @@ mod tests {
             (Expect::Pass, Expect::NoFence)
         );
         assert_eq!(cases[2].control, Expect::Skip);
+        assert_eq!(cases[1].about, "a fence lands");
     }
 
     #[test]
     fn unknown_words_are_rejected_with_their_line() {
-        let e = parse("a pass pass\nb pass fails\n").expect_err("bad control word");
+        let e = parse("a pass pass shows a\nb pass fails shows b\n").expect_err("bad control word");
         assert!(
             matches!(
                 e,
@@ -165,7 +182,7 @@ mod tests {
             e.to_string().starts_with("line 2: b: unknown control"),
             "{e}"
         );
-        let e = parse("a maybe pass\n").expect_err("bad patched word");
+        let e = parse("a maybe pass shows a\n").expect_err("bad patched word");
         assert!(
             matches!(
                 e,
@@ -177,19 +194,19 @@ mod tests {
             ),
             "{e}"
         );
-        let e = parse("a skip pass\n").expect_err("patched must pass");
+        let e = parse("a skip pass shows a\n").expect_err("patched must pass");
         assert!(
             matches!(e, CasesError::PatchedNotPass { line: 1, .. }),
             "{e}"
         );
-        let e = parse("a pass\n").expect_err("two columns");
+        let e = parse("a pass pass\n").expect_err("no about");
         assert!(matches!(e, CasesError::Columns { line: 1, .. }), "{e}");
-        assert!(parse("a pass pass extra\n").is_err());
     }
 
     #[test]
     fn duplicates_are_rejected_with_both_lines() {
-        let e = parse("a pass pass\n# gap\nb pass pass\na pass no-fence\n").expect_err("duplicate");
+        let e = parse("a pass pass x\n# gap\nb pass pass y\na pass no-fence z\n")
+            .expect_err("duplicate");
         assert_eq!(
             e,
             CasesError::Duplicate {

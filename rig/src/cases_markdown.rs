@@ -1,6 +1,7 @@
-//! The case table as the README shows it (between `<!-- cases:begin -->`
-//! and `<!-- cases:end -->` in "How the rig works"), and the test that keeps
-//! the README equal to userspace-tests/cases.txt.
+//! The case table as the READMEs show it (between `<!-- cases:begin -->`
+//! and `<!-- cases:end -->`, in README.md's "How the rig works" and in
+//! userspace-tests/README.md's "Tests"), and the test that keeps both equal
+//! to userspace-tests/cases.txt.
 
 use crate::cases::{Case, Expect};
 
@@ -34,13 +35,13 @@ pub fn render(cases: &[Case]) -> String {
          `userspace-tests/cases.txt` (`fresnel-rig cases --markdown userspace-tests/cases.txt`\n\
          prints this table; a rig unit test fails when the two differ). Every case must run\n\
          exactly once on each kernel, and a test the table does not list fails the run.\n\n\
-         | test | patched | control |\n\
-         |---|---|---|\n",
+         | test | what it shows | patched | control |\n\
+         |---|---|---|---|\n",
     );
     for c in cases {
         out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            c.name, c.patched, c.control
+            "| `{}` | {} | {} | {} |\n",
+            c.name, c.about, c.patched, c.control
         ));
     }
     out.push('\n');
@@ -61,10 +62,12 @@ mod tests {
 
     #[test]
     fn renders_rows_and_meanings() {
-        let table = cases::parse("vim2m/a pass pass\nvim2m/b pass no-fence\noracle/c pass skip\n")
+        let table = cases::parse(
+            "vim2m/a pass pass shows a\nvim2m/b pass no-fence shows b\noracle/c pass skip shows c\n",
+        )
             .expect("fixture");
         let md = render(&table);
-        assert!(md.contains("| test | patched | control |\n|---|---|---|\n| `vim2m/a` | pass | pass |\n| `vim2m/b` | pass | no-fence |\n| `oracle/c` | pass | skip |\n\n"), "{md}");
+        assert!(md.contains("| test | what it shows | patched | control |\n|---|---|---|---|\n| `vim2m/a` | shows a | pass | pass |\n| `vim2m/b` | shows b | pass | no-fence |\n| `oracle/c` | shows c | pass | skip |\n\n"), "{md}");
         for word in ["- `pass`: ", "- `no-fence`: ", "- `skip`: "] {
             assert!(md.contains(word), "{word} in {md}");
         }
@@ -78,16 +81,18 @@ mod tests {
         };
         let table = cases::parse(&read("userspace-tests/cases.txt"))
             .unwrap_or_else(|e| panic!("userspace-tests/cases.txt: {e}"));
-        let readme = read("README.md");
-        let block = readme
-            .split_once(BEGIN)
-            .and_then(|(_, rest)| rest.split_once(END))
-            .map(|(block, _)| block)
-            .unwrap_or_else(|| panic!("README.md has no {BEGIN} ... {END} block"));
-        assert!(
-            block.trim_matches('\n') == render(&table).trim_matches('\n'),
-            "the README's test table differs from userspace-tests/cases.txt: put the output of \
-             `fresnel-rig cases --markdown userspace-tests/cases.txt` between {BEGIN} and {END}"
-        );
+        for path in ["README.md", "userspace-tests/README.md"] {
+            let readme = read(path);
+            let block = readme
+                .split_once(BEGIN)
+                .and_then(|(_, rest)| rest.split_once(END))
+                .map(|(block, _)| block)
+                .unwrap_or_else(|| panic!("{path} has no {BEGIN} ... {END} block"));
+            assert!(
+                block.trim_matches('\n') == render(&table).trim_matches('\n'),
+                "{path}'s test table differs from userspace-tests/cases.txt: put the output of \
+                 `fresnel-rig cases --markdown userspace-tests/cases.txt` between {BEGIN} and {END}"
+            );
+        }
     }
 }

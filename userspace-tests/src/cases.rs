@@ -66,9 +66,17 @@ pub struct Case {
     pub body: Body,
     pub control: Control,
     pub limit: Duration,
+    /// What the test shows, in one line (cases.txt's last column; the
+    /// READMEs' test tables are rendered from it).
+    pub about: &'static str,
 }
 
 impl Case {
+    fn about(mut self, about: &'static str) -> Case {
+        self.about = about;
+        self
+    }
+
     /// The part before the `/`: the device.
     pub fn device(&self) -> &str {
         self.name.split_once('/').map_or(&self.name, |(d, _)| d)
@@ -128,6 +136,7 @@ fn path(
         body: Body::Path(Box::new(f)),
         control: Control::NoFence,
         limit: DEFAULT_LIMIT,
+        about: "",
     }
 }
 
@@ -143,6 +152,7 @@ fn check(
         body: Body::Check(Box::new(f)),
         control,
         limit: DEFAULT_LIMIT,
+        about: "",
     }
 }
 
@@ -172,17 +182,21 @@ pub fn cases() -> Vec<Case> {
     let mut t = vec![
         // The oracles themselves: bufinfo must read and parse; the Rust
         // module loads only on a kernel with the series.
-        check("oracle/bufinfo", vec![Bufinfo], Pass, |_, _| Ok(())),
-        check("oracle/vb2_fence_probe", vec![Kmod], Skip, |_, _| Ok(())),
+        check("oracle/bufinfo", vec![Bufinfo], Pass, |_, _| Ok(()))
+            .about("debugfs dma_buf/bufinfo reads and parses: the oracle the other tests use"),
+        check("oracle/vb2_fence_probe", vec![Kmod], Skip, |_, _| Ok(())).about(
+            "the vb2_fence_probe module loads and answers: it needs the series' tracepoints",
+        ),
         with_limit(
             check("vim2m/mmap_without_export", vim2m(), Pass, |e, n| {
                 idle::mmap_without_export(e, n, Driver::Vim2m)
-            }),
+            })
+            .about("a job on MMAP buffers never exported runs and completes normally"),
             slow,
         ),
     ];
     // vim2m: a job lasts the transaction time, so pending fences are seen.
-    for (name, plan) in vim2m_fence_plans() {
+    for (name, about, plan) in vim2m_fence_plans() {
         let mut needs = vim2m();
         for src in [plan.src, plan.out] {
             let need = match src {
@@ -198,7 +212,8 @@ pub fn cases() -> Vec<Case> {
         t.push(with_limit(
             path(format!("vim2m/{name}"), needs, move |e, n| {
                 pending::fence_path(e, n, &plan)
-            }),
+            })
+            .about(about),
             slow,
         ));
     }
@@ -206,33 +221,39 @@ pub fn cases() -> Vec<Case> {
         with_limit(
             check("vim2m/no_fence_without_job", vim2m(), Pass, |e, n| {
                 idle::no_fence_without_job(e, n, Driver::Vim2m)
-            }),
+            }).about(
+"an exported buffer that no job uses carries no fence"),
             slow,
         ),
         with_limit(
-            path("vim2m/sigkill_owner", vim2m(), pending::sigkill_path),
+            path("vim2m/sigkill_owner", vim2m(), pending::sigkill_path).about(
+"SIGKILL of the process that owns the queues mid-job, while another holds the export, signals the job's fences"),
             slow,
         ),
         // A job queued behind a busy device has its fences at QBUF.
         with_limit(
-            path("vim2m/fences_at_commit", vim2m(), commit::fences_at_commit),
+            path("vim2m/fences_at_commit", vim2m(), commit::fences_at_commit).about(
+"a job queued behind a busy device has its WRITE and READ fences when the QBUF that made it runnable returns, before it starts"),
             slow,
         ),
     ]);
     // Fences others put on a job's buffers hold it (sw_sync, as IGT).
-    for (name, foreign, end) in [
+    for (name, about, foreign, end) in [
         (
             "vim2m/foreign_writer_holds_job",
+            "a sw_sync writer fence on the OUTPUT buffer holds the job, whose own fences are published; its signal runs the job",
             Foreign::WriterOnOutput,
             WaitEnd::Signal,
         ),
         (
             "vim2m/foreign_reader_holds_job",
+            "a sw_sync reader fence on the CAPTURE buffer holds the job until it signals",
             Foreign::ReaderOnCapture,
             WaitEnd::Signal,
         ),
         (
             "vim2m/streamoff_while_waiting",
+            "STREAMOFF while a job waits for a foreign fence signals its fences with an error and leaves the buffer unwritten",
             Foreign::WriterOnOutput,
             WaitEnd::StreamOff,
         ),
@@ -242,7 +263,8 @@ pub fn cases() -> Vec<Case> {
         t.push(with_limit(
             check(name, needs, NoWait, move |e, _| {
                 foreign::foreign_fence_holds_job(e, foreign, end)
-            }),
+            })
+            .about(about),
             slow,
         ));
     }
@@ -253,7 +275,8 @@ pub fn cases() -> Vec<Case> {
             vec![Device(Driver::Vim2m), Vkms],
             NoFence,
             |e, _| scanout::vkms_scanout_waits_for_job(e),
-        ),
+        ).about(
+"vkms scans out a CAPTURE buffer committed before its job started only once the job has written it"),
         slow,
     ));
     // A fence held while its driver goes away.
@@ -263,30 +286,35 @@ pub fn cases() -> Vec<Case> {
             vec![Device(Driver::Vim2m), Bufinfo, Vim2mReloadable],
             NoFence,
             |e, _| module_unload::sync_file_outlives_module(e),
-        ),
+        ).about(
+"a sync_file and an export held while vim2m is closed and unloaded stay readable, and the buffer is freed after the driver"),
         slow,
     ));
     // A queued request closed with its file (vim2m takes requests too).
     t.push(with_limit(
         check("vim2m/request_cancel_close", vim2m(), Pass, |e, _| {
             request_cancel::request_cancel(e, Driver::Vim2m, request_cancel::CancelBy::Close)
-        }),
+        })
+        .about("closing the file with a request queued completes the request and leaves no fence"),
         slow,
     ));
     t.extend([
         check("vim2m/capability_flag", vim2m(), NoFence, |_, _| {
             capability::vim2m_capability_flag()
-        }),
+        }).about(
+"V4L2_BUF_CAP_PUBLISHES_FENCES is reported by REQBUFS and CREATE_BUFS on both queues, and cleared with publish_fences off"),
         check("vim2m/unfenced_exports_separate", vim2m(), Pass, |_, _| {
             exports::vim2m_unfenced_exports_separate()
-        }),
+        }).about(
+"with publish_fences off, each export of a buffer keeps its own reservation object, as before the series"),
         with_limit(
             check(
                 "vim2m/readback_rgb24",
                 vec![Device(Driver::Vim2m)],
                 Pass,
                 |e, n| readback::vim2m(e, n, b"RGB3"),
-            ),
+            ).about(
+"an RGB24 frame read back through a CAPTURE export equals the software reference"),
             slow,
         ),
         with_limit(
@@ -295,59 +323,71 @@ pub fn cases() -> Vec<Case> {
                 vec![Device(Driver::Vim2m)],
                 Pass,
                 |e, n| readback::vim2m(e, n, b"YUYV"),
-            ),
+            ).about(
+"a YUYV frame read back through a CAPTURE export equals the software reference"),
             slow,
         ),
     ]);
     // vicodec's stateful encoder: the job runs inside the QBUF that makes
     // it runnable; the signalled fence it leaves is checked.
     let vicodec = || vec![Device(Driver::VicodecEnc), Bufinfo];
-    t.push(check(
-        "vicodec/mmap_without_export",
-        vicodec(),
-        Pass,
-        |e, n| idle::mmap_without_export(e, n, Driver::VicodecEnc),
-    ));
+    t.push(
+        check("vicodec/mmap_without_export", vicodec(), Pass, |e, n| {
+            idle::mmap_without_export(e, n, Driver::VicodecEnc)
+        })
+        .about("a job on MMAP buffers never exported runs and completes normally"),
+    );
     t.extend(in_ioctl_paths(Driver::VicodecEnc, vicodec()));
     t.extend([
         check("vicodec/no_fence_without_job", vicodec(), Pass, |e, n| {
             idle::no_fence_without_job(e, n, Driver::VicodecEnc)
-        }),
+        }).about(
+"an exported buffer that no job uses carries no fence"),
         // Encoded, then decoded again by vicodec's decoder.
         check(
             "vicodec/readback_fwht",
             vec![Device(Driver::VicodecEnc), Device(Driver::VicodecDec)],
             Pass,
             readback::vicodec_fwht,
-        ),
+        ).about(
+"a frame encoded by vicodec reads back the same through MMAP and its export, and decodes to the source within the codec's bound"),
         check(
             "vicodec/error_completion",
             vec![Device(Driver::VicodecDec), Bufinfo],
             NoFence,
             vicodec_error::vicodec_error_completion,
-        ),
+        ).about(
+"a decode job that fails signals its CAPTURE fence with -EIO"),
         check(
             "vicodec/output_spans_jobs",
             vec![Device(Driver::VicodecDec), Bufinfo],
             NoFence,
             vicodec_error::vicodec_output_spans_jobs,
-        ),
+        ).about(
+"an OUTPUT buffer that spans two jobs has the first job's READ fence signalled when that job ends, while the buffer stays queued"),
         check(
             "vicodec/source_change",
             vec![Device(Driver::VicodecDec), Bufinfo],
             NoFence,
             source_change::vicodec_source_change,
-        ),
+        ).about(
+"a SOURCE_CHANGE in the middle of an OUTPUT buffer: its fence is signalled while userspace handles the event, and the CAPTURE buffer the event returned carries none"),
     ]);
     // visl: the job runs inside MEDIA_REQUEST_IOC_QUEUE.
     let visl = || vec![Device(Driver::Visl), Bufinfo];
-    t.push(check("visl/mmap_without_export", visl(), Pass, |e, n| {
-        idle::mmap_without_export(e, n, Driver::Visl)
-    }));
+    t.push(
+        check("visl/mmap_without_export", visl(), Pass, |e, n| {
+            idle::mmap_without_export(e, n, Driver::Visl)
+        })
+        .about("a request job on MMAP buffers never exported runs and completes normally"),
+    );
     t.extend(in_ioctl_paths(Driver::Visl, visl()));
-    t.push(check("visl/no_fence_without_job", visl(), Pass, |e, n| {
-        idle::no_fence_without_job(e, n, Driver::Visl)
-    }));
+    t.push(
+        check("visl/no_fence_without_job", visl(), Pass, |e, n| {
+            idle::no_fence_without_job(e, n, Driver::Visl)
+        })
+        .about("an exported buffer that no request uses carries no fence"),
+    );
     // With visl_transtime_ms set and the request queued from a second
     // thread, visl's fences are seen pending.
     let mut needs = visl();
@@ -357,7 +397,8 @@ pub fn cases() -> Vec<Case> {
             "visl/expbuf_while_running",
             needs,
             visl::expbuf_while_running,
-        ),
+        ).about(
+"with visl's processing time set, the CAPTURE export of a queued request carries the pending fence"),
         slow,
     ));
     // A frame in two slices: the held CAPTURE buffer is armed by the last.
@@ -365,18 +406,27 @@ pub fn cases() -> Vec<Case> {
         "visl/hold_capture_slices",
         visl(),
         hold::hold_capture_slices,
-    ));
+    ).about(
+"a frame in two slices with the CAPTURE buffer held: its WRITE fence is armed by the last slice's job alone, each slice's OUTPUT gets its own READ fence"));
     // A queued request cancelled: it completes and leaves no fence.
-    for (name, by) in [
+    for (name, about, by) in [
         (
             "visl/request_cancel_streamoff",
+            "STREAMOFF with a request queued completes the request and leaves no fence",
             request_cancel::CancelBy::StreamOff,
         ),
-        ("visl/request_cancel_close", request_cancel::CancelBy::Close),
+        (
+            "visl/request_cancel_close",
+            "closing the file with a request queued completes the request and leaves no fence",
+            request_cancel::CancelBy::Close,
+        ),
     ] {
-        t.push(check(name, visl(), Pass, move |e, _| {
-            request_cancel::request_cancel(e, Driver::Visl, by)
-        }));
+        t.push(
+            check(name, visl(), Pass, move |e, _| {
+                request_cancel::request_cancel(e, Driver::Visl, by)
+            })
+            .about(about),
+        );
     }
     // vivid's multi-planar capture (NV12M): one fence on several
     // reservations, and on one reservation once when planes share it.
@@ -385,28 +435,33 @@ pub fn cases() -> Vec<Case> {
             "vivid/mmap_planes",
             vec![VividMplane, Bufinfo],
             vivid::mmap_planes_path,
-        ),
+        ).about(
+"a multi-planar (NV12M) capture buffer carries one fence on each plane's reservation"),
         path(
             "vivid/planes_share_one_dmabuf",
             vec![VividMplane, Bufinfo, DmaHeap],
             vivid::shared_dmabuf_path,
-        ),
+        ).about(
+"planes that import one dma-buf get the fence once, on the reservation they share"),
         check(
             "vivid/error_completion",
             vec![VividMplane, Bufinfo],
             NoFence,
             vivid::error_completion,
-        ),
+        ).about(
+"a frame vivid completes with V4L2_BUF_FLAG_ERROR has its fence signalled with -EIO on both planes"),
         path(
             "vivid/remove_bufs_after_frame",
             vec![VividMplane, Bufinfo],
             vivid::remove_bufs_after_frame,
-        ),
+        ).about(
+"VIDIOC_REMOVE_BUFS of a dequeued buffer leaves its signalled fence as it was, without error, on the exports that keep its memory"),
         path(
             "vivid/start_streaming_error",
             vec![VividMplane, Bufinfo],
             vivid::start_streaming_error,
-        ),
+        ).about(
+"a failing start_streaming() leaves no fence on the buffer it returns; the next STREAMON captures it with one fence per plane"),
         // The importer that reads vivid's export back is vim2m.
         with_limit(
             check(
@@ -414,7 +469,8 @@ pub fn cases() -> Vec<Case> {
                 vec![VividMplane, Device(Driver::Vim2m)],
                 Pass,
                 vivid::readback,
-            ),
+            ).about(
+"an NV12M frame reads back through its export and through vim2m importing it as the reference pattern, byte for byte"),
             slow,
         ),
     ]);
@@ -425,21 +481,23 @@ pub fn cases() -> Vec<Case> {
 fn in_ioctl_paths(driver: Driver, needs: Vec<Need>) -> Vec<Case> {
     in_ioctl_plans(driver)
         .into_iter()
-        .map(|(name, plan)| {
+        .map(|(name, about, plan)| {
             path(
                 format!("{}/{name}", driver.name()),
                 needs.clone(),
                 move |e, n| in_ioctl::fence_path(e, n, driver, &plan),
             )
+            .about(about)
         })
         .collect()
 }
 
-/// The table as cases.txt writes it: `name patched control` per line.
+/// The table as cases.txt writes it: `name patched control about` per
+/// line.
 pub fn table_lines() -> Vec<String> {
     cases()
         .iter()
-        .map(|c| format!("{} pass {}", c.name, c.control.as_str()))
+        .map(|c| format!("{} pass {} {}", c.name, c.control.as_str(), c.about))
         .collect()
 }
 
@@ -523,6 +581,17 @@ mod tests {
             "cases.txt differs from the case table; the table says:\n{}",
             table.join("\n")
         );
+    }
+
+    #[test]
+    fn every_case_says_what_it_shows() {
+        for c in cases() {
+            assert!(
+                !c.about.is_empty() && !c.about.contains(['#', '|', '\n']),
+                "{}: its about line is empty or has #, | or a newline",
+                c.name
+            );
+        }
     }
 
     #[test]

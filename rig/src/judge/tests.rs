@@ -16,9 +16,9 @@ dmesg              30 both    log        dmesg
 ";
 
 const CASES: &str = "\
-vim2m/readback          pass pass
-vim2m/expbuf_before_qbuf pass no-fence
-oracle/vb2_fence_probe  pass skip
+vim2m/readback          pass pass     a frame reads back
+vim2m/expbuf_before_qbuf pass no-fence an export carries the fence
+oracle/vb2_fence_probe  pass skip     the module loads
 ";
 
 const PATCHED_SUITE: &str = "\
