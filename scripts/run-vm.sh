@@ -30,10 +30,12 @@ setup_x86_64() {
 	limit=${FRESNEL_VM_TIMEOUT:-2700}
 	qemu='qemu-system-x86_64'
 	# 4 GiB: test-media's three vivid instances at 3840x2160 ran the guest
-	# out of memory in 2.
+	# out of memory in 2. With 4 GiB, q35 maps part of the RAM above 4 GiB,
+	# where the CMA area would land and vivid's dma-contig allocations
+	# (32-bit DMA mask) could not use it: it is placed below 4 GiB.
 	qemu_common=(-machine q35 -smp 2 -m 4096 -display none -monitor none -no-reboot
 		-kernel "$kernel" -initrd "$initramfs"
-		-append "console=ttyS0 panic=-1 cma=512M kmemleak=on loglevel=6")
+		-append "console=ttyS0 panic=-1 cma=512M@0-4G kmemleak=on loglevel=6")
 
 	# One probe per machine and QEMU version: does KVM get this kernel to init?
 	probe=$FRESNEL_CACHE/kvm-probe-$(qemu-system-x86_64 --version | head -1 | sha256sum | cut -c1-12)
