@@ -16,6 +16,9 @@ pub struct HeldDmaBuf {
     pub exporter: String,
     /// `comm[pid]` of every process seen holding it.
     pub holders: BTreeSet<String>,
+    /// Held by the watched client or a process it started (not only by
+    /// others, e.g. a compositor it handed the buffer to).
+    pub by_client: bool,
 }
 
 /// What the watch saw: the merged records (every snapshot, by `seq`), the
@@ -378,7 +381,8 @@ pub fn analyse(obs: &Observed) -> Analysis {
                     s.2 = e;
                 }
             }
-            _ => {}
+            // Counted above.
+            KmodEvent::Dqbuf => {}
         }
     }
     for ((key, reason), (n, first, last)) in &failed_skips {
@@ -419,7 +423,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
             });
         }
     }
-    // A dma-buf a process held that no arm carried, while a queue published
+    // A dma-buf the client held that no arm carried, while a queue published
     // fences: an import the publishing queue should have fenced. Only
     // dma-bufs V4L2 can import are considered (videobuf2 exports, heaps,
     // udmabuf): a GPU's own buffers are not V4L2's business.
@@ -431,7 +435,7 @@ pub fn analyse(obs: &Observed) -> Analysis {
                     h.exporter.as_str(),
                     "system" | "cma" | "linux,cma" | "reserved"
                 );
-            if importable && !armed_inos.contains(ino) {
+            if importable && h.by_client && !armed_inos.contains(ino) {
                 anomalies.push(Anomaly {
                     kind: "held-dma-buf-without-fence".into(),
                     evidence: format!(
@@ -669,6 +673,7 @@ seq=107 ts_ns=1070000000 event=signal queue=cap-00000000b2 type=1 index=1 plane=
         merge(&mut o.records, parse_kmod_records(text).expect("parses"));
         for (ino, exp, who) in held {
             let h = o.held.entry(*ino).or_default();
+            h.by_client = true;
             h.exporter = exp.to_string();
             h.holders.insert(who.to_string());
         }

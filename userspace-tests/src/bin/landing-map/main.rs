@@ -36,13 +36,14 @@ enum Mode {
     /// Record what rust-kmod sees while COMMAND runs (or for --seconds),
     /// and report, per queue and buffer, where each job's fence landed.
     #[command(
-        after_help = "Exit status: 0 when nothing anomalous was seen and the command \
-                      exited 0 (also when nothing could be observed: the report then says \
-                      which oracle was missing; --oracle kmod makes that a failure), 1 when \
-                      an anomaly was found, 2 when the watch itself failed (the command is \
-                      then killed), 3 when no anomaly was seen but the command exited \
-                      non-zero or on a signal. The watch follows the \
-                      command's descendants until the last one has exited."
+        after_help = "Exit status: 0 when nothing anomalous was seen and the command, if \
+                      any, exited 0 (also when nothing could be observed: the report then \
+                      says which oracle was missing; --oracle kmod makes that a failure), 1 \
+                      when an anomaly was found, 2 when the watch itself failed (the command \
+                      and what it started are then killed), 3 when no anomaly was seen but \
+                      the command exited non-zero or on a signal. The watch follows the \
+                      command's descendants until the last one has exited, or --follow-ms \
+                      after the command did (then it kills them and the report names them)."
     )]
     Watch(watch::WatchArgs),
 }

@@ -36,6 +36,11 @@ pub struct WatchArgs {
     /// second watch or a suite run at the same time loses records.
     #[arg(long, value_enum, default_value_t = OracleChoice::Auto)]
     oracle: OracleChoice,
+    /// After the command has exited, how long (ms) its remaining
+    /// descendants are still followed; those still running then are
+    /// killed, and the report names them.
+    #[arg(long, default_value_t = 10_000)]
+    follow_ms: u64,
     /// The client to watch (its stdout goes to stderr, so that the report
     /// alone is on stdout, its JSON on one line).
     #[arg(last = true, value_name = "COMMAND")]
@@ -147,8 +152,8 @@ fn reap_orphans() {
 
 /// One pass over `/proc/*/fd` (other processes' fds are visible to root
 /// only; what cannot be read is skipped). `watched`: the processes whose
-/// dma-bufs are recorded as held and that the sampling oracle looks at
-/// (None: every process). V4L2 nodes are listed for every process.
+/// dma-bufs count as the client's and that the sampling oracle looks at
+/// (None: every process).
 fn scan_proc(seen: &mut ProcSeen, watched: Option<&BTreeSet<i32>>) {
     seen.watched_fds.clear();
     let me = std::process::id().to_string();
@@ -177,12 +182,6 @@ fn scan_proc(seen: &mut ProcSeen, watched: Option<&BTreeSet<i32>>) {
             };
             let target = target.to_string_lossy();
             if target.starts_with("/dmabuf:") || target.starts_with("anon_inode:dmabuf") {
-                // What processes outside the watched client hold is not the
-                // client's to fence (a compositor it hands frames to, an
-                // unrelated player).
-                if !is_watched {
-                    continue;
-                }
                 let Ok(meta) = std::fs::metadata(fd.path()) else {
                     continue;
                 };
@@ -200,8 +199,11 @@ fn scan_proc(seen: &mut ProcSeen, watched: Option<&BTreeSet<i32>>) {
                     h.exporter = exporter;
                 }
                 h.holders.insert(who.clone());
+                // What others hold (a compositor the client hands frames
+                // to) is listed, but not the client's to fence.
+                h.by_client |= is_watched;
                 let fd_n = fd.file_name().to_str().and_then(|f| f.parse().ok());
-                if let (Some(pid_n), Some(fd_n)) = (pid_n, fd_n) {
+                if let (true, Some(pid_n), Some(fd_n)) = (is_watched, pid_n, fd_n) {
                     seen.watched_fds.push((pid_n, fd_n, meta.ino()));
                 }
             } else if let Some(node) = target.strip_prefix("/dev/") {
@@ -291,9 +293,32 @@ impl Drop for Client {
     fn drop(&mut self) {
         if self.status.is_none() {
             let _ = self.child.kill();
-            let _ = self.child.wait();
         }
+        kill_descendants();
+        // A client stuck in an uninterruptible ioctl is left behind
+        // rather than hanging the watch that reports the failure.
+        let end = Instant::now() + Duration::from_secs(5);
+        while self.status.is_none() && Instant::now() < end {
+            self.status = self.child.try_wait().ok().flatten();
+            std::thread::sleep(TICK);
+        }
+        reap_orphans();
     }
+}
+
+/// SIGKILL every live descendant of the watch (the client's tree, which
+/// it is the subreaper of); their pids and names, for the report.
+fn kill_descendants() -> Vec<String> {
+    use nix::sys::signal::{kill, Signal};
+    let me = std::process::id() as i32;
+    descendants_of(me)
+        .into_iter()
+        .map(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            format!("{}[{pid}]", comm.trim())
+        })
+        .collect()
 }
 
 fn spawn(command: &[String]) -> Result<Child> {
@@ -382,13 +407,31 @@ fn run(args: &WatchArgs) -> Result<WatchReport> {
             }
             Ok(())
         };
+    let follow = Duration::from_millis(args.follow_ms);
+    let mut exited_at = None;
     loop {
         sample(&mut records, &mut seen, &probe)?;
         if let Some(c) = client.as_mut() {
             if let Some(status) = c.exited()? {
                 report.command_status = status.code();
                 reap_orphans();
+                let since = *exited_at.get_or_insert_with(Instant::now);
                 if descendants_of(me).is_empty() {
+                    break;
+                }
+                if since.elapsed() >= follow {
+                    let killed = kill_descendants();
+                    reap_orphans();
+                    report.oracle_note.push_str(&format!(
+                        "{}still running {} ms after the command exited, killed: {}",
+                        if report.oracle_note.is_empty() {
+                            ""
+                        } else {
+                            "; "
+                        },
+                        args.follow_ms,
+                        killed.join(", ")
+                    ));
                     break;
                 }
             }
