@@ -82,7 +82,7 @@ pub enum CasesError {
     },
 }
 
-/// Three words, then the rest of the line (not empty).
+/// Three words, then the rest of the line (not empty, no `|`).
 fn columns(content: &str) -> Option<(&str, &str, &str, &str)> {
     let mut rest = content;
     let mut words = [""; 3];
@@ -92,7 +92,8 @@ fn columns(content: &str) -> Option<(&str, &str, &str, &str)> {
         (*word, rest) = t.split_at(end);
     }
     let about = rest.trim();
-    (!about.is_empty()).then_some((words[0], words[1], words[2], about))
+    // A `|` would break the READMEs' Markdown rows (a `#` starts a comment).
+    (!about.is_empty() && !about.contains('|')).then_some((words[0], words[1], words[2], about))
 }
 
 pub fn parse(text: &str) -> Result<Vec<Case>, CasesError> {

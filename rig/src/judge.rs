@@ -275,9 +275,12 @@ fn judge_kernel(run: &KernelRun, rules: &Rules, checks: &mut Vec<Check>) {
             _ => {}
         }
         if rules.must_run.covers(&spec.name) {
-            let ktap = crate::ktap::parse(&stage.output);
+            let ktap;
             let reported: Vec<&str> = match spec.verdict {
-                Verdict::Kunit => ktap.results.iter().map(|r| r.name.as_str()).collect(),
+                Verdict::Kunit => {
+                    ktap = crate::ktap::parse(&stage.output);
+                    ktap.results.iter().map(|r| r.name.as_str()).collect()
+                }
                 _ => results.iter().map(|r| r.name.as_str()).collect(),
             };
             let problems = rules.must_run.problems(&spec.name, reported);
