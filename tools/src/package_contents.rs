@@ -166,6 +166,28 @@ pub fn check(listings: &[Listing], want: &Expected) -> Vec<Problem> {
     for (m, what) in KERNEL_MODULES {
         required.push((format!("{modules}/{m}"), format!("the {what} module")));
     }
+    // Only Rockchip's device trees (packaging review P2): /boot is a small
+    // FAT partition shared with the distribution's kernel.
+    let dtbs = format!("boot/dtbs-{b}/");
+    let foreign: Vec<&str> = kernel
+        .paths
+        .iter()
+        .filter_map(|p| p.strip_prefix(&dtbs))
+        .filter_map(|rest| rest.split('/').next())
+        .filter(|dir| *dir != "rockchip")
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !foreign.is_empty() {
+        problem(
+            &kernel.file,
+            format!(
+                "{dtbs} holds more than rockchip/ ({}): the PKGBUILD should install only Rockchip's device trees",
+                foreign.join(", ")
+            ),
+        );
+    }
+
     let mut require = |l: &Listing, wanted: &[(String, String)]| {
         for (path, what) in wanted {
             if !has(&l.paths, path) {
@@ -174,7 +196,6 @@ pub fn check(listings: &[Listing], want: &Expected) -> Vec<Problem> {
         }
     };
     require(kernel, &required);
-
     let build = format!("{modules}/build");
     match find(&names[1]) {
         None => problem(
@@ -370,6 +391,19 @@ mod tests {
             "{p:#?}"
         );
         assert!(p[3].contains("vb2_fence_probe.ko is missing"), "{p:#?}");
+    }
+
+    #[test]
+    fn other_vendors_device_trees_are_refused() {
+        let mut l = good();
+        l[0].paths.extend([
+            "boot/dtbs-linux-fresnel-fourier/rockchip/rk3399-rockpro64.dtb".to_string(),
+            "boot/dtbs-linux-fresnel-fourier/allwinner/sun50i-a64-pine64.dtb".to_string(),
+            "boot/dtbs-linux-fresnel-fourier/amlogic".to_string(),
+        ]);
+        let p: Vec<String> = check(&l, &want()).iter().map(|p| p.to_string()).collect();
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].contains("(allwinner, amlogic)"), "{p:#?}");
     }
 
     #[test]

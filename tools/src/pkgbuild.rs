@@ -89,27 +89,68 @@ pub fn sha256_file(path: &Path) -> Result<String, PkgbuildError> {
     Ok(hex(&Sha256::digest(&bytes)))
 }
 
-/// The package's configuration (ALARM's config, the PineBook Pro's needs,
-/// the rig's reduced base, the project's fragment): with the series, what a pkgrel stands for.
-pub const CONFIGS: &[&str] = &[
-    "package/config.alarm",
-    "package/config.pinebook-pro",
-    "package/config.rig-arm64",
-    "package/config.fragment",
+/// The kernel package's install script (`install=`, read from `$startdir`).
+pub const INSTALL_SCRIPT: &str = "package/linux-fresnel-fourier.install";
+
+/// What `_package-vb2-fence-probe()` builds: rust-kmod's sources (not its
+/// README or selftest, which no package ships).
+pub const PROBE_SOURCES: &[&str] = &[
+    "rust-kmod/Kbuild",
+    "rust-kmod/Makefile",
+    "rust-kmod/vb2_fence_probe_uapi.h",
+    "rust-kmod/vb2fp_main.rs",
+    "rust-kmod/vb2fp_shim.c",
+    "rust-kmod/vb2fp_shim.h",
 ];
 
+/// Every file besides the series and the PKGBUILD whose change changes
+/// what the packages hold: the helpers (configs included), the install
+/// script and the probe's sources.
+pub fn pkgrel_files() -> impl Iterator<Item = &'static str> {
+    HELPERS
+        .iter()
+        .copied()
+        .chain([INSTALL_SCRIPT])
+        .chain(PROBE_SOURCES.iter().copied())
+}
+
+/// The PKGBUILD as a recipe: without the generated block (the series'
+/// digest covers it) and the `pkgrel=` line (which the bump writes).
+fn pkgbuild_recipe(text: &str) -> String {
+    let rest = match find_block(text) {
+        Some((a, b)) => format!("{}{}", &text[..a], &text[b..]),
+        None => text.to_string(),
+    };
+    rest.lines()
+        .filter(|l| !l.starts_with("pkgrel="))
+        .fold(String::new(), |mut s, l| {
+            s.push_str(l);
+            s.push('\n');
+            s
+        })
+}
+
 /// Digest of what the package's pkgrel stands for: the included series (in
-/// order, path and content) and the configuration files.
+/// order, path and content), every file of [`pkgrel_files`] and the
+/// PKGBUILD's recipe, so that no change of the packages' contents can ship
+/// under an old version.
 pub fn series_digest(manifest: &Manifest, repo_root: &Path) -> Result<String, PkgbuildError> {
     let mut h = Sha256::new();
     for p in manifest.included() {
         let sum = sha256_file(&manifest.patch_file(p))?;
         h.update(format!("patches/{}\0{sum}\n", p.path));
     }
-    for config in CONFIGS {
-        let sum = sha256_file(&repo_root.join(config))?;
-        h.update(format!("{config}\0{sum}\n"));
+    for file in pkgrel_files() {
+        let sum = sha256_file(&repo_root.join(file))?;
+        h.update(format!("{file}\0{sum}\n"));
     }
+    let pkgbuild = repo_root.join("PKGBUILD");
+    let text = fs::read_to_string(&pkgbuild).map_err(|source| PkgbuildError::Read {
+        path: pkgbuild,
+        source,
+    })?;
+    let sum = hex(&Sha256::digest(pkgbuild_recipe(&text).as_bytes()));
+    h.update(format!("PKGBUILD\0{sum}\n"));
     Ok(hex(&h.finalize()))
 }
 
@@ -124,8 +165,8 @@ fn manifest_key_line(text: &str, key: &str) -> usize {
         .map_or(0, |i| i + 1)
 }
 
-/// pkgrel was bumped for the current series and config fragment: the
-/// digest recorded with it in `[package] series_sha256` is theirs.
+/// pkgrel was bumped for the current series and package files: the digest
+/// recorded with it in `[package] series_sha256` is theirs.
 pub fn check_pkgrel_bump(
     manifest: &Manifest,
     repo_root: &Path,
@@ -151,8 +192,8 @@ pub fn check_pkgrel_bump(
         (
             manifest_key_line(&text, "series_sha256"),
             format!(
-                "the series or the package config ({}) changed since pkgrel {} was set (series_sha256 {} != {now}); {fix}",
-                CONFIGS.join(", "),
+                "the series, the PKGBUILD (outside its generated block and pkgrel) or a file the packages are made from ({}) changed since pkgrel {} was set (series_sha256 {} != {now}); {fix}",
+                pkgrel_files().collect::<Vec<_>>().join(", "),
                 manifest.pkgrel,
                 manifest.series_sha256
             ),

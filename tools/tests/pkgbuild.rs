@@ -35,8 +35,9 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
         fs::copy(fx.join(dir).join(f), d.join(f)).unwrap();
     }
     fs::create_dir_all(root.join("package")).unwrap();
-    for h in pkgbuild::HELPERS {
-        fs::write(root.join(h), format!("helper {h}\n")).unwrap();
+    fs::create_dir_all(root.join("rust-kmod")).unwrap();
+    for f in pkgbuild::pkgrel_files() {
+        fs::write(root.join(f), format!("file {f}\n")).unwrap();
     }
     common::write_manifest(&root, &[VIM2M, VB2]);
     fs::write(root.join("PKGBUILD"), PKGBUILD).unwrap();
@@ -226,7 +227,9 @@ fn series_or_fragment_change_needs_a_pkgrel_bump() {
     let p = bump_problems(&root);
     assert_eq!(p.len(), 1, "{p:#?}");
     assert!(
-        p[0].contains("package/config.fragment) changed since pkgrel 5") && p[0].contains("--bump"),
+        p[0].contains("changed since pkgrel 5")
+            && p[0].contains("package/config.fragment")
+            && p[0].contains("--bump"),
         "{p:#?}"
     );
     assert_eq!(pkgbuild::bump(&pb, &load(&root), &root).unwrap(), 6);
@@ -241,6 +244,68 @@ fn series_or_fragment_change_needs_a_pkgrel_bump() {
         "{p:#?}"
     );
     assert_eq!(pkgbuild::bump(&pb, &load(&root), &root).unwrap(), 7);
+}
+
+/// Packaging review P5: a changed install script, helper, probe source or
+/// PKGBUILD step changes the packages, so it needs a bump; regenerating the
+/// sums or the bump's own pkgrel line does not.
+#[test]
+fn every_file_the_packages_are_made_from_needs_a_pkgrel_bump() {
+    let (_t, root) = setup();
+    let pb = root.join("PKGBUILD");
+    pkgbuild::bump(&pb, &load(&root), &root).unwrap();
+    assert_eq!(bump_problems(&root), Vec::<String>::new());
+    let edits = [
+        (
+            "package/linux-fresnel-fourier.install",
+            "post_upgrade() { :; }\n",
+        ),
+        ("package/extlinux-entry.sh", "# edited\n"),
+        ("rust-kmod/vb2fp_main.rs", "// edited\n"),
+        ("PKGBUILD", "options=('!strip')\n"),
+    ];
+    for (i, (file, added)) in edits.iter().enumerate() {
+        let path = root.join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, format!("{text}{added}")).unwrap();
+        pkgbuild::update(&pb, &load(&root), &root).unwrap();
+        let p = bump_problems(&root);
+        assert!(
+            p.len() == 1 && p[0].contains("changed since pkgrel"),
+            "{file}: {p:#?}"
+        );
+        let before = load(&root).pkgrel;
+        assert_eq!(
+            pkgbuild::bump(&pb, &load(&root), &root).unwrap(),
+            before + 1,
+            "{i}"
+        );
+        assert_eq!(bump_problems(&root), Vec::<String>::new(), "{file}");
+    }
+}
+
+/// The probe's sources are listed by hand (a build in place leaves
+/// products beside them): the list must be what rust-kmod holds.
+#[test]
+fn the_probe_source_list_is_rust_kmods_sources() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rust-kmod");
+    let mut found: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            let source =
+                [".rs", ".c", ".h"].iter().any(|x| n.ends_with(x)) && !n.ends_with(".mod.c");
+            source || n == "Kbuild" || n == "Makefile"
+        })
+        .map(|n| format!("rust-kmod/{n}"))
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = pkgbuild::PROBE_SOURCES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(found, listed);
 }
 
 #[test]
