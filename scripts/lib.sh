@@ -48,7 +48,7 @@ manifest_get() {
 
 # The userspace binaries the guest runs (userspace-tests/src/bin/).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-SUITE_BINS=(fence-suite landing-map fence-bench)
+SUITE_BINS=(fence-suite landing-map fence-bench fresnel-ontarget)
 
 # Kernel make invocation shared by every kernel and module build. Debian's
 # rustc-web (/usr/bin/rustc) ships the library source CONFIG_RUST needs; the

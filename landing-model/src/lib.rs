@@ -2,11 +2,15 @@
 //! per buffer the path watched. `landing-map --json` (userspace-tests)
 //! serialises these types and `fresnel-rig landing-map` deserialises the
 //! same ones, so the two sides cannot drift apart; docs/interfaces.md
-//! ("Landing map JSON") says what each field means.
+//! ("Landing map JSON") says what each field means. `kernel_log` is the
+//! other text both read: the kernel reports (WARN, BUG, lockdep, ...) that
+//! fail a run, found by the rig in a guest's log and by the on-target run
+//! in the laptop's.
 
 use serde::{Deserialize, Serialize, Serializer};
 
 pub mod bench;
+pub mod kernel_log;
 
 /// The `reservation` of a watched buffer on which nothing was seen.
 pub const NOTHING: &str = "none";

@@ -9,7 +9,6 @@ mod compliance;
 mod control_reports;
 mod follow;
 mod judge;
-mod kernel_log;
 mod ktap;
 mod landing;
 mod must_run;
@@ -17,6 +16,9 @@ mod results_log;
 mod stages_list;
 mod suite_output;
 mod watch;
+
+/// The kernel-report scanner, shared with the suite's on-target run.
+use landing_model::kernel_log;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};

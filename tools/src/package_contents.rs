@@ -162,6 +162,10 @@ pub fn check(listings: &[Listing], want: &Expected) -> Vec<Problem> {
             format!("usr/share/libalpm/hooks/91-{b}-extlinux.hook"),
             "the extlinux hook".to_string(),
         ),
+        (
+            format!("usr/share/{b}/hardware-optins"),
+            "the opt-in list the on-target run reads".to_string(),
+        ),
     ];
     for (m, what) in KERNEL_MODULES {
         required.push((format!("{modules}/{m}"), format!("the {what} module")));
@@ -322,6 +326,7 @@ mod tests {
             "etc/mkinitcpio.d/linux-fresnel-fourier.preset".into(),
             "usr/share/libalpm/hooks/91-linux-fresnel-fourier-extlinux.hook".into(),
             "usr/share/linux-fresnel-fourier/kernelrelease".into(),
+            "usr/share/linux-fresnel-fourier/hardware-optins".into(),
         ];
         kernel.extend(KERNEL_MODULES.iter().map(|(p, _)| format!("{m}/{p}")));
         let headers = [

@@ -78,6 +78,9 @@ pub struct Summary {
     pub skipped: usize,
 }
 
+/// One printed result: the test's name and its outcome.
+pub type Ran = (String, Outcome);
+
 impl Summary {
     pub fn exit_code(&self) -> ExitCode {
         if self.failed == 0 {
@@ -133,6 +136,20 @@ impl Runner {
             let _ = selection.list(args, out);
             return Summary::default();
         }
+        self.run(selection, setup, out).0
+    }
+
+    /// Runs every test of `tests` (none ignored), printing as `main` does;
+    /// returns the counts and each outcome, for a caller that reports on
+    /// them (the on-target run).
+    pub fn run_all<C>(
+        &self,
+        tests: Vec<Test<C>>,
+        setup: impl FnOnce() -> Setup<C>,
+        out: &mut dyn Write,
+    ) -> (Summary, Vec<Ran>) {
+        let tests = tests.into_iter().map(|t| t.ignored(false)).collect();
+        let selection = Selection::new(&Arguments::default(), tests);
         self.run(selection, setup, out)
     }
 
@@ -141,8 +158,9 @@ impl Runner {
         selection: Selection<C>,
         setup: impl FnOnce() -> Setup<C>,
         out: &mut dyn Write,
-    ) -> Summary {
+    ) -> (Summary, Vec<Ran>) {
         let mut summary = Summary::default();
+        let mut ran = Vec::new();
         if selection.ignored > 0 {
             let _ = writeln!(
                 out,
@@ -167,6 +185,7 @@ impl Runner {
                     Outcome::Fail(..) => summary.failed += 1,
                 }
                 let _ = writeln!(out, "{}", result_line(&t.name, &outcome));
+                ran.push((t.name.clone(), outcome));
             }
         }
         let _ = writeln!(
@@ -175,7 +194,7 @@ impl Runner {
             summary.passed, summary.failed, summary.skipped
         );
         let _ = out.flush();
-        summary
+        (summary, ran)
     }
 }
 
@@ -207,6 +226,32 @@ mod tests {
         let s = runner.main(&args(a), tests, || Setup { context: 7, notes }, &mut out);
         let text = String::from_utf8(out).expect("utf-8 output");
         (s, text.lines().map(str::to_string).collect())
+    }
+
+    /// `run_all` runs the ignored tests too and hands back each outcome,
+    /// in order, as well as printing it.
+    #[test]
+    fn run_all_returns_every_outcome_in_order() {
+        let tests = vec![
+            Test::new("a/pass", |_: &u32| Outcome::Pass).ignored(true),
+            Test::new("a/fail", |c: &u32| {
+                Outcome::of(Err(missing(format!("ctx {c}"))))
+            }),
+        ];
+        let mut out = Vec::new();
+        let (s, ran) = Runner::default().run_all(
+            tests,
+            || Setup {
+                context: 7,
+                notes: vec![],
+            },
+            &mut out,
+        );
+        assert_eq!((s.passed, s.failed), (1, 1));
+        assert_eq!(ran[0], ("a/pass".to_string(), Outcome::Pass));
+        assert!(matches!(&ran[1], (n, Outcome::Fail(_, r)) if n == "a/fail" && r == "ctx 7"));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("1 passed, 1 failed, 0 skipped\n"), "{text}");
     }
 
     /// A test that panics costs one FAIL [panic]; the next still runs, a

@@ -209,6 +209,13 @@ impl VideoDev {
         }
     }
 
+    /// The fourccs `q` offers (VIDIOC_ENUM_FMT), in the driver's order.
+    pub fn formats(&self, q: QueueType) -> Vec<[u8; 4]> {
+        v4l2r::ioctl::FormatIterator::new(&self.file, q)
+            .map(|d| u32::from(d.pixelformat).to_le_bytes())
+            .collect()
+    }
+
     /// S_FMT with one plane of `fourcc` at `w`x`h`; returns what the driver
     /// chose (it may adjust).
     pub fn set_format(
