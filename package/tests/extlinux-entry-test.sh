@@ -4,10 +4,14 @@
 #   extlinux.conf   the file before
 #   steps           one operation per line (add, remove, default, undefault);
 #                   "OP fails: TEXT" means OP must fail, print TEXT and change
-#                   nothing
+#                   nothing; "OP prints: TEXT" means OP must succeed and
+#                   print TEXT (if not, the steps go on, so that the final
+#                   diff still shows)
 #   expected.conf   the file after the last step (absent: unchanged)
 #   env             optional KEY=VALUE lines for the helper; MISSING=FILE
-#                   leaves FILE out of the fake /boot
+#                   leaves FILE out of the fake /boot; SYMLINK=PATH puts the
+#                   file at PATH (relative) and makes extlinux.conf a
+#                   symlink to it, which every step must leave a symlink
 # Every step that changes the file must leave the previous version as
 # extlinux.conf.fresnel-bak, and no step may leave a temp file behind.
 # EXTLINUX_ENTRY=path runs another version of the helper (e.g. an old one);
@@ -22,7 +26,7 @@ trap 'rm -rf "$work"' EXIT
 
 # run_case DIR: prints nothing and returns 0, or prints why it failed.
 run_case() {
-	local dir=$1 t=$work/${1##*/} conf before op expect out rc f missing=
+	local dir=$1 t=$work/${1##*/} conf before op expect print out rc f missing='' link='' unsaid=''
 	local -a envs=()
 	mkdir -p "$t/share" "$t/boot/dtbs-$pkgbase/rockchip"
 	conf=$t/extlinux.conf
@@ -30,16 +34,28 @@ run_case() {
 	echo "7.0.0-3-fresnel-fourier" >"$t/share/kernelrelease"
 	if [ -f "$dir/env" ]; then
 		while IFS= read -r f; do
-			case $f in MISSING=*) missing=${f#MISSING=} ;; ?*) envs+=("$f") ;; esac
+			case $f in
+			MISSING=*) missing=${f#MISSING=} ;;
+			SYMLINK=*) link=${f#SYMLINK=} ;;
+			?*) envs+=("$f") ;;
+			esac
 		done <"$dir/env"
+	fi
+	if [ -n "$link" ]; then
+		mkdir -p "$(dirname "$t/$link")"
+		mv "$conf" "$t/$link"
+		ln -s "$link" "$conf"
 	fi
 	for f in "Image-$pkgbase" "initramfs-$pkgbase.img" "dtbs-$pkgbase/rockchip/rk3399-pinebook-pro.dtb"; do
 		[ "$f" = "$missing" ] || : >"$t/boot/$f"
 	done
 	while IFS= read -r line; do
 		[ -n "$line" ] || continue
-		op=${line%% *} expect=
-		case $line in *" fails: "*) expect=${line#* fails: } ;; esac
+		op=${line%% *} expect='' print=''
+		case $line in
+		*" fails: "*) expect=${line#* fails: } ;;
+		*" prints: "*) print=${line#* prints: } ;;
+		esac
 		before=$(cat "$conf"; echo x)
 		[ ! -f "$conf.fresnel-bak" ] || cp "$conf.fresnel-bak" "$t/bak-before"
 		rc=0
@@ -53,6 +69,7 @@ run_case() {
 				{ echo "failed '$op' touched the backup"; return 1; }
 		else
 			[ "$rc" -eq 0 ] || { echo "'$op' failed (exit $rc):"; echo "$out"; return 1; }
+			[[ $out == *"$print"* ]] || { echo "'$op' did not say: $print"; echo "$out"; unsaid=1; }
 			if [ "${CHECK_BACKUP:-1}" = 1 ] && [ "$(cat "$conf"; echo x)" != "$before" ] &&
 				[ "$(cat "$conf.fresnel-bak" 2>/dev/null; echo x)" != "$before" ]; then
 				echo "'$op' changed the file without keeping the previous one as extlinux.conf.fresnel-bak"
@@ -60,13 +77,15 @@ run_case() {
 			fi
 		fi
 		rm -f "$t/bak-before"
-		for f in "$conf".*; do
+		[ -z "$link" ] || [ -L "$conf" ] || { echo "'$op' replaced the symlink extlinux.conf by a regular file"; return 1; }
+		for f in "$conf".* ${link:+"$t/$link".*}; do
 			[ ! -e "$f" ] || [ "$f" = "$conf.fresnel-bak" ] || { echo "'$op' left $f behind"; return 1; }
 		done
 	done <"$dir/steps"
 	f=$dir/expected.conf
 	[ -f "$f" ] || f=$dir/extlinux.conf
 	diff -u --label expected --label got "$f" "$conf" || return 1
+	[ -z "$unsaid" ]
 }
 
 for dir in "$here"/extlinux/*/; do
