@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::devices;
 use crate::env::{job_timeout_for, transtime_ms_from_env, Env};
 use crate::landing::LandingRow;
 use crate::m2m::{BufSource, Driver};
@@ -501,20 +502,24 @@ pub fn table_lines() -> Vec<String> {
         .collect()
 }
 
-/// Hardware codecs the series patches but the suite does not drive: named
-/// when present, so that nobody takes their absence from the results for
-/// a pass.
+/// Hardware the series opts in that no suite test drives yet (devices.txt
+/// rows with no cases): named when present, so that nobody takes their
+/// absence from the results for a pass.
 fn hardware_notes() -> Vec<String> {
-    ["rkvdec", "hantro-vpu", "rockchip-rga"]
-        .into_iter()
-        .filter_map(|drv| {
-            crate::v4l2::find_device(drv, "-", |_| true).ok().map(|d| {
-                format!(
-                    "{drv} present ({}), not driven by this suite: its fence paths are \
-                         not tested here",
-                    d.path.display()
-                )
-            })
+    let Ok(table) = devices::parse(devices::TABLE) else {
+        return vec!["devices.txt does not parse: run the suite's unit tests".into()];
+    };
+    let (nodes, _) = devices::survey();
+    table
+        .iter()
+        .filter(|d| !d.is_stand_in() && d.cases.is_none())
+        .filter_map(|d| {
+            let n = nodes.iter().find(|n| d.matches(n))?;
+            Some(format!(
+                "{} present ({}), not driven by this suite: its fence paths are not tested here",
+                d.name,
+                n.path.display()
+            ))
         })
         .collect()
 }
@@ -564,6 +569,21 @@ pub fn main(mode: Mode) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A devices.txt row's cases column names a device of this table.
+    #[test]
+    fn each_device_rows_cases_prefix_is_a_suite_device() {
+        let suite: Vec<String> = cases().iter().map(|c| c.device().to_string()).collect();
+        for r in devices::parse(devices::TABLE).expect("devices.txt parses") {
+            if let Some(p) = &r.cases {
+                assert!(
+                    suite.contains(p),
+                    "{}: no suite test starts with {p}/",
+                    r.name
+                );
+            }
+        }
+    }
 
     /// cases.txt (which the rig reads) is this table, name by name, in
     /// run order, with the same control column.

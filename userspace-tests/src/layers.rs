@@ -16,6 +16,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("m2m", 6),
     ("observe", 6),
     ("readback_dev", 6),
+    ("devices", 5),
     ("env", 5),
     ("frames", 5),
     ("landing", 5),

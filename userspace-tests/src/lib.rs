@@ -17,6 +17,7 @@
 //!    looks at every watched buffer and records its landing.
 //!    `readback_dev`: the readbacks' device halves.
 //! 5. `env`: what every test is handed. `landing`: the landing map's rows.
+//!    `devices`: the device table (devices.txt), nodes found by driver.
 //!    `frames`, `readback_ref`: generated frames and references.
 //! 4. `oracle`: the three oracles and their checks. `v4l2`: V4L2 through
 //!    v4l2r.
@@ -27,9 +28,10 @@
 //! 2. `parse`: bufinfo and kmod text. `sys`: the raw kernel interfaces.
 //! 1. `verdict`: a test's outcome and what a failure means.
 //!
-//! The binaries (`fence-suite`, `landing-map`, `fence-bench`) and
-//! `tests/suite.rs` stand on top; the first two reach the table through
-//! `cases`, the benchmark its measurements through `bench`. `sys` is the only module
+//! The binaries (`fence-suite`, `landing-map`, `fence-bench`,
+//! `fresnel-ontarget`) and `tests/suite.rs` stand on top; the suite, the
+//! landing map and the on-target run reach the table through `cases`, the
+//! benchmark its measurements through `bench`. `sys` is the only module
 //! with `unsafe` code; the crate denies it elsewhere.
 
 #![deny(unsafe_code)]
@@ -37,6 +39,7 @@
 pub mod access;
 pub mod bench;
 pub mod cases;
+pub mod devices;
 pub mod env;
 pub mod frames;
 pub mod kms;

@@ -8,7 +8,6 @@
 //! virtual drivers stand in for the hardware (`--expect stand-ins`), and
 //! `check` holds the report it wrote to what the run must show.
 
-mod devices;
 mod kmsg;
 mod optins;
 mod report;
@@ -21,6 +20,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use userspace_tests::cases;
+use userspace_tests::devices;
 use userspace_tests::env::Env;
 use userspace_tests::runner::{Runner, Setup};
 

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use userspace_tests::runner::Ran;
 use userspace_tests::verdict::Outcome;
 
-use crate::devices::{Device, NodeFacts};
 use crate::optins::Switched;
+use userspace_tests::devices::{Device, NodeFacts};
 
 /// Bumped when a field changes meaning; `check` refuses other formats.
 pub const FORMAT: u32 = 1;
@@ -339,7 +339,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devices::{parse, TABLE};
+    use userspace_tests::devices::{parse, TABLE};
     use userspace_tests::verdict::Category;
 
     fn nodes() -> Vec<NodeFacts> {
