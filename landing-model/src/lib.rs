@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 pub mod bench;
 pub mod kernel_log;
+pub mod ontarget;
 
 /// The `reservation` of a watched buffer on which nothing was seen.
 pub const NOTHING: &str = "none";

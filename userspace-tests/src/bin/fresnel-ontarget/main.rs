@@ -24,7 +24,7 @@ use userspace_tests::devices;
 use userspace_tests::env::Env;
 use userspace_tests::runner::{Runner, Setup};
 
-use report::{Board, KernelReport, Report};
+use landing_model::ontarget::{Board, KernelReport, Report, FORMAT};
 
 /// Where the package installs the opt-in list (`fresnel-tools manifest
 /// hardware-optins`).
@@ -254,7 +254,7 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
     let json = serde_json::to_string_pretty(&report).context("serialise the report")?;
     std::fs::write(out.join("report.json"), json + "\n")
         .with_context(|| format!("write {}/report.json", out.display()))?;
-    let text = report.text();
+    let text = report::text(&report);
     std::fs::write(out.join("report.txt"), &text)
         .with_context(|| format!("write {}/report.txt", out.display()))?;
     for l in text.lines() {
@@ -290,8 +290,7 @@ fn check(dir: &Path) -> Result<bool> {
         |name: &str, problem: Option<String>| results.push((format!("ontarget/{name}"), problem));
     add(
         "format",
-        (report.format != report::FORMAT)
-            .then(|| format!("format {}, expected {}", report.format, report::FORMAT)),
+        (report.format != FORMAT).then(|| format!("format {}, expected {}", report.format, FORMAT)),
     );
     add(
         "kernel-release",

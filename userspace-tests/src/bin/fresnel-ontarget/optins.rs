@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use landing_model::ontarget::Switched;
 
 /// One line of the list `fresnel-tools manifest hardware-optins` writes:
 /// `driver module parameter Y|N` (the last word: the shipped default).
@@ -45,19 +45,6 @@ pub fn parse_list(text: &str, file: &Path) -> Result<Vec<Optin>> {
             },
         )
         .collect()
-}
-
-/// What the run did with one opt-in.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Switched {
-    pub driver: String,
-    pub path: String,
-    /// The value found (None: the module is not loaded, nothing to switch).
-    pub before: Option<String>,
-    /// Whether it read back `Y` after the switch.
-    pub on: bool,
-    /// Whether the value found was written back (set when the run ends).
-    pub restored: bool,
 }
 
 /// Switches every loaded module's opt-in on; `Drop` restores them.

@@ -6,93 +6,13 @@
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
 use userspace_tests::runner::Ran;
 use userspace_tests::verdict::Outcome;
 
-use crate::optins::Switched;
+use landing_model::ontarget::{
+    Board, Check, DeviceResult, KernelReport, Report, Switched, TestedBy, FORMAT,
+};
 use userspace_tests::devices::{Device, NodeFacts};
-
-/// Bumped when a field changes meaning; `check` refuses other formats.
-pub const FORMAT: u32 = 1;
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Check {
-    pub name: String,
-    /// `pass`, `fail` or `skip`.
-    pub status: String,
-    pub reason: String,
-}
-
-impl Check {
-    fn of((name, outcome): &Ran) -> Self {
-        let (status, reason) = match outcome {
-            Outcome::Pass => ("pass", String::new()),
-            Outcome::Skip(r) => ("skip", r.clone()),
-            Outcome::Fail(c, r) => ("fail", format!("[{c}] {r}")),
-        };
-        Check {
-            name: name.clone(),
-            status: status.into(),
-            reason,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct DeviceResult {
-    pub name: String,
-    pub driver: String,
-    /// Empty for hardware.
-    pub stands_in_for: Vec<String>,
-    /// `path (card, bus_info)` of each node that matched.
-    pub nodes: Vec<String>,
-    pub checks: Vec<Check>,
-    /// `absent`, `not driven`, `passed`, `failed` or `skipped`.
-    pub verdict: String,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct KernelReport {
-    pub what: String,
-    pub excerpt: String,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TestedBy {
-    pub device: String,
-    /// The hardware rows a stand-in's block proves the code for: such a
-    /// block is evidence for CI, never for posting.
-    pub stands_in_for: Vec<String>,
-    /// What the tester ran, one line, for the mail that carries the tag.
-    pub summary: String,
-    /// `Tested-by: Name <email>`; empty when no --tester was given.
-    pub line: String,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Board {
-    /// /proc/device-tree/model, or empty.
-    pub model: String,
-    /// /proc/device-tree/compatible, most specific first.
-    pub compatible: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Report {
-    pub format: u32,
-    pub kernel_release: String,
-    pub package: String,
-    pub board: Board,
-    pub seconds: u64,
-    pub devices: Vec<DeviceResult>,
-    /// Tests of no table row (vivid, the oracles): the kernel as a whole.
-    pub kernel_wide: Vec<Check>,
-    pub optins: Vec<Switched>,
-    pub kernel_reports: Vec<KernelReport>,
-    pub unreadable_nodes: Vec<String>,
-    pub tested_by: Vec<TestedBy>,
-}
 
 /// What `build` needs besides the table and the results.
 pub struct Context {
@@ -104,8 +24,19 @@ pub struct Context {
     pub unreadable_nodes: Vec<String>,
 }
 
-fn count(checks: &[Check], status: &str) -> usize {
-    checks.iter().filter(|c| c.status == status).count()
+use landing_model::ontarget::count;
+
+fn check_of((name, outcome): &Ran) -> Check {
+    let (status, reason) = match outcome {
+        Outcome::Pass => ("pass", String::new()),
+        Outcome::Skip(r) => ("skip", r.clone()),
+        Outcome::Fail(c, r) => ("fail", format!("[{c}] {r}")),
+    };
+    Check {
+        name: name.clone(),
+        status: status.into(),
+        reason,
+    }
 }
 
 pub fn build(
@@ -127,7 +58,7 @@ pub fn build(
         let checks: Vec<Check> = ran
             .iter()
             .filter(|r| d.cases.as_deref() == Some(prefix_of(&r.0).as_str()))
-            .map(Check::of)
+            .map(check_of)
             .collect();
         let verdict = if found.is_empty() {
             "absent"
@@ -156,7 +87,7 @@ pub fn build(
                 .iter()
                 .any(|d| d.cases.as_deref() == Some(prefix_of(&r.0).as_str()))
         })
-        .map(Check::of)
+        .map(check_of)
         .collect();
     let mut report = Report {
         format: FORMAT,
@@ -222,118 +153,111 @@ fn tested_by(d: &Device, r: &DeviceResult, report: &Report, tester: Option<&str>
     }
 }
 
-impl Report {
-    /// The run passed: no test failed, the kernel logged no report, every
-    /// opt-in found was put back.
-    pub fn passed(&self) -> bool {
-        self.devices.iter().all(|d| d.verdict != "failed")
-            && count(&self.kernel_wide, "fail") == 0
-            && self.kernel_reports.is_empty()
-            && self.optins.iter().all(|s| s.before.is_none() || s.restored)
-    }
-
-    pub fn text(&self) -> String {
-        let mut t = String::new();
-        let _ = writeln!(t, "fresnel-ontarget report (format {})", self.format);
-        let _ = writeln!(t, "  kernel:  {}", self.kernel_release);
-        let _ = writeln!(t, "  package: {}", self.package);
-        let _ = writeln!(
-            t,
-            "  board:   {} [{}]",
-            if self.board.model.is_empty() {
-                "(no device tree)"
-            } else {
-                &self.board.model
-            },
-            self.board.compatible.join(", ")
-        );
-        let _ = writeln!(t, "  took:    {} s", self.seconds);
-        let _ = writeln!(t, "devices:");
-        for d in &self.devices {
-            let role = if d.stands_in_for.is_empty() {
-                String::new()
-            } else {
-                format!(" [stands in for {}]", d.stands_in_for.join(", "))
-            };
-            let _ = writeln!(
-                t,
-                "  {:<16} {:<10} {}/{} passed{}",
-                d.name,
-                d.verdict,
-                count(&d.checks, "pass"),
-                d.checks.len(),
-                role
-            );
-            for n in &d.nodes {
-                let _ = writeln!(t, "      node {n}");
-            }
-            for c in d.checks.iter().filter(|c| c.status != "pass") {
-                let _ = writeln!(t, "      {} {}: {}", c.status, c.name, c.reason);
-            }
-        }
-        let _ = writeln!(
-            t,
-            "kernel-wide tests: {} passed, {} failed, {} skipped",
-            count(&self.kernel_wide, "pass"),
-            count(&self.kernel_wide, "fail"),
-            count(&self.kernel_wide, "skip")
-        );
-        for c in self.kernel_wide.iter().filter(|c| c.status == "fail") {
-            let _ = writeln!(t, "      fail {}: {}", c.name, c.reason);
-        }
-        let _ = writeln!(t, "opt-ins:");
-        for s in &self.optins {
-            let what = match &s.before {
-                None => "module not loaded, not switched".to_string(),
-                Some(b) => format!(
-                    "{b} -> {} -> {}",
-                    if s.on { "Y" } else { "switch failed" },
-                    if s.restored {
-                        format!("restored {b}")
-                    } else {
-                        "NOT restored".into()
-                    }
-                ),
-            };
-            let _ = writeln!(t, "  {:<8} {} ({})", s.driver, what, s.path);
-        }
-        if self.kernel_reports.is_empty() {
-            let _ = writeln!(t, "kernel log: no WARN, BUG, Oops, lockdep, kmemleak or hung-task report during the run");
+/// The report as report.txt holds it (and the run prints).
+pub fn text(report: &Report) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "fresnel-ontarget report (format {})", report.format);
+    let _ = writeln!(t, "  kernel:  {}", report.kernel_release);
+    let _ = writeln!(t, "  package: {}", report.package);
+    let _ = writeln!(
+        t,
+        "  board:   {} [{}]",
+        if report.board.model.is_empty() {
+            "(no device tree)"
         } else {
-            let _ = writeln!(
-                t,
-                "kernel log: {} report(s) during the run:",
-                self.kernel_reports.len()
-            );
-            for k in &self.kernel_reports {
-                let _ = writeln!(t, "  {}:", k.what);
-                for l in k.excerpt.lines() {
-                    let _ = writeln!(t, "    {l}");
-                }
-            }
-        }
-        for u in &self.unreadable_nodes {
-            let _ = writeln!(t, "could not open {u}");
-        }
-        if self.tested_by.is_empty() {
-            let _ = writeln!(t, "Tested-by: none earned (see above)");
-        }
-        for b in &self.tested_by {
-            let _ = writeln!(t, "Tested-by for {}:", b.device);
-            let _ = writeln!(t, "  {}", b.summary);
-            if b.line.is_empty() {
-                let _ = writeln!(t, "  (pass --tester 'Name <email>' for the tag line)");
-            } else {
-                let _ = writeln!(t, "  {}", b.line);
-            }
-        }
+            &report.board.model
+        },
+        report.board.compatible.join(", ")
+    );
+    let _ = writeln!(t, "  took:    {} s", report.seconds);
+    let _ = writeln!(t, "devices:");
+    for d in &report.devices {
+        let role = if d.stands_in_for.is_empty() {
+            String::new()
+        } else {
+            format!(" [stands in for {}]", d.stands_in_for.join(", "))
+        };
         let _ = writeln!(
             t,
-            "result: {}",
-            if self.passed() { "passed" } else { "FAILED" }
+            "  {:<16} {:<10} {}/{} passed{}",
+            d.name,
+            d.verdict,
+            count(&d.checks, "pass"),
+            d.checks.len(),
+            role
         );
-        t
+        for n in &d.nodes {
+            let _ = writeln!(t, "      node {n}");
+        }
+        for c in d.checks.iter().filter(|c| c.status != "pass") {
+            let _ = writeln!(t, "      {} {}: {}", c.status, c.name, c.reason);
+        }
     }
+    let _ = writeln!(
+        t,
+        "kernel-wide tests: {} passed, {} failed, {} skipped",
+        count(&report.kernel_wide, "pass"),
+        count(&report.kernel_wide, "fail"),
+        count(&report.kernel_wide, "skip")
+    );
+    for c in report.kernel_wide.iter().filter(|c| c.status == "fail") {
+        let _ = writeln!(t, "      fail {}: {}", c.name, c.reason);
+    }
+    let _ = writeln!(t, "opt-ins:");
+    for s in &report.optins {
+        let what = match &s.before {
+            None => "module not loaded, not switched".to_string(),
+            Some(b) => format!(
+                "{b} -> {} -> {}",
+                if s.on { "Y" } else { "switch failed" },
+                if s.restored {
+                    format!("restored {b}")
+                } else {
+                    "NOT restored".into()
+                }
+            ),
+        };
+        let _ = writeln!(t, "  {:<8} {} ({})", s.driver, what, s.path);
+    }
+    if report.kernel_reports.is_empty() {
+        let _ = writeln!(
+            t,
+            "kernel log: no WARN, BUG, Oops, lockdep, kmemleak or hung-task report during the run"
+        );
+    } else {
+        let _ = writeln!(
+            t,
+            "kernel log: {} report(s) during the run:",
+            report.kernel_reports.len()
+        );
+        for k in &report.kernel_reports {
+            let _ = writeln!(t, "  {}:", k.what);
+            for l in k.excerpt.lines() {
+                let _ = writeln!(t, "    {l}");
+            }
+        }
+    }
+    for u in &report.unreadable_nodes {
+        let _ = writeln!(t, "could not open {u}");
+    }
+    if report.tested_by.is_empty() {
+        let _ = writeln!(t, "Tested-by: none earned (see above)");
+    }
+    for b in &report.tested_by {
+        let _ = writeln!(t, "Tested-by for {}:", b.device);
+        let _ = writeln!(t, "  {}", b.summary);
+        if b.line.is_empty() {
+            let _ = writeln!(t, "  (pass --tester 'Name <email>' for the tag line)");
+        } else {
+            let _ = writeln!(t, "  {}", b.line);
+        }
+    }
+    let _ = writeln!(
+        t,
+        "result: {}",
+        if report.passed() { "passed" } else { "FAILED" }
+    );
+    t
 }
 
 #[cfg(test)]
@@ -413,7 +337,7 @@ mod tests {
             r.tested_by[0].line,
             "Tested-by: Jane Dev <jane@example.org>"
         );
-        assert!(r.text().contains("result: passed"));
+        assert!(text(&r).contains("result: passed"));
     }
 
     /// What the control kernel shows: fence tests fail, nobody earns a tag.
@@ -445,7 +369,7 @@ mod tests {
         };
         let r = build(&table, &nodes(), &ran(None), vec![], vec![warn], cx());
         assert!(names(&r).is_empty() && !r.passed());
-        assert!(r.text().contains("result: FAILED"));
+        assert!(text(&r).contains("result: FAILED"));
     }
 
     /// A hardware row earns its block only with its opt-in switched on.

@@ -1,0 +1,103 @@
+//! The on-target run's report (`fresnel-ontarget run --out DIR`:
+//! DIR/report.json): written by the run, read back by `fresnel-ontarget
+//! check` and by `fresnel-tools rfc export --tested`, so the three cannot
+//! drift apart. docs/interfaces.md ("On-target report") says where it
+//! comes from; the fields say what they mean here.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field changes meaning; `check` refuses other formats.
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    /// `pass`, `fail` or `skip`.
+    pub status: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceResult {
+    pub name: String,
+    pub driver: String,
+    /// Empty for hardware.
+    pub stands_in_for: Vec<String>,
+    /// `path (card, bus_info)` of each node that matched.
+    pub nodes: Vec<String>,
+    pub checks: Vec<Check>,
+    /// `absent`, `not driven`, `passed`, `failed` or `skipped`.
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KernelReport {
+    pub what: String,
+    pub excerpt: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TestedBy {
+    pub device: String,
+    /// The hardware rows a stand-in's block proves the code for: such a
+    /// block is evidence for CI, never for posting.
+    pub stands_in_for: Vec<String>,
+    /// What the tester ran, one line, for the mail that carries the tag.
+    pub summary: String,
+    /// `Tested-by: Name <email>`; empty when no --tester was given.
+    pub line: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Board {
+    /// /proc/device-tree/model, or empty.
+    pub model: String,
+    /// /proc/device-tree/compatible, most specific first.
+    pub compatible: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Report {
+    pub format: u32,
+    pub kernel_release: String,
+    pub package: String,
+    pub board: Board,
+    pub seconds: u64,
+    pub devices: Vec<DeviceResult>,
+    /// Tests of no table row (vivid, the oracles): the kernel as a whole.
+    pub kernel_wide: Vec<Check>,
+    pub optins: Vec<Switched>,
+    pub kernel_reports: Vec<KernelReport>,
+    pub unreadable_nodes: Vec<String>,
+    pub tested_by: Vec<TestedBy>,
+}
+
+/// What the run did with one opt-in.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Switched {
+    pub driver: String,
+    pub path: String,
+    /// The value found (None: the module is not loaded, nothing to switch).
+    pub before: Option<String>,
+    /// Whether it read back `Y` after the switch.
+    pub on: bool,
+    /// Whether the value found was written back (set when the run ends).
+    pub restored: bool,
+}
+
+/// How many of `checks` have `status`.
+pub fn count(checks: &[Check], status: &str) -> usize {
+    checks.iter().filter(|c| c.status == status).count()
+}
+
+impl Report {
+    /// The run passed: no test failed, the kernel logged no report, every
+    /// opt-in found was put back.
+    pub fn passed(&self) -> bool {
+        self.devices.iter().all(|d| d.verdict != "failed")
+            && count(&self.kernel_wide, "fail") == 0
+            && self.kernel_reports.is_empty()
+            && self.optins.iter().all(|s| s.before.is_none() || s.restored)
+    }
+
+}
