@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# export-rfc.sh OUTDIR [VERSION] [TESTED-SUMMARY-FILE]: write the upstream
+# export-rfc.sh OUTDIR [VERSION] [TESTED-FILE]: write the upstream
 # postings of the series into OUTDIR/fixes (sent first, with Fixes: and
 # Cc: stable) and OUTDIR/rfc ([RFC PATCH vN]), each with its cover letter
 # (rfc/fixes-cover-letter.txt, rfc/cover-letter.txt), To/Cc from
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-out=${1:?usage: export-rfc.sh OUTDIR [VERSION] [TESTED-SUMMARY-FILE]}
+out=${1:?usage: export-rfc.sh OUTDIR [VERSION] [TESTED-FILE (an on-target report.json or a summary)]}
 version=${2:-2}
 args=(rfc export --manifest "$REPO_ROOT/manifest.toml" --out "$out" --reroll "$version")
 if [ -n "${3:-}" ]; then

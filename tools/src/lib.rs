@@ -15,3 +15,4 @@ pub mod mbox;
 pub mod package_contents;
 pub mod pkgbuild;
 pub mod rfc;
+pub mod tested;

@@ -223,7 +223,9 @@ enum RfcCmd {
         /// Cover letter template of the fix series (default: rfc/fixes-cover-letter.txt).
         #[arg(long)]
         fixes_template: Option<PathBuf>,
-        /// File whose text fills {{tested}} (e.g. the rig's summary).
+        /// What fills {{tested}}: an on-target report (report.json of
+        /// `fresnel-ontarget run`, rendered as its Tested-by blocks; a CI
+        /// report of stand-ins is refused), or any text (the rig's summary).
         #[arg(long)]
         tested: Option<PathBuf>,
         /// The submitter, "Name <email>" (default: git config user.name/user.email).
@@ -493,8 +495,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // Without --tested the placeholder stays empty: a posting must
             // not carry a note addressed to the tool's user.
             let tested = match tested {
-                Some(t) => std::fs::read_to_string(&t)
-                    .with_context(|| format!("reading {}", t.display()))?,
+                Some(t) => fresnel_tools::tested::text(&t)?,
                 None => String::new(),
             };
             let args = rfc::ExportArgs {

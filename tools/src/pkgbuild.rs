@@ -64,13 +64,15 @@ fn base_name(path: &str) -> &str {
 }
 
 /// What the makepkg directory holds besides the sources: the PKGBUILD and
-/// what it reads from `$startdir` (the install= file lives in package/).
+/// what it reads from `$startdir` (the install= file lives in package/;
+/// tools/ builds against landing-model/).
 pub const STAGED: &[&str] = &[
     "PKGBUILD",
     "manifest.toml",
     "patches",
     "package",
     "tools",
+    "landing-model",
     "rust-kmod",
 ];
 

@@ -8,6 +8,7 @@
 //! virtual drivers stand in for the hardware (`--expect stand-ins`), and
 //! `check` holds the report it wrote to what the run must show.
 
+mod check;
 mod kmsg;
 mod optins;
 mod report;
@@ -24,7 +25,7 @@ use userspace_tests::devices;
 use userspace_tests::env::Env;
 use userspace_tests::runner::{Runner, Setup};
 
-use landing_model::ontarget::{Board, KernelReport, Report, FORMAT};
+use landing_model::ontarget::{Board, KernelReport, Report};
 
 /// Where the package installs the opt-in list (`fresnel-tools manifest
 /// hardware-optins`).
@@ -68,10 +69,16 @@ enum Mode {
         #[arg(long, value_enum, default_value = "hardware")]
         expect: Expect,
     },
-    /// Check a report `run --expect stand-ins` wrote (the rig's guest stage).
+    /// Check a report `run --expect stand-ins` wrote (the rig's guest
+    /// stages): on the patched kernel every stand-in passed and earned its
+    /// block; with --refused (the unpatched kernel) none earned one.
     Check {
         /// The report's directory.
         dir: PathBuf,
+        /// The kernel has no series: the stand-ins must fail and earn no
+        /// Tested-by.
+        #[arg(long)]
+        refused: bool,
     },
 }
 
@@ -84,7 +91,7 @@ fn main() -> ExitCode {
             optins,
             expect,
         } => run(&out, tester, &optins, expect),
-        Mode::Check { dir } => check(&dir),
+        Mode::Check { dir, refused } => check(&dir, refused),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -274,9 +281,9 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
     Ok(report.passed() && missing.is_empty() && not_restored.is_empty())
 }
 
-/// The report of a stand-in run, held to what it must show; one result
-/// line per check, in the suite's format.
-fn check(dir: &Path) -> Result<bool> {
+/// A report `run --expect stand-ins` wrote, held to what its kernel must
+/// show; one result line per check, in the suite's format.
+fn check(dir: &Path, refused: bool) -> Result<bool> {
     let path = dir.join("report.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
@@ -285,74 +292,11 @@ fn check(dir: &Path) -> Result<bool> {
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .context("uname")?;
-    let mut results: Vec<(String, Option<String>)> = Vec::new();
-    let mut add =
-        |name: &str, problem: Option<String>| results.push((format!("ontarget/{name}"), problem));
-    add(
-        "format",
-        (report.format != FORMAT).then(|| format!("format {}, expected {}", report.format, FORMAT)),
-    );
-    add(
-        "kernel-release",
-        (report.kernel_release != release)
-            .then(|| format!("{} in the report, {release} running", report.kernel_release)),
-    );
-    for d in report
-        .devices
-        .iter()
-        .filter(|d| !d.stands_in_for.is_empty())
-    {
-        add(
-            &format!("stand-in/{}", d.name),
-            (d.verdict != "passed").then(|| {
-                format!(
-                    "{} ({} nodes, {} tests)",
-                    d.verdict,
-                    d.nodes.len(),
-                    d.checks.len()
-                )
-            }),
-        );
-        let block = report.tested_by.iter().find(|b| b.device == d.name);
-        add(
-            &format!("tested-by/{}", d.name),
-            match block {
-                None => Some("no Tested-by block".into()),
-                Some(b) if !b.line.starts_with("Tested-by: ") => {
-                    Some("the block has no Tested-by line".into())
-                }
-                Some(b) if !b.summary.contains("not for posting") => {
-                    Some("a stand-in's block does not say it is not for posting".into())
-                }
-                Some(_) => None,
-            },
-        );
-    }
-    add(
-        "kernel-log",
-        (!report.kernel_reports.is_empty()).then(|| {
-            report
-                .kernel_reports
-                .iter()
-                .map(|k| format!("{}: {}", k.what, k.excerpt.lines().next().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        }),
-    );
-    let unrestored: Vec<String> = report
-        .optins
-        .iter()
-        .filter(|s| {
-            s.before.is_some()
-                && (!s.restored || read_trimmed(&s.path) != s.before.clone().unwrap_or_default())
-        })
-        .map(|s| s.path.clone())
-        .collect();
-    add(
-        "optins-restored",
-        (!unrestored.is_empty())
-            .then(|| format!("not back to their value: {}", unrestored.join(", "))),
-    );
+    let results = if refused {
+        check::refused(&report, &release)
+    } else {
+        check::earned(&report, &release, read_trimmed)
+    };
     let (mut passed, mut failed) = (0, 0);
     for (name, problem) in &results {
         match problem {

@@ -1,0 +1,172 @@
+//! What a stand-in run's report must show (the rig's `ontarget-check` and
+//! `ontarget-refused` stages): each check is a test name `ontarget/...`
+//! and its problem, if any.
+
+use landing_model::ontarget::{Report, FORMAT};
+
+pub type Checked = Vec<(String, Option<String>)>;
+
+fn common(r: &Report, release: &str, out: &mut Checked) {
+    out.push((
+        "ontarget/format".into(),
+        (r.format != FORMAT).then(|| format!("format {}, expected {FORMAT}", r.format)),
+    ));
+    out.push((
+        "ontarget/kernel-release".into(),
+        (r.kernel_release != release)
+            .then(|| format!("{} in the report, {release} running", r.kernel_release)),
+    ));
+}
+
+fn stand_ins(r: &Report) -> impl Iterator<Item = &landing_model::ontarget::DeviceResult> {
+    r.devices.iter().filter(|d| !d.stands_in_for.is_empty())
+}
+
+/// The patched kernel: every stand-in found and passed, each with its
+/// block marked not for posting, a clean kernel log, every opt-in back to
+/// its value (`param` reads a sysfs file now).
+pub fn earned(r: &Report, release: &str, param: impl Fn(&str) -> String) -> Checked {
+    let mut out = Vec::new();
+    common(r, release, &mut out);
+    for d in stand_ins(r) {
+        out.push((
+            format!("ontarget/stand-in/{}", d.name),
+            (d.verdict != "passed").then(|| {
+                format!(
+                    "{} ({} nodes, {} tests)",
+                    d.verdict,
+                    d.nodes.len(),
+                    d.checks.len()
+                )
+            }),
+        ));
+        let block = r.tested_by.iter().find(|b| b.device == d.name);
+        out.push((
+            format!("ontarget/tested-by/{}", d.name),
+            match block {
+                None => Some("no Tested-by block".into()),
+                Some(b) if !b.line.starts_with("Tested-by: ") => {
+                    Some("the block has no Tested-by line".into())
+                }
+                Some(b) if !b.summary.contains("not for posting") => {
+                    Some("a stand-in's block does not say it is not for posting".into())
+                }
+                Some(_) => None,
+            },
+        ));
+    }
+    out.push((
+        "ontarget/kernel-log".into(),
+        (!r.kernel_reports.is_empty()).then(|| {
+            r.kernel_reports
+                .iter()
+                .map(|k| format!("{}: {}", k.what, k.excerpt.lines().next().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }),
+    ));
+    let unrestored: Vec<String> = r
+        .optins
+        .iter()
+        .filter(|s| {
+            s.before
+                .as_ref()
+                .is_some_and(|b| !s.restored || &param(&s.path) != b)
+        })
+        .map(|s| s.path.clone())
+        .collect();
+    out.push((
+        "ontarget/optins-restored".into(),
+        (!unrestored.is_empty())
+            .then(|| format!("not back to their value: {}", unrestored.join(", "))),
+    ));
+    out
+}
+
+/// The unpatched kernel: the stand-ins were found and failed, and nobody
+/// earned a Tested-by. (Its kernel log is the rig's to judge: the control
+/// kernel's known reports are listed in vm/control-reports.list.)
+pub fn refused(r: &Report, release: &str) -> Checked {
+    let mut out = Vec::new();
+    common(r, release, &mut out);
+    for d in stand_ins(r) {
+        out.push((
+            format!("ontarget/stand-in-failed/{}", d.name),
+            (d.verdict != "failed").then(|| {
+                format!(
+                    "{}, where the fence tests must fail without the series",
+                    d.verdict
+                )
+            }),
+        ));
+    }
+    out.push((
+        "ontarget/no-tested-by".into(),
+        (!r.tested_by.is_empty()).then(|| {
+            let who: Vec<&str> = r.tested_by.iter().map(|b| b.device.as_str()).collect();
+            format!(
+                "blocks earned on a kernel without the series: {}",
+                who.join(", ")
+            )
+        }),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use landing_model::ontarget::{DeviceResult, TestedBy};
+
+    fn report(verdict: &str, block: bool) -> Report {
+        Report {
+            format: FORMAT,
+            kernel_release: "7.2.13+".into(),
+            devices: vec![DeviceResult {
+                name: "vim2m".into(),
+                stands_in_for: vec!["rga".into()],
+                verdict: verdict.into(),
+                ..DeviceResult::default()
+            }],
+            tested_by: if block {
+                vec![TestedBy {
+                    device: "vim2m".into(),
+                    stands_in_for: vec!["rga".into()],
+                    summary: "vim2m ... (CI only, not for posting)".into(),
+                    line: "Tested-by: Rig Check <r@x.dev>".into(),
+                }]
+            } else {
+                vec![]
+            },
+            ..Report::default()
+        }
+    }
+
+    fn failures(c: &Checked) -> Vec<&str> {
+        c.iter()
+            .filter(|(_, p)| p.is_some())
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_patched_run_passes_earned_and_fails_refused() {
+        let r = report("passed", true);
+        assert!(failures(&earned(&r, "7.2.13+", |_| String::new())).is_empty());
+        assert_eq!(
+            failures(&refused(&r, "7.2.13+")),
+            ["ontarget/stand-in-failed/vim2m", "ontarget/no-tested-by"]
+        );
+    }
+
+    #[test]
+    fn a_control_run_passes_refused_and_fails_earned() {
+        let r = report("failed", false);
+        assert!(failures(&refused(&r, "7.2.13+")).is_empty());
+        assert_eq!(
+            failures(&earned(&r, "7.2.13+", |_| String::new())),
+            ["ontarget/stand-in/vim2m", "ontarget/tested-by/vim2m"]
+        );
+        assert_eq!(failures(&refused(&r, "6.1")), ["ontarget/kernel-release"]);
+    }
+}
