@@ -89,7 +89,8 @@ run_awk() { pkg=$pkgbase saved=$saved eol=$eol awk "$awk_lib$1" "$2"; }
 # copy), restore/restoreline/restorewhy/other/after/labels (what `undefault`
 # and `remove` put in place of our DEFAULT, and what U-Boot uses then), menu (1: U-Boot shows its menu, old
 # and new U-Boot alike), promptline (the PROMPT 0 that hides it), timeout (1:
-# the menu times out to the default), eol.
+# the menu times out to the default), block (1: our BEGIN/END block is
+# there), ourlabel (1: our LABEL is in it), eol.
 inspect() {
 	run_awk '
 		BEGIN { q = sprintf("%c", 39); n = split("menu kernel linux append initrd fdt devicetree fdtdir devicetreedir fdtoverlays devicetree-overlay localboot ipappend kaslrseed", a, " "); for (i = 1; i <= n; i++) labelkw[a[i]] = 1 }
@@ -108,6 +109,7 @@ inspect() {
 			w = line; sub(/^[ \t]*[^ \t]+[ \t]*/, "", w); sub(/[ \t].*/, "", w)
 			if (kw == "label") {
 				if (rest(line) != pkg) err = err sprintf("line %d: LABEL \"%s\" inside our block (lines %d-): it is not ours, so the block cannot be replaced or removed safely; ", NR, rest(line), bline)
+				else ourlabel = 1
 				label = pkg; inlabel = 1
 			} else if (kw == "append") block_append = rest(line)
 			else if (!(kw == "" || kw ~ /^#/ || kw == "linux" || kw == "kernel" || kw == "initrd" || kw == "fdt" || kw == "devicetree" || (kw == "menu" && tolower(w) == "label"))) {
@@ -176,6 +178,8 @@ inspect() {
 			print "menu\t" (hasmenu && prompt ? 1 : 0)
 			print "promptline\t" (hasmenu ? promptline : 0)
 			print "timeout\t" timeout + 0
+			print "block\t" (nb ? 1 : 0)
+			print "ourlabel\t" ourlabel + 0
 			print "eol\t" (ncr * 2 > nlines ? "crlf" : "lf")
 		}' "$conf"
 }
@@ -256,14 +260,21 @@ no_menu() {
 }
 menu_fix="add e.g. 'MENU TITLE Boot' and 'TIMEOUT 50' near the top and delete any 'PROMPT 0'"
 
+# boot_files_present WHY: the files our entry points at must exist before
+# an entry or a DEFAULT sends U-Boot to them; WHY says what is refused.
+boot_files_present() {
+	local f
+	for f in "Image-$pkgbase" "initramfs-$pkgbase.img" "dtbs-$pkgbase/rockchip/rk3399-pinebook-pro.dtb"; do
+		[ -e "$bootdir/$f" ] || die "$bootdir/$f is missing (did mkinitcpio fail, or is /boot not mounted?): $1; nothing changed"
+	done
+}
+
 add() {
-	local kver prefix f
+	local kver prefix
 	kver=$(cat "$share/kernelrelease")
 	[ "${info[eff]}" != "$pkgbase" ] || [ -n "${info[append]}" ] || die "DEFAULT of $conf is $pkgbase, but its entry is gone and nothing records the entry it replaced: cannot tell which root= to use; add 'DEFAULT <label>' naming the entry that boots today; nothing changed"
 	[ -n "${info[append]}" ] || die "no APPEND line in the entry that boots today ('${info[src]}') of $conf: cannot tell which root= to use; nothing changed"
-	for f in "Image-$pkgbase" "initramfs-$pkgbase.img" "dtbs-$pkgbase/rockchip/rk3399-pinebook-pro.dtb"; do
-		[ -e "$bootdir/$f" ] || die "$bootdir/$f is missing (did mkinitcpio fail, or is /boot not mounted?): not pointing an entry at it; nothing changed"
-	done
+	boot_files_present "not pointing an entry at it"
 	menu_ok ||
 		warn "$(no_menu), so the new entry cannot be picked at boot ($menu_fix)"
 	prefix=$(boot_prefix)
@@ -288,7 +299,12 @@ set_default() {
 	[ "${info[eff]}" != "$pkgbase" ] || { echo "extlinux: DEFAULT is already $pkgbase"; return 0; }
 	[ "${info[ndef]}" -le 1 ] ||
 		die "$conf has ${info[ndef]} lines that set U-Boot's default entry (DEFAULT/ONTIMEOUT at lines ${info[deflines]}; U-Boot uses the last one, line ${info[effline]}: '${info[eff]}'): delete all but one of them, then run 'default' again; nothing changed"
-	grep -q "^# BEGIN $pkgbase" "$conf" || die "$conf has no $pkgbase entry to make the default (reinstall the package to add it); nothing changed"
+	[ "${info[block]}" = 1 ] || die "$conf has no $pkgbase entry to make the default (reinstall the package to add it); nothing changed"
+	# An empty block (the LABEL deleted by hand) would get a DEFAULT that
+	# names no LABEL.
+	[ "${info[ourlabel]}" = 1 ] ||
+		die "the $pkgbase block of $conf has no 'LABEL $pkgbase' line, so DEFAULT $pkgbase would name no entry (reinstall the package to write the entry again); nothing changed"
+	boot_files_present "not making $pkgbase the default (reinstall the package once /boot is mounted, then run 'default' again)"
 	menu_ok ||
 		die "$(no_menu), so it would boot $pkgbase with nothing to fall back from; $menu_fix first; nothing changed"
 	[ "${info[timeout]}" = 1 ] ||
@@ -297,11 +313,12 @@ set_default() {
 	new_conf
 	# The one DEFAULT/ONTIMEOUT line is replaced in place; with none, the new
 	# DEFAULT goes first, with the top-level settings (it also overrides a
-	# MENU DEFAULT, which `undefault` then brings back).
+	# MENU DEFAULT, which `undefault` then brings back). That insert comes
+	# before the rule dropping old record lines, which may be line 1.
 	ndef=${info[ndef]} run_awk '
 		BEGIN { ndef = ENVIRON["ndef"] + 0 }
-		index(line, saved) == 1 { next }
 		NR == 1 && ndef == 0 { print saved eol; print "DEFAULT " pkg eol }
+		index(line, saved) == 1 { next }
 		is_default(kw) { print saved " " rest(line) eol; print "DEFAULT " pkg eol; next }
 		{ print }' "$conf" >"$tmp"
 	commit_conf "extlinux: DEFAULT is now $pkgbase (was $was; 'undefault' restores it; previous file: $backup)"
@@ -345,7 +362,7 @@ unset_default() {
 }
 
 remove() {
-	if ! grep -q "^# BEGIN $pkgbase" "$conf" && [ "${info[nours]}" = 0 ]; then
+	if [ "${info[block]}" = 0 ] && [ "${info[nours]}" = 0 ]; then
 		echo "extlinux: no $pkgbase entry in $conf; nothing to remove"
 		return 0
 	fi

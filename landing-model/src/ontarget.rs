@@ -26,8 +26,36 @@ pub struct DeviceResult {
     /// `path (card, bus_info)` of each node that matched.
     pub nodes: Vec<String>,
     pub checks: Vec<Check>,
-    /// `absent`, `not driven`, `passed`, `failed` or `skipped`.
-    pub verdict: String,
+    pub verdict: Verdict,
+}
+
+/// What the run made of one device.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No node of its driver matched.
+    #[default]
+    Absent,
+    /// Found, but no suite test drives it yet.
+    NotDriven,
+    /// Every one of its tests passed.
+    Passed,
+    /// At least one of its tests failed.
+    Failed,
+    /// None failed, but not all ran.
+    Skipped,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Absent => "absent",
+            Verdict::NotDriven => "not-driven",
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -67,6 +95,13 @@ pub struct Report {
     /// Tests of no table row (vivid, the oracles): the kernel as a whole.
     pub kernel_wide: Vec<Check>,
     pub optins: Vec<Switched>,
+    /// The report kinds of `kernel_log` this kernel can produce beyond
+    /// WARN, BUG, Oops and hung tasks: `lockdep` (/proc/lockdep exists),
+    /// `kmemleak` (its debugfs file exists). A clean log says nothing of
+    /// the others.
+    pub kernel_checkers: Vec<String>,
+    /// What the kernel logged during the run that fails it; `log-lost`
+    /// when records were overwritten before they were read.
     pub kernel_reports: Vec<KernelReport>,
     pub unreadable_nodes: Vec<String>,
     pub tested_by: Vec<TestedBy>,
@@ -77,11 +112,13 @@ pub struct Report {
 pub struct Switched {
     pub driver: String,
     pub path: String,
-    /// The value found (None: the module is not loaded, nothing to switch).
+    /// The value found (None: no such parameter: the module is not loaded,
+    /// or it lacks the package-only patch; nothing to switch).
     pub before: Option<String>,
     /// Whether it read back `Y` after the switch.
     pub on: bool,
-    /// Whether the value found was written back (set when the run ends).
+    /// Whether the value found was written back (set when the run ends;
+    /// only a switched opt-in is written back).
     pub restored: bool,
 }
 
@@ -91,13 +128,15 @@ pub fn count(checks: &[Check], status: &str) -> usize {
 }
 
 impl Report {
-    /// The run passed: no test failed, the kernel logged no report, every
-    /// opt-in found was put back.
+    /// The run passed: some device test passed, none failed, no kernel-wide
+    /// test failed, the kernel logged no report, every switched opt-in was
+    /// put back.
     pub fn passed(&self) -> bool {
-        self.devices.iter().all(|d| d.verdict != "failed")
+        let tested = self.devices.iter().any(|d| count(&d.checks, "pass") > 0);
+        tested
+            && self.devices.iter().all(|d| d.verdict != Verdict::Failed)
             && count(&self.kernel_wide, "fail") == 0
             && self.kernel_reports.is_empty()
-            && self.optins.iter().all(|s| s.before.is_none() || s.restored)
+            && self.optins.iter().all(|s| !s.on || s.restored)
     }
-
 }

@@ -35,6 +35,17 @@ impl HardwareOptin {
     pub fn default_on(&self) -> bool {
         !self.tested_by.is_empty()
     }
+
+    /// Its line of `manifest hardware-optins`, the list the package
+    /// installs and the guests and the on-target run read:
+    /// `driver module parameter Y|N` (the default it ships).
+    pub fn list_line(&self) -> String {
+        let default = if self.default_on() { "Y" } else { "N" };
+        format!(
+            "{} {} {} {default}",
+            self.driver, self.module, self.parameter
+        )
+    }
 }
 
 const KEYS: &[&str] = &["driver", "module", "parameter", "patch", "tested_by"];

@@ -316,8 +316,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (m, p) = paths.resolve()?;
             let man = manifest::Manifest::load(&m, &p)?;
             for o in &man.hardware_optins {
-                let default = if o.default_on() { "Y" } else { "N" };
-                println!("{} {} {} {default}", o.driver, o.module, o.parameter);
+                println!("{}", o.list_line());
             }
             Ok(ExitCode::SUCCESS)
         }

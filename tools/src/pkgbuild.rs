@@ -133,9 +133,9 @@ fn pkgbuild_recipe(text: &str) -> String {
 }
 
 /// Digest of what the package's pkgrel stands for: the included series (in
-/// order, path and content), every file of [`pkgrel_files`] and the
-/// PKGBUILD's recipe, so that no change of the packages' contents can ship
-/// under an old version.
+/// order, path and content), every file of [`pkgrel_files`], the
+/// PKGBUILD's recipe and the opt-in list made from the manifest, so that no
+/// change of the packages' contents can ship under an old version.
 pub fn series_digest(manifest: &Manifest, repo_root: &Path) -> Result<String, PkgbuildError> {
     let mut h = Sha256::new();
     for p in manifest.included() {
@@ -153,6 +153,10 @@ pub fn series_digest(manifest: &Manifest, repo_root: &Path) -> Result<String, Pk
     })?;
     let sum = hex(&Sha256::digest(pkgbuild_recipe(&text).as_bytes()));
     h.update(format!("PKGBUILD\0{sum}\n"));
+    // The opt-in list the package installs is made from the manifest.
+    for o in &manifest.hardware_optins {
+        h.update(format!("hardware-optins\0{}\n", o.list_line()));
+    }
     Ok(hex(&h.finalize()))
 }
 
@@ -194,7 +198,7 @@ pub fn check_pkgrel_bump(
         (
             manifest_key_line(&text, "series_sha256"),
             format!(
-                "the series, the PKGBUILD (outside its generated block and pkgrel) or a file the packages are made from ({}) changed since pkgrel {} was set (series_sha256 {} != {now}); {fix}",
+                "the series, the PKGBUILD (outside its generated block and pkgrel), manifest.toml's [[hardware_optin]] list or a file the packages are made from ({}) changed since pkgrel {} was set (series_sha256 {} != {now}); {fix}",
                 pkgrel_files().collect::<Vec<_>>().join(", "),
                 manifest.pkgrel,
                 manifest.series_sha256

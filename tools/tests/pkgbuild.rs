@@ -284,6 +284,35 @@ fn every_file_the_packages_are_made_from_needs_a_pkgrel_bump() {
     }
 }
 
+/// The opt-in list the package installs comes from the manifest: a
+/// changed entry changes the digest.
+#[test]
+fn a_changed_hardware_optin_changes_the_digest() {
+    let (_t, root) = setup();
+    let mut m = load(&root);
+    let optin = fresnel_tools::hardware_optin::HardwareOptin {
+        driver: "rga".into(),
+        module: "rockchip_rga".into(),
+        parameter: "publish_fences".into(),
+        patch: String::new(),
+        tested_by: String::new(),
+        line: 1,
+    };
+    m.hardware_optins = vec![optin.clone()];
+    let a = pkgbuild::series_digest(&m, &root).unwrap();
+    m.hardware_optins[0].driver = "rga2".into();
+    assert_ne!(a, pkgbuild::series_digest(&m, &root).unwrap());
+    m.hardware_optins[0] = fresnel_tools::hardware_optin::HardwareOptin {
+        tested_by: "Jane Dev <jane@example.org>".into(),
+        ..optin
+    };
+    assert_ne!(
+        a,
+        pkgbuild::series_digest(&m, &root).unwrap(),
+        "the default flips"
+    );
+}
+
 /// The probe's sources are listed by hand (a build in place leaves
 /// products beside them): the list must be what rust-kmod holds.
 #[test]

@@ -585,6 +585,24 @@ mod tests {
         }
     }
 
+    /// A row's Tested-by needs every one of its tests to pass: at least one
+    /// of them must fail without the series, or an unpatched kernel could
+    /// earn the tag.
+    #[test]
+    fn each_driven_row_has_a_test_the_control_kernel_fails() {
+        let all = cases();
+        for r in devices::parse(devices::TABLE).expect("devices.txt parses") {
+            let Some(p) = &r.cases else { continue };
+            assert!(
+                all.iter()
+                    .any(|c| c.device() == p
+                        && matches!(c.control, Control::NoFence | Control::NoWait)),
+                "{}: every {p}/ test passes on the control kernel",
+                r.name
+            );
+        }
+    }
+
     /// cases.txt (which the rig reads) is this table, name by name, in
     /// run order, with the same control column.
     #[test]

@@ -80,6 +80,11 @@ pub fn parse(text: &str) -> Result<Vec<Device>> {
         if rows.iter().any(|r| r.name == name) {
             bail!("{}: a second row named {name}", at());
         }
+        // A test counts for the one row its prefix names: two rows sharing
+        // one would each earn a Tested-by from the other's tests.
+        if cases != "-" && rows.iter().any(|r| r.cases.as_deref() == Some(cases)) {
+            bail!("{}: a second row driven by the tests {cases}/", at());
+        }
         rows.push(Device {
             name: name.to_string(),
             driver: driver.to_string(),
@@ -185,6 +190,10 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("3 columns"), "{e}");
         let e = parse("a b out=VP8 - - -\n").unwrap_err();
         assert!(format!("{e:#}").contains("not a fourcc"), "{e:#}");
+        let e = parse("a b m2m x - -\nc d m2m x - -\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("tests x/"), "{e}");
         let e = parse("a b m2m x c -\n").unwrap_err().to_string();
         assert!(e.contains("stands in for `c`"), "{e}");
     }

@@ -78,6 +78,17 @@ pub struct Summary {
     pub skipped: usize,
 }
 
+/// The summary line the rig reads last (docs/interfaces.md).
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+}
+
 /// One printed result: the test's name and its outcome.
 pub type Ran = (String, Outcome);
 
@@ -188,11 +199,7 @@ impl Runner {
                 ran.push((t.name.clone(), outcome));
             }
         }
-        let _ = writeln!(
-            out,
-            "{} passed, {} failed, {} skipped",
-            summary.passed, summary.failed, summary.skipped
-        );
+        let _ = writeln!(out, "{summary}");
         let _ = out.flush();
         (summary, ran)
     }

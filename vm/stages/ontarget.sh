@@ -6,6 +6,12 @@
 # suite is; the ontarget-check (patched) and ontarget-refused (control)
 # stages then hold the report it wrote.
 set -eu
-exec fresnel-ontarget run --expect stand-ins \
-	--optins /etc/fresnel/hardware-optins --out /tmp/ontarget \
-	--tester "Rig Check <rig-check@fresnel-fourier.dev>"
+optins=/etc/fresnel/hardware-optins
+# The hardware drivers load without their hardware (hardware-optins.sh
+# shows it); loaded here, the run switches their opt-ins on and back as it
+# does on the laptop, where the device tree loads them.
+while read -r _driver module _parameter _default; do
+	modprobe "$module" || echo "ontarget.sh: modprobe $module failed"
+done <"$optins"
+exec fresnel-ontarget run --expect stand-ins --optins "$optins" \
+	--out /tmp/ontarget --tester "Rig Check <rig-check@fresnel-fourier.dev>"

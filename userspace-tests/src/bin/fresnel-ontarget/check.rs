@@ -2,7 +2,7 @@
 //! `ontarget-refused` stages): each check is a test name `ontarget/...`
 //! and its problem, if any.
 
-use landing_model::ontarget::{Report, FORMAT};
+use landing_model::ontarget::{DeviceResult, Report, Verdict, FORMAT};
 
 pub type Checked = Vec<(String, Option<String>)>;
 
@@ -18,23 +18,24 @@ fn common(r: &Report, release: &str, out: &mut Checked) {
     ));
 }
 
-fn stand_ins(r: &Report) -> impl Iterator<Item = &landing_model::ontarget::DeviceResult> {
+fn stand_ins(r: &Report) -> impl Iterator<Item = &DeviceResult> {
     r.devices.iter().filter(|d| !d.stands_in_for.is_empty())
 }
 
 /// The patched kernel: every stand-in found and passed, each with its
-/// block marked not for posting, a clean kernel log, every opt-in back to
-/// its value (`param` reads a sysfs file now).
+/// block naming the hardware it stands in for, a clean kernel log, every
+/// listed opt-in switched on and back to its value (`param` reads a sysfs
+/// file now).
 pub fn earned(r: &Report, release: &str, param: impl Fn(&str) -> String) -> Checked {
     let mut out = Vec::new();
     common(r, release, &mut out);
     for d in stand_ins(r) {
         out.push((
             format!("ontarget/stand-in/{}", d.name),
-            (d.verdict != "passed").then(|| {
+            (d.verdict != Verdict::Passed).then(|| {
                 format!(
                     "{} ({} nodes, {} tests)",
-                    d.verdict,
+                    d.verdict.as_str(),
                     d.nodes.len(),
                     d.checks.len()
                 )
@@ -48,8 +49,8 @@ pub fn earned(r: &Report, release: &str, param: impl Fn(&str) -> String) -> Chec
                 Some(b) if !b.line.starts_with("Tested-by: ") => {
                     Some("the block has no Tested-by line".into())
                 }
-                Some(b) if !b.summary.contains("not for posting") => {
-                    Some("a stand-in's block does not say it is not for posting".into())
+                Some(b) if b.stands_in_for != d.stands_in_for => {
+                    Some("the block does not name the hardware it stands in for".into())
                 }
                 Some(_) => None,
             },
@@ -65,11 +66,29 @@ pub fn earned(r: &Report, release: &str, param: impl Fn(&str) -> String) -> Chec
                 .join(" | ")
         }),
     ));
+    let unswitched: Vec<&str> = r
+        .optins
+        .iter()
+        .filter(|s| !s.on)
+        .map(|s| s.path.as_str())
+        .collect();
+    let switched = if r.optins.is_empty() {
+        Some("the report lists no opt-in".into())
+    } else if !unswitched.is_empty() {
+        Some(format!(
+            "not switched on (the guest loads every opt-in module first): {}",
+            unswitched.join(", ")
+        ))
+    } else {
+        None
+    };
+    out.push(("ontarget/optins-switched".into(), switched));
     let unrestored: Vec<String> = r
         .optins
         .iter()
         .filter(|s| {
-            s.before
+            s.on && s
+                .before
                 .as_ref()
                 .is_some_and(|b| !s.restored || &param(&s.path) != b)
         })
@@ -92,10 +111,10 @@ pub fn refused(r: &Report, release: &str) -> Checked {
     for d in stand_ins(r) {
         out.push((
             format!("ontarget/stand-in-failed/{}", d.name),
-            (d.verdict != "failed").then(|| {
+            (d.verdict != Verdict::Failed).then(|| {
                 format!(
                     "{}, where the fence tests must fail without the series",
-                    d.verdict
+                    d.verdict.as_str()
                 )
             }),
         ));
@@ -116,17 +135,24 @@ pub fn refused(r: &Report, release: &str) -> Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use landing_model::ontarget::{DeviceResult, TestedBy};
+    use landing_model::ontarget::{Switched, TestedBy};
 
-    fn report(verdict: &str, block: bool) -> Report {
+    fn report(verdict: Verdict, block: bool) -> Report {
         Report {
             format: FORMAT,
             kernel_release: "7.2.13+".into(),
             devices: vec![DeviceResult {
                 name: "vim2m".into(),
                 stands_in_for: vec!["rga".into()],
-                verdict: verdict.into(),
+                verdict,
                 ..DeviceResult::default()
+            }],
+            optins: vec![Switched {
+                driver: "rga".into(),
+                path: "/sys/module/rockchip_rga/parameters/publish_fences".into(),
+                before: Some("N".into()),
+                on: block,
+                restored: block,
             }],
             tested_by: if block {
                 vec![TestedBy {
@@ -151,8 +177,10 @@ mod tests {
 
     #[test]
     fn a_patched_run_passes_earned_and_fails_refused() {
-        let r = report("passed", true);
-        assert!(failures(&earned(&r, "7.2.13+", |_| String::new())).is_empty());
+        let r = report(Verdict::Passed, true);
+        assert!(failures(&earned(&r, "7.2.13+", |_| "N".into())).is_empty());
+        let still_on = earned(&r, "7.2.13+", |_| "Y".into());
+        assert_eq!(failures(&still_on), ["ontarget/optins-restored"]);
         assert_eq!(
             failures(&refused(&r, "7.2.13+")),
             ["ontarget/stand-in-failed/vim2m", "ontarget/no-tested-by"]
@@ -161,11 +189,15 @@ mod tests {
 
     #[test]
     fn a_control_run_passes_refused_and_fails_earned() {
-        let r = report("failed", false);
+        let r = report(Verdict::Failed, false);
         assert!(failures(&refused(&r, "7.2.13+")).is_empty());
         assert_eq!(
-            failures(&earned(&r, "7.2.13+", |_| String::new())),
-            ["ontarget/stand-in/vim2m", "ontarget/tested-by/vim2m"]
+            failures(&earned(&r, "7.2.13+", |_| "N".into())),
+            [
+                "ontarget/stand-in/vim2m",
+                "ontarget/tested-by/vim2m",
+                "ontarget/optins-switched"
+            ]
         );
         assert_eq!(failures(&refused(&r, "6.1")), ["ontarget/kernel-release"]);
     }

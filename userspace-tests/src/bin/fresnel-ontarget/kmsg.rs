@@ -34,9 +34,12 @@ fn message(record: &str) -> Option<&str> {
 }
 
 impl Since {
-    /// Every message logged since `mark`, one per line.
-    pub fn read(mut self) -> Result<String> {
+    /// Every message logged since `mark`, one per line, and whether
+    /// records were lost (overwritten before they were read: a report may
+    /// be among them).
+    pub fn read(mut self) -> Result<(String, bool)> {
         let mut text = String::new();
+        let mut lost = false;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             match self.0.read(&mut buf) {
@@ -50,15 +53,11 @@ impl Since {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 // EPIPE: records were overwritten before they were read;
                 // the next read goes on from the oldest one left.
-                Err(e) if e.raw_os_error() == Some(nix::libc::EPIPE) => {
-                    text.push_str(
-                        "(fresnel-ontarget: kernel log records lost: the ring buffer wrapped)\n",
-                    );
-                }
+                Err(e) if e.raw_os_error() == Some(nix::libc::EPIPE) => lost = true,
                 Err(e) => return Err(e).with_context(|| format!("read {KMSG}")),
             }
         }
-        Ok(text)
+        Ok((text, lost))
     }
 }
 

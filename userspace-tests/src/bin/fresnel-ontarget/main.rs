@@ -130,6 +130,19 @@ fn board() -> Board {
     }
 }
 
+/// The report kinds beyond WARN, BUG, Oops and hung tasks that this
+/// kernel can produce (a kernel without lockdep logs no lockdep report).
+fn kernel_checkers() -> Vec<String> {
+    [
+        ("lockdep", "/proc/lockdep"),
+        ("kmemleak", "/sys/kernel/debug/kmemleak"),
+    ]
+    .iter()
+    .filter(|(_, p)| Path::new(p).exists())
+    .map(|(k, _)| k.to_string())
+    .collect()
+}
+
 /// The installed package's version as pacman knows it.
 fn package() -> String {
     match std::process::Command::new("pacman")
@@ -172,7 +185,20 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
             optins.display()
         )
     })?;
+    let list_file = optins;
     let optins = optins::parse_list(&list, optins)?;
+    for d in &table {
+        if let Some(o) = &d.optin {
+            if !optins.iter().any(|x| &x.driver == o) {
+                bail!(
+                    "devices.txt row {} names the opt-in `{o}`, which {} does not list: \
+                     the table and manifest.toml's [[hardware_optin]] disagree",
+                    d.name,
+                    list_file.display()
+                );
+            }
+        }
+    }
     prepare_out(out)?;
     let kernel_release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -207,10 +233,17 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
         say(&format!("could not open {u}"));
     }
 
+    // Marked before anything is switched, so the log covers all the run did.
+    let since = kmsg::mark()?;
     let mut guard = optins::Guard::switch_on(&optins, Path::new("/sys"));
-    for s in &guard.switched {
+    for (s, o) in guard.switched.iter().zip(&optins) {
+        let loaded = Path::new("/sys/module").join(&o.module).exists();
         match &s.before {
-            None => say(&format!("opt-in {}: module not loaded", s.driver)),
+            None if loaded => say(&format!(
+                "opt-in {}: {} has no parameter {} (a kernel without the package's patches?)",
+                s.driver, o.module, o.parameter
+            )),
+            None => say(&format!("opt-in {}: {} not loaded", s.driver, o.module)),
             Some(b) => say(&format!(
                 "opt-in {}: {b} -> {}",
                 s.driver,
@@ -222,7 +255,6 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
         say(&format!("if this run is killed, undo with: {c}"));
     }
 
-    let since = kmsg::mark()?;
     let tests = cases::cases()
         .into_iter()
         .map(|c| c.into_test(false))
@@ -233,15 +265,23 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
     };
     let mut stdout = std::io::stdout();
     let (summary, ran) = Runner::default().run_all(tests, setup, &mut stdout);
-    let log = since.read()?;
+    let (log, lost) = since.read()?;
     let not_restored = guard.restore();
-    let kernel_reports = landing_model::kernel_log::scan(&log)
+    let mut kernel_reports: Vec<KernelReport> = landing_model::kernel_log::scan(&log)
         .into_iter()
         .map(|f| KernelReport {
             what: f.what.into(),
             excerpt: f.excerpt,
         })
         .collect();
+    if lost {
+        kernel_reports.push(KernelReport {
+            what: "log-lost".into(),
+            excerpt: "kernel log records were overwritten before the run read them: \
+                      a report may be among them (a bigger log_buf_len helps)"
+                .into(),
+        });
+    }
 
     let report = report::build(
         &table,
@@ -256,6 +296,8 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
             seconds: t0.elapsed().as_secs(),
             tester,
             unreadable_nodes: unreadable,
+            kernel_checkers: kernel_checkers(),
+            stand_ins: expect == Expect::StandIns,
         },
     );
     let json = serde_json::to_string_pretty(&report).context("serialise the report")?;
@@ -274,10 +316,7 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
         say(&format!("expected and not found: {}", missing.join(", ")));
     }
     // Last, the suite's count: the line the rig reads as the run's summary.
-    println!(
-        "{} passed, {} failed, {} skipped",
-        summary.passed, summary.failed, summary.skipped
-    );
+    println!("{summary}");
     Ok(report.passed() && missing.is_empty() && not_restored.is_empty())
 }
 
@@ -310,7 +349,12 @@ fn check(dir: &Path, refused: bool) -> Result<bool> {
             }
         }
     }
-    println!("{passed} passed, {failed} failed, 0 skipped");
+    let summary = userspace_tests::runner::Summary {
+        passed,
+        failed,
+        skipped: 0,
+    };
+    println!("{summary}");
     Ok(failed == 0)
 }
 

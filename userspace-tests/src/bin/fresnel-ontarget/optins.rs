@@ -80,7 +80,11 @@ impl Guard {
     pub fn restore(&mut self) -> Vec<String> {
         let mut failed = Vec::new();
         for s in &mut self.switched {
-            let Some(before) = &s.before else { continue };
+            // Only what this run switched on: a value it could not change
+            // needs no restoring (and writing it may fail the same way).
+            let Some(before) = s.before.as_ref().filter(|_| s.on) else {
+                continue;
+            };
             if s.restored {
                 continue;
             }
@@ -99,6 +103,7 @@ impl Guard {
     pub fn undo_commands(&self) -> Vec<String> {
         self.switched
             .iter()
+            .filter(|s| s.on)
             .filter_map(|s| s.before.as_ref().map(|b| format!("echo {b} > {}", s.path)))
             .collect()
     }
