@@ -138,7 +138,7 @@ chmod +x "$root/init" "$root"/usr/libexec/fresnel/*.sh
 echo "$guest_kind" >"$root/etc/fresnel/kind"
 echo "$results_port" >"$root/etc/fresnel/results-port"
 # The hardware opt-ins and the defaults the package may ship
-# (vm/stages/hardware-optins.sh checks them).
+# (vm/stages/hardware-optins.sh checks them; the on-target run switches them).
 "$here/tools.sh" manifest hardware-optins --manifest "$REPO_ROOT/manifest.toml" \
 	>"$root/etc/fresnel/hardware-optins"
 # Columns of stages.list: name timeout kernels verdict command...; the guest

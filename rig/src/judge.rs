@@ -82,6 +82,20 @@ fn vm_run(run: &KernelRun) -> Outcome {
     }
 }
 
+/// The run is the kernel it is judged as (suite review V2): the guest's
+/// `@@FRESNEL KIND` line names it, so that a control run handed over as
+/// the patched one (or the reverse) fails instead of passing for it.
+fn guest_kind(run: &KernelRun) -> Outcome {
+    let want = run.kernel.word();
+    match run.guest.kind.as_deref() {
+        Some(k) if k.split_whitespace().next() == Some(want) => Outcome::Pass,
+        Some(k) => Outcome::Fail(format!(
+            "the guest says `@@FRESNEL KIND {k}`; this run is judged as the {want} kernel"
+        )),
+        None => Outcome::Fail("the guest wrote no `@@FRESNEL KIND` line".into()),
+    }
+}
+
 /// The stages the table runs on `kernel`.
 fn listed_for<'a>(rules: &Rules<'a>, kernel: Kernel) -> Vec<&'a StageSpec> {
     rules.stages.iter().filter(|s| s.runs_on(kernel)).collect()
@@ -256,6 +270,7 @@ fn judge_kernel(run: &KernelRun, rules: &Rules, checks: &mut Vec<Check>) {
     let k = run.kernel;
     let listed = listed_for(rules, k);
     checks.push(check(format!("{k}/vm-run"), vm_run(run)));
+    checks.push(check(format!("{k}/guest-kind"), guest_kind(run)));
     checks.push(check(
         format!("{k}/kernel-log-clean"),
         kernel_log_clean(run, &listed, rules),

@@ -9,9 +9,23 @@ set -eu
 optins=/etc/fresnel/hardware-optins
 # The hardware drivers load without their hardware (hardware-optins.sh
 # shows it); loaded here, the run switches their opt-ins on and back as it
-# does on the laptop, where the device tree loads them.
+# does on the laptop, where the device tree loads them. Unloaded after, so
+# that the later stages (vb2-module-cycles) find the modules as before.
+loaded=
 while read -r _driver module _parameter _default; do
-	modprobe "$module" || echo "ontarget.sh: modprobe $module failed"
+	if grep -q "^$module " /proc/modules; then continue; fi
+	if modprobe "$module"; then
+		loaded="$loaded $module"
+	else
+		echo "ontarget.sh: modprobe $module failed"
+	fi
 done <"$optins"
-exec fresnel-ontarget run --expect stand-ins --optins "$optins" \
-	--out /tmp/ontarget --tester "Rig Check <rig-check@fresnel-fourier.dev>"
+rc=0
+fresnel-ontarget run --expect stand-ins --optins "$optins" \
+	--out /tmp/ontarget --tester "Rig Check <rig-check@fresnel-fourier.dev>" || rc=$?
+# A module that will not unload is still referenced; the line after the
+# summary then fails the stage.
+for module in $loaded; do
+	rmmod "$module" || echo "ontarget.sh: rmmod $module failed: still in use after the run"
+done
+exit "$rc"

@@ -176,6 +176,8 @@ fn a_green_pair_of_runs_passes_every_check() {
     assert!(not_passed.is_empty(), "{not_passed:#?}");
     for name in [
         "patched/vm-run",
+        "patched/guest-kind",
+        "control/guest-kind",
         "patched/kernel-log-clean",
         "patched/stage/suite",
         "patched/stage/kmod-check",
@@ -193,6 +195,30 @@ fn a_green_pair_of_runs_passes_every_check() {
     ] {
         assert_eq!(outcome(&checks, name), &Outcome::Pass, "{name}");
     }
+}
+
+/// Suite review V2: a control run handed over as the patched one fails.
+#[test]
+fn a_run_of_the_other_kernel_fails_its_guest_kind() {
+    let stages = stages_list::parse(STAGES).expect("fixture stages");
+    let cases = cases::parse(CASES).expect("fixture cases");
+    let mut swapped = run(Kernel::Control, &green(Kernel::Patched));
+    swapped.kernel = Kernel::Patched;
+    let checks = judge(
+        None,
+        Some(&swapped),
+        &Rules {
+            cases: &cases,
+            stages: &stages,
+            control_reports: &known_reports(),
+            must_run: &must_run(),
+        },
+    );
+    let why = failure(&checks, "patched/guest-kind");
+    assert!(
+        why.contains("KIND control 7.2.13") && why.contains("judged as the patched"),
+        "{why}"
+    );
 }
 
 #[test]
