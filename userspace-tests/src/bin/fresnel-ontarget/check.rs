@@ -25,8 +25,9 @@ fn stand_ins(r: &Report) -> impl Iterator<Item = &DeviceResult> {
 /// The patched kernel: every stand-in found and passed, each with its
 /// block naming the hardware it stands in for, a clean kernel log, every
 /// listed opt-in switched on and back to its value (`param` reads a sysfs
-/// file now).
-pub fn earned(r: &Report, release: &str, param: impl Fn(&str) -> String) -> Checked {
+/// file now; None: its module was unloaded since, and the run's own record
+/// of the restore is all there is).
+pub fn earned(r: &Report, release: &str, param: impl Fn(&str) -> Option<String>) -> Checked {
     let mut out = Vec::new();
     common(r, release, &mut out);
     for d in stand_ins(r) {
@@ -90,7 +91,7 @@ pub fn earned(r: &Report, release: &str, param: impl Fn(&str) -> String) -> Chec
             s.on && s
                 .before
                 .as_ref()
-                .is_some_and(|b| !s.restored || &param(&s.path) != b)
+                .is_some_and(|b| !s.restored || param(&s.path).is_some_and(|now| &now != b))
         })
         .map(|s| s.path.clone())
         .collect();
@@ -178,9 +179,11 @@ mod tests {
     #[test]
     fn a_patched_run_passes_earned_and_fails_refused() {
         let r = report(Verdict::Passed, true);
-        assert!(failures(&earned(&r, "7.2.13+", |_| "N".into())).is_empty());
-        let still_on = earned(&r, "7.2.13+", |_| "Y".into());
+        assert!(failures(&earned(&r, "7.2.13+", |_| Some("N".into()))).is_empty());
+        let still_on = earned(&r, "7.2.13+", |_| Some("Y".into()));
         assert_eq!(failures(&still_on), ["ontarget/optins-restored"]);
+        let unloaded = earned(&r, "7.2.13+", |_| None);
+        assert!(failures(&unloaded).is_empty(), "the run's record stands");
         assert_eq!(
             failures(&refused(&r, "7.2.13+")),
             ["ontarget/stand-in-failed/vim2m", "ontarget/no-tested-by"]
@@ -192,7 +195,7 @@ mod tests {
         let r = report(Verdict::Failed, false);
         assert!(failures(&refused(&r, "7.2.13+")).is_empty());
         assert_eq!(
-            failures(&earned(&r, "7.2.13+", |_| "N".into())),
+            failures(&earned(&r, "7.2.13+", |_| Some("N".into()))),
             [
                 "ontarget/stand-in/vim2m",
                 "ontarget/tested-by/vim2m",
