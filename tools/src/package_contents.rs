@@ -200,6 +200,7 @@ pub fn check(listings: &[Listing], want: &Expected) -> Vec<Problem> {
         }
     };
     require(kernel, &required);
+
     let build = format!("{modules}/build");
     match find(&names[1]) {
         None => problem(

@@ -130,17 +130,21 @@ fn board() -> Board {
     }
 }
 
-/// The report kinds beyond WARN, BUG, Oops and hung tasks that this
-/// kernel can produce (a kernel without lockdep logs no lockdep report).
+/// The running kernel's release (`uname -r`).
+fn kernel_release() -> Result<String> {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .context("uname")
+}
+
+/// The report kinds of [`report::CHECKERS`] this kernel can produce (a
+/// kernel without lockdep logs no lockdep report).
 fn kernel_checkers() -> Vec<String> {
-    [
-        ("lockdep", "/proc/lockdep"),
-        ("kmemleak", "/sys/kernel/debug/kmemleak"),
-    ]
-    .iter()
-    .filter(|(_, p)| Path::new(p).exists())
-    .map(|(k, _)| k.to_string())
-    .collect()
+    report::CHECKERS
+        .iter()
+        .filter(|(_, p)| Path::new(p).exists())
+        .map(|(k, _)| k.to_string())
+        .collect()
 }
 
 /// The installed package's version as pacman knows it.
@@ -200,9 +204,7 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
         }
     }
     prepare_out(out)?;
-    let kernel_release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .context("uname")?;
+    let kernel_release = kernel_release()?;
     say(&format!(
         "kernel {kernel_release}; report in {}",
         out.display()
@@ -328,17 +330,11 @@ fn check(dir: &Path, refused: bool) -> Result<bool> {
         std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     let report: Report =
         serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
-    let release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .context("uname")?;
+    let release = kernel_release()?;
     let results = if refused {
         check::refused(&report, &release)
     } else {
-        check::earned(&report, &release, |p| {
-            std::fs::read_to_string(p)
-                .ok()
-                .map(|v| v.trim().to_string())
-        })
+        check::earned(&report, &release, |p| optins::read_value(Path::new(p)))
     };
     let (mut passed, mut failed) = (0, 0);
     for (name, problem) in &results {

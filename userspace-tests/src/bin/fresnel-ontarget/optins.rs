@@ -26,6 +26,13 @@ impl Optin {
     }
 }
 
+/// A sysfs parameter's value, trimmed (None: no such file).
+pub fn read_value(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
 pub fn parse_list(text: &str, file: &Path) -> Result<Vec<Optin>> {
     text.lines()
         .enumerate()
@@ -58,12 +65,10 @@ impl Guard {
             .iter()
             .map(|o| {
                 let p = o.sysfs(sysfs_root);
-                let before = std::fs::read_to_string(&p)
-                    .ok()
-                    .map(|s| s.trim().to_string());
+                let before = read_value(&p);
                 let on = before.is_some()
                     && std::fs::write(&p, "Y").is_ok()
-                    && std::fs::read_to_string(&p).is_ok_and(|s| s.trim() == "Y");
+                    && read_value(&p).as_deref() == Some("Y");
                 Switched {
                     driver: o.driver.clone(),
                     path: p.display().to_string(),

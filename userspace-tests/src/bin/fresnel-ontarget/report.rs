@@ -30,6 +30,13 @@ pub struct Context {
 
 use landing_model::ontarget::count;
 
+/// The `kernel_log` kinds a kernel reports only when built with their
+/// checker, and the file that shows the checker is there.
+pub const CHECKERS: &[(&str, &str)] = &[
+    ("lockdep", "/proc/lockdep"),
+    ("kmemleak", "/sys/kernel/debug/kmemleak"),
+];
+
 fn check_of((name, outcome): &Ran) -> Check {
     let (status, reason) = match outcome {
         Outcome::Pass => ("pass", String::new()),
@@ -211,7 +218,9 @@ pub fn text(report: &Report) -> String {
     let _ = writeln!(t, "opt-ins:");
     for s in &report.optins {
         let what = match &s.before {
-            None => "module not loaded, not switched".to_string(),
+            None => "no such parameter (module not loaded, or without the package's patch), \
+                     not switched"
+                .to_string(),
             Some(b) => format!(
                 "{b} -> {} -> {}",
                 if s.on { "Y" } else { "switch failed" },
@@ -225,8 +234,14 @@ pub fn text(report: &Report) -> String {
         let _ = writeln!(t, "  {:<8} {} ({})", s.driver, what, s.path);
     }
     if report.kernel_reports.is_empty() {
-        let mut kinds = vec!["WARN", "BUG", "Oops", "hung-task"];
-        kinds.extend(report.kernel_checkers.iter().map(String::as_str));
+        let kinds: Vec<&str> = landing_model::kernel_log::KINDS
+            .iter()
+            .copied()
+            .filter(|k| {
+                !CHECKERS.iter().any(|(c, _)| c == k)
+                    || report.kernel_checkers.iter().any(|c| c == k)
+            })
+            .collect();
         let _ = writeln!(
             t,
             "kernel log: no report during the run (this kernel reports {})",
@@ -348,6 +363,11 @@ mod tests {
             "Tested-by: Jane Dev <jane@example.org>"
         );
         assert!(text(&r).contains("result: passed"));
+        assert!(
+            text(&r)
+                .contains("this kernel reports WARN, BUG, Oops, panic, lockdep, hung-task, UBSAN)"),
+            "kmemleak is not among the fixture's checkers"
+        );
     }
 
     /// What the control kernel shows: fence tests fail, nobody earns a tag.
