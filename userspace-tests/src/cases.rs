@@ -142,13 +142,13 @@ fn path(
 }
 
 fn check(
-    name: &str,
+    name: impl Into<String>,
     needs: Vec<Need>,
     control: Control,
     f: impl Fn(&Env, &str) -> Result<()> + 'static,
 ) -> Case {
     Case {
-        name: name.to_string(),
+        name: name.into(),
         needs,
         body: Body::Check(Box::new(f)),
         control,
@@ -172,11 +172,10 @@ fn with_limit(mut c: Case, limit: Duration) -> Case {
 
 /// Every test, in run order.
 pub fn cases() -> Vec<Case> {
-    use foreign::{Foreign, WaitEnd};
-    use Control::{NoFence, NoWait, Pass, Skip};
+    use Control::{NoFence, Pass, Skip};
     use Need::{
-        Bufinfo, Device, DmaHeap, Kmod, SwSync, Udmabuf, Vim2mReloadable, VislTranstime,
-        VividCapture, VividMplane, Vkms,
+        Bufinfo, Device, DmaHeap, Kmod, Udmabuf, Vim2mReloadable, VislTranstime, VividCapture,
+        VividMplane, Vkms,
     };
     let vim2m = || vec![Device(Driver::Vim2m), Bufinfo];
     let slow = scaled_limit();
@@ -239,36 +238,7 @@ pub fn cases() -> Vec<Case> {
         ),
     ]);
     // Fences others put on a job's buffers hold it (sw_sync, as IGT).
-    for (name, about, foreign, end) in [
-        (
-            "vim2m/foreign_writer_holds_job",
-            "a sw_sync writer fence on the OUTPUT buffer holds the job, whose own fences are published; its signal runs the job",
-            Foreign::WriterOnOutput,
-            WaitEnd::Signal,
-        ),
-        (
-            "vim2m/foreign_reader_holds_job",
-            "a sw_sync reader fence on the CAPTURE buffer holds the job until it signals",
-            Foreign::ReaderOnCapture,
-            WaitEnd::Signal,
-        ),
-        (
-            "vim2m/streamoff_while_waiting",
-            "STREAMOFF while a job waits for a foreign fence signals its fences with an error and leaves the buffer unwritten",
-            Foreign::WriterOnOutput,
-            WaitEnd::StreamOff,
-        ),
-    ] {
-        let mut needs = vim2m();
-        needs.push(SwSync);
-        t.push(with_limit(
-            check(name, needs, NoWait, move |e, _| {
-                foreign::foreign_fence_holds_job(e, foreign, end)
-            })
-            .about(about),
-            slow,
-        ));
-    }
+    t.extend(foreign_paths(Driver::Vim2m, vim2m(), slow));
     // A display handed the CAPTURE buffer of a job that has not started.
     t.push(with_limit(
         check(
@@ -339,6 +309,9 @@ pub fn cases() -> Vec<Case> {
         .about("a job on MMAP buffers never exported runs and completes normally"),
     );
     t.extend(in_ioctl_paths(Driver::VicodecEnc, vicodec()));
+    // Its jobs are committed with their fences: a foreign fence holds one,
+    // which shows them pending.
+    t.extend(foreign_paths(Driver::VicodecEnc, vicodec(), slow));
     t.extend([
         check("vicodec/no_fence_without_job", vicodec(), Pass, |e, n| {
             idle::no_fence_without_job(e, n, Driver::VicodecEnc)
@@ -491,6 +464,49 @@ fn in_ioctl_paths(driver: Driver, needs: Vec<Need>) -> Vec<Case> {
             .about(about)
         })
         .collect()
+}
+
+/// A foreign sw_sync fence on a buffer holds the job (control kernel:
+/// `no-wait`): the writer's on OUTPUT and the reader's on CAPTURE, each
+/// released by its signal, and STREAMOFF while the job waits.
+fn foreign_paths(driver: Driver, needs: Vec<Need>, limit: Duration) -> Vec<Case> {
+    use foreign::{Foreign, WaitEnd};
+    [
+        (
+            "foreign_writer_holds_job",
+            "a sw_sync writer fence on the OUTPUT buffer holds the job, whose own fences are published; its signal runs the job",
+            Foreign::WriterOnOutput,
+            WaitEnd::Signal,
+        ),
+        (
+            "foreign_reader_holds_job",
+            "a sw_sync reader fence on the CAPTURE buffer holds the job until it signals",
+            Foreign::ReaderOnCapture,
+            WaitEnd::Signal,
+        ),
+        (
+            "streamoff_while_waiting",
+            "STREAMOFF while a job waits for a foreign fence signals its fences with an error and leaves the buffer unwritten",
+            Foreign::WriterOnOutput,
+            WaitEnd::StreamOff,
+        ),
+    ]
+    .into_iter()
+    .map(|(name, about, foreign, end)| {
+        let mut needs = needs.clone();
+        needs.push(Need::SwSync);
+        with_limit(
+            check(
+                format!("{}/{name}", driver.name()),
+                needs,
+                Control::NoWait,
+                move |e, _| foreign::foreign_fence_holds_job(e, driver, foreign, end),
+            )
+            .about(about),
+            limit,
+        )
+    })
+    .collect()
 }
 
 /// The table as cases.txt writes it: `name patched control about` per

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::access::open_node;
 use crate::env::Env;
-use crate::m2m::{open_vim2m, BufSource, M2mRun};
+use crate::m2m::{BufSource, Driver, M2mRun};
 use crate::observe::Watch;
 use crate::oracle;
 use crate::parse::Usage;
@@ -26,9 +26,9 @@ pub const SW_SYNC: &str = "/sys/kernel/debug/sync/sw_sync";
 pub const SW_SYNC_FIX: &str = "a kernel with CONFIG_SW_SYNC=y and debugfs mounted";
 
 /// How long the job must stay unstarted while the foreign fence is
-/// pending. vim2m writes the frame when its job starts, and a kernel that
-/// does not wait starts it inside the QBUF, so a short hold tells them
-/// apart.
+/// pending. vim2m and vicodec write the frame when the job starts, and a
+/// kernel that does not wait starts it inside the QBUF, so a short hold
+/// tells them apart.
 const HOLD: Duration = Duration::from_millis(500);
 
 /// Whose fence, on which buffer.
@@ -49,9 +49,14 @@ pub enum WaitEnd {
     StreamOff,
 }
 
-pub fn foreign_fence_holds_job(env: &Env, foreign: Foreign, end: WaitEnd) -> Result<()> {
+pub fn foreign_fence_holds_job(
+    env: &Env,
+    driver: Driver,
+    foreign: Foreign,
+    end: WaitEnd,
+) -> Result<()> {
     let timeline = open_node(SW_SYNC, false, SW_SYNC_FIX)?;
-    let mut run = M2mRun::setup(env, open_vim2m()?, b"RGB3", BufSource::Mmap)?;
+    let mut run = M2mRun::open(env, driver, BufSource::Mmap)?;
     let cap = run.export_cap("fs:foreign:cap")?;
     let (target, flags, what) = match foreign {
         Foreign::WriterOnOutput => (
@@ -136,8 +141,8 @@ pub fn foreign_fence_holds_job(env: &Env, foreign: Foreign, end: WaitEnd) -> Res
     Ok(())
 }
 
-/// The job stays unstarted for `HOLD` (vim2m writes the frame when its
-/// job starts).
+/// The job stays unstarted for `HOLD` (the frame is written when the job
+/// starts).
 fn hold(run: &M2mRun, what: &str) -> Result<()> {
     let start = Instant::now();
     while start.elapsed() < HOLD {
