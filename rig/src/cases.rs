@@ -21,10 +21,21 @@ pub enum Expect {
     NoWait,
     /// `skip`: a SKIP line (what the test needs cannot exist on that kernel).
     Skip,
+    /// `hardware` (patched column only): a device no rig has; both guests
+    /// must report a SKIP line. fresnel-ontarget runs the case on the
+    /// board, and the control column then says what a board kernel
+    /// without the series does.
+    Hardware,
 }
 
 impl Expect {
-    pub const ALL: [Expect; 4] = [Expect::Pass, Expect::NoFence, Expect::NoWait, Expect::Skip];
+    pub const ALL: [Expect; 5] = [
+        Expect::Pass,
+        Expect::NoFence,
+        Expect::NoWait,
+        Expect::Skip,
+        Expect::Hardware,
+    ];
 
     pub fn word(self) -> &'static str {
         match self {
@@ -32,6 +43,7 @@ impl Expect {
             Expect::NoFence => "no-fence",
             Expect::NoWait => "no-wait",
             Expect::Skip => "skip",
+            Expect::Hardware => "hardware",
         }
     }
 
@@ -60,7 +72,7 @@ pub enum CasesError {
     #[error("line {line}: expected `name patched control about`, found {found:?}")]
     Columns { line: usize, found: String },
     #[error(
-        "line {line}: {name}: unknown {column} expectation {word:?} (one of pass, no-fence, no-wait, skip)"
+        "line {line}: {name}: unknown {column} expectation {word:?} (one of pass, no-fence, no-wait, skip; hardware in the patched column)"
     )]
     UnknownWord {
         line: usize,
@@ -68,12 +80,14 @@ pub enum CasesError {
         column: &'static str,
         word: String,
     },
-    #[error("line {line}: {name}: the patched column must be `pass` (every case runs on the patched kernel), found {word:?}")]
+    #[error("line {line}: {name}: the patched column must be `pass` (every case runs on the patched kernel) or `hardware` (a device no rig has), found {word:?}")]
     PatchedNotPass {
         line: usize,
         name: String,
         word: String,
     },
+    #[error("line {line}: {name}: `hardware` belongs in the patched column; the control column says what a board kernel without the series does")]
+    HardwareInControl { line: usize, name: String },
     #[error("line {line}: {name} is already listed on line {first}")]
     Duplicate {
         line: usize,
@@ -120,11 +134,17 @@ pub fn parse(text: &str) -> Result<Vec<Case>, CasesError> {
             })
         };
         let (patched_expect, control) = (expect("patched", patched)?, expect("control", control)?);
-        if patched_expect != Expect::Pass {
+        if !matches!(patched_expect, Expect::Pass | Expect::Hardware) {
             return Err(CasesError::PatchedNotPass {
                 line,
                 name: name.to_string(),
                 word: patched.to_string(),
+            });
+        }
+        if control == Expect::Hardware {
+            return Err(CasesError::HardwareInControl {
+                line,
+                name: name.to_string(),
             });
         }
         if let Some(&first) = seen.get(name) {
@@ -163,6 +183,20 @@ mod tests {
         );
         assert_eq!(cases[2].control, Expect::Skip);
         assert_eq!(cases[1].about, "a fence lands");
+    }
+
+    #[test]
+    fn hardware_only_in_the_patched_column() {
+        let cases = parse("rga/a hardware no-wait shows a\n").expect("parses");
+        assert_eq!(
+            (cases[0].patched, cases[0].control),
+            (Expect::Hardware, Expect::NoWait)
+        );
+        let e = parse("rga/a pass hardware shows a\n").expect_err("hardware in control");
+        assert!(
+            matches!(e, CasesError::HardwareInControl { line: 1, .. }),
+            "{e}"
+        );
     }
 
     #[test]

@@ -26,6 +26,12 @@ fn meaning(expect: Expect) -> &'static str {
              module needs the series' tracepoints). A PASS means it loaded on a kernel without the \
              series and fails the run."
         }
+        Expect::Hardware => {
+            "(patched column) the test drives a device no rig has (an RK3399 block): both guests \
+             must SKIP it, and a PASS or FAIL there fails the run. On the board, fresnel-ontarget \
+             runs it and it must PASS; the control column then says what a board kernel without \
+             the series does."
+        }
     }
 }
 

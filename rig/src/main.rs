@@ -239,15 +239,23 @@ fn cases_cmd(path: &Path, markdown: bool) -> Result<()> {
     if markdown {
         print!("{}", cases_markdown::render(&cases));
     } else {
-        let control = |e: cases::Expect| cases.iter().filter(|c| c.control == e).count();
+        let in_rig = |c: &&cases::Case| c.patched != cases::Expect::Hardware;
+        let control = |e: cases::Expect| {
+            cases
+                .iter()
+                .filter(in_rig)
+                .filter(|c| c.control == e)
+                .count()
+        };
         println!(
-            "{}: {} cases; on the control kernel {} must pass, {} must fail with no-fence, {} with no-wait, {} must skip",
+            "{}: {} cases; on the control kernel {} must pass, {} must fail with no-fence, {} with no-wait, {} must skip; {} drive hardware (skip in the rig)",
             path.display(),
             cases.len(),
             control(cases::Expect::Pass),
             control(cases::Expect::NoFence),
             control(cases::Expect::NoWait),
-            control(cases::Expect::Skip)
+            control(cases::Expect::Skip),
+            cases.len() - cases.iter().filter(in_rig).count()
         );
     }
     Ok(())

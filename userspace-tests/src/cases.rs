@@ -89,6 +89,24 @@ impl Case {
         self.name.split_once('/').map_or(&self.name, |(_, s)| s)
     }
 
+    /// Whether it drives hardware no rig has (cases.txt's patched column
+    /// says `hardware`: the rig's guests must SKIP it, the board's
+    /// on-target run must pass it).
+    pub fn is_hardware(&self) -> bool {
+        self.needs
+            .iter()
+            .any(|n| matches!(n, Need::Device(d) if d.is_hardware()))
+    }
+
+    /// cases.txt's patched column.
+    pub fn patched_word(&self) -> &'static str {
+        if self.is_hardware() {
+            "hardware"
+        } else {
+            "pass"
+        }
+    }
+
     /// Whether the body is a fence path (it fills a landing row).
     pub fn is_fence_path(&self) -> bool {
         matches!(self.body, Body::Path(_))
@@ -448,6 +466,13 @@ pub fn cases() -> Vec<Case> {
             slow,
         ),
     ]);
+    // Hardware, on the board only (fresnel-ontarget): the RGA runs the
+    // sw_sync family vim2m runs in the rig, the same code.
+    t.extend(foreign_paths(
+        Driver::Rga,
+        vec![Device(Driver::Rga), Bufinfo],
+        slow,
+    ));
     t
 }
 
@@ -514,7 +539,15 @@ fn foreign_paths(driver: Driver, needs: Vec<Need>, limit: Duration) -> Vec<Case>
 pub fn table_lines() -> Vec<String> {
     cases()
         .iter()
-        .map(|c| format!("{} pass {} {}", c.name, c.control.as_str(), c.about))
+        .map(|c| {
+            format!(
+                "{} {} {} {}",
+                c.name,
+                c.patched_word(),
+                c.control.as_str(),
+                c.about
+            )
+        })
         .collect()
 }
 

@@ -9,6 +9,10 @@ use sha2::{Digest, Sha256};
 /// The frame vim2m converts: small, so that a software reference is cheap.
 pub const VIM2M_W: u32 = 64;
 pub const VIM2M_H: u32 = 48;
+/// The RGA's test frame: RGB24 lines of 960 bytes, a multiple of every
+/// stride alignment its variants ask for, so sizeimage is exactly w*h*3.
+pub const RGA_W: u32 = 320;
+pub const RGA_H: u32 = 240;
 /// vicodec clamps to at least 640x360 (MIN_WIDTH/MIN_HEIGHT in
 /// vicodec-core.c) and rounds both dimensions up to its 8x8 block
 /// (vic_round_dim: 360 becomes 368), so the raw frames are 640x480, a size

@@ -69,16 +69,28 @@ pub enum Driver {
     /// fills CAPTURE with a debug pattern, so its default coded format and
     /// default (never set) codec controls suffice.
     Visl,
+    /// The Rockchip RGA (RK3399), hardware: a 2D engine whose every job
+    /// converts the next OUTPUT frame into the next CAPTURE buffer, done
+    /// by its interrupt. Found only on the board (fresnel-ontarget); the
+    /// rig has none, and its tests SKIP there (cases.txt `hardware`).
+    Rga,
 }
 
 impl Driver {
-    /// Test-name prefix and QUERYCAP driver name.
+    /// Test-name prefix (the virtual drivers': also the QUERYCAP driver
+    /// name).
     pub fn name(self) -> &'static str {
         match self {
             Driver::Vim2m => "vim2m",
             Driver::VicodecEnc | Driver::VicodecDec => "vicodec",
             Driver::Visl => "visl",
+            Driver::Rga => "rga",
         }
+    }
+
+    /// Hardware no rig has: its tests run on the board only.
+    pub fn is_hardware(self) -> bool {
+        self == Driver::Rga
     }
 
     /// The device's node (visl: and its media device); an absence is a
@@ -93,6 +105,11 @@ impl Driver {
                 crate::v4l2::find_media("visl", "modprobe visl")?;
                 Ok(d)
             }
+            Driver::Rga => find_device(
+                "rockchip-rga",
+                "a board with an RGA (RK3399) and the rockchip_rga module loaded",
+                |d| d.is_m2m(),
+            ),
         }
     }
 }

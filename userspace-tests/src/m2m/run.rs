@@ -13,8 +13,8 @@ use super::source::import_source;
 use super::{label_buf, BufSource, Driver, VIM2M_CID_TRANS_TIME_MSEC};
 use crate::env::Env;
 use crate::frames::{
-    pattern_rgb24, pattern_yuv420, vim2m_rgb24_to_yuyv, Reference, FWHT_HDR_LEN, VICODEC_H,
-    VICODEC_W, VIM2M_H, VIM2M_W,
+    pattern_rgb24, pattern_yuv420, vim2m_rgb24_to_yuyv, Reference, FWHT_HDR_LEN, RGA_H, RGA_W,
+    VICODEC_H, VICODEC_W, VIM2M_H, VIM2M_W,
 };
 use crate::sys::{self, Mapping};
 use crate::v4l2::{Mem, VideoDev};
@@ -299,7 +299,53 @@ impl M2mRun {
             }
             Driver::Visl if src == BufSource::Mmap => Self::setup_visl(dev),
             Driver::Visl => bail!("the suite drives visl with MMAP buffers only"),
+            Driver::Rga => Self::setup_rga(dev, src),
         }
+    }
+
+    /// The RGA: RGB24 RGA_W x RGA_H in and out, no rotation, flip or
+    /// scaling (its controls' defaults), so CAPTURE must equal OUTPUT byte
+    /// for byte; CAPTURE backed by `src`.
+    pub fn setup_rga(dev: VideoDev, src: BufSource) -> Result<Self> {
+        let mut dev = dev;
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        let of = dev.set_format(oq, b"RGB3", RGA_W, RGA_H)?;
+        let cf = dev.set_format(cq, b"RGB3", RGA_W, RGA_H)?;
+        if (of.width, of.height, cf.width, cf.height) != (RGA_W, RGA_H, RGA_W, RGA_H) {
+            bail!(
+                "the RGA adjusted {RGA_W}x{RGA_H} RGB24 to {}x{} / {}x{}",
+                of.width,
+                of.height,
+                cf.width,
+                cf.height
+            );
+        }
+        let out_size = plane0_size(&of);
+        let cap_size = plane0_size(&cf);
+        let input = pattern_rgb24(RGA_W, RGA_H);
+        if out_size as usize != input.len() || cap_size as usize != input.len() {
+            bail!(
+                "the RGA's RGB24 sizeimage is {out_size} / {cap_size}, expected {} (no stride padding at this width)",
+                input.len()
+            );
+        }
+        let out =
+            Backing::new(&dev, oq, BufSource::Mmap, out_size, &input).context("OUTPUT buffer")?;
+        let cap = Backing::new(&dev, cq, src, cap_size, &[]).context("CAPTURE buffer")?;
+        Ok(Self {
+            driver: Driver::Rga,
+            dev: Some(dev),
+            out: Some(out),
+            cap: Some(cap),
+            out_size,
+            cap_size,
+            reference: Reference::Exact(input.clone()),
+            input,
+            payload: Cell::new(cap_size),
+            t0_ns: 0,
+            media: None,
+            request: None,
+        })
     }
 
     /// visl with its default formats (the first coded format, decoded to
