@@ -13,6 +13,7 @@
 //! function of a context `C` that the caller builds once, before the first
 //! fork.
 
+pub mod interrupt;
 mod isolate;
 mod select;
 
@@ -76,6 +77,8 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// The signal that stopped the run early (`interrupt`), if one did.
+    pub interrupted: Option<i32>,
 }
 
 /// The summary line the rig reads last (docs/interfaces.md).
@@ -197,6 +200,15 @@ impl Runner {
                 }
                 let _ = writeln!(out, "{}", result_line(&t.name, &outcome));
                 ran.push((t.name.clone(), outcome));
+                if let Some(sig) = interrupt::requested() {
+                    let _ = writeln!(
+                        out,
+                        "note: stopped by signal {sig}: {} test(s) not run",
+                        selection.to_run.len() - ran.len()
+                    );
+                    summary.interrupted = Some(sig);
+                    break;
+                }
             }
         }
         let _ = writeln!(out, "{summary}");
@@ -315,7 +327,8 @@ mod tests {
             Summary {
                 passed: 2,
                 failed: 4,
-                skipped: 1
+                skipped: 1,
+                interrupted: None,
             }
         );
         assert_eq!(s.exit_code(), ExitCode::FAILURE);

@@ -136,7 +136,13 @@ enum Report {
     /// The child closed the pipe without a whole line.
     Eof,
     TimedOut,
+    /// A signal asked the run to stop (`interrupt`).
+    Interrupted(i32),
 }
+
+/// How long one poll waits at most, so that a stop request that arrives
+/// just before it is seen soon after.
+const POLL_SLICE: Duration = Duration::from_millis(200);
 
 /// Read the child's line until `deadline`. A grandchild may hold the pipe
 /// open after the child exits, so the line, not EOF, ends the read.
@@ -148,14 +154,17 @@ fn read_report(rx: &OwnedFd, deadline: Instant) -> Result<Report, Errno> {
                 String::from_utf8_lossy(&buf[..i]).into_owned(),
             ));
         }
+        if let Some(sig) = super::interrupt::requested() {
+            return Ok(Report::Interrupted(sig));
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Ok(Report::TimedOut);
         }
         let mut fds = [PollFd::new(rx.as_fd(), PollFlags::POLLIN)];
-        let t = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let t = PollTimeout::try_from(left.min(POLL_SLICE)).unwrap_or(PollTimeout::MAX);
         match nix::poll::poll(&mut fds, t) {
-            Ok(0) => return Ok(Report::TimedOut),
+            Ok(0) => continue,
             Ok(_) => {}
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
@@ -216,6 +225,10 @@ fn watch(pid: Pid, rx: &OwnedFd, limit: Duration, grace: Duration) -> Outcome {
                 Category::Timeout,
                 format!("no result within its limit of {}; {fate}", seconds(limit)),
             );
+        }
+        Report::Interrupted(sig) => {
+            let fate = kill_and_reap(pid, grace);
+            return error(format!("stopped by signal {sig} before it ended; {fate}"));
         }
         Report::Line(l) => Some(l),
         Report::Eof => None,

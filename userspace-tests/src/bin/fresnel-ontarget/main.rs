@@ -235,6 +235,11 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
         say(&format!("could not open {u}"));
     }
 
+    // Ctrl-C, SIGTERM or SIGHUP from here on stop the run at the next
+    // step, so that the opt-ins are put back (the guard's drop would not
+    // run if the signal killed the process).
+    userspace_tests::runner::interrupt::stop_on_signals()
+        .context("install the SIGINT/SIGTERM/SIGHUP handlers")?;
     // Marked before anything is switched, so the log covers all the run did.
     let since = kmsg::mark()?;
     let mut guard = optins::Guard::switch_on(&optins, Path::new("/sys"));
@@ -267,8 +272,23 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
     };
     let mut stdout = std::io::stdout();
     let (summary, ran) = Runner::default().run_all(tests, setup, &mut stdout);
-    let (log, lost) = since.read()?;
     let not_restored = guard.restore();
+    if let Some(sig) = summary.interrupted {
+        for e in &not_restored {
+            say(&format!("error: {e}"));
+        }
+        bail!(
+            "stopped by signal {sig} after {} of the suite's tests; {}; no report written \
+             (a partial run earns no Tested-by): run it again to the end",
+            ran.len(),
+            if not_restored.is_empty() {
+                "the opt-ins it switched are back as they were"
+            } else {
+                "some opt-ins could not be put back (above): undo them by hand"
+            }
+        );
+    }
+    let (log, lost) = since.read()?;
     let mut kernel_reports: Vec<KernelReport> = landing_model::kernel_log::scan(&log)
         .into_iter()
         .map(|f| KernelReport {
@@ -353,6 +373,7 @@ fn check(dir: &Path, refused: bool) -> Result<bool> {
         passed,
         failed,
         skipped: 0,
+        interrupted: None,
     };
     println!("{summary}");
     Ok(failed == 0)
