@@ -435,6 +435,12 @@ pub fn cases() -> Vec<Case> {
             vivid::shared_dmabuf_path,
         ).about(
 "planes that import one dma-buf get the fence once, on the reservation they share"),
+        path(
+            "vivid/planes_own_dmabufs",
+            vec![VividMplane, Bufinfo, DmaHeap],
+            vivid::own_dmabufs_path,
+        ).about(
+"planes that each import a dma-buf of their own get the frame's one fence on both reservations"),
         check(
             "vivid/error_completion",
             vec![VividMplane, Bufinfo],

@@ -585,6 +585,20 @@ pub fn fork_process() -> Result<Forked, Errno> {
     }
 }
 
+/// Give `signals` their default action again (a forked test child, which
+/// must not inherit the runner's stop-request handlers: Ctrl-C ends it).
+pub fn default_signal_actions(signals: &[i32]) -> Result<(), Errno> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for &sig in signals {
+        let sig = Signal::try_from(sig)?;
+        // SAFETY: SIG_DFL installs no handler code of ours, so nothing can
+        // run in signal context; the old action is dropped unused.
+        unsafe { sigaction(sig, &dfl) }?;
+    }
+    Ok(())
+}
+
 /// `_exit(2)` for a forked child: no atexit handlers, no stdio flush of
 /// buffers inherited from the parent.
 pub fn child_exit(code: i32) -> ! {

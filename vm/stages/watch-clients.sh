@@ -14,12 +14,8 @@
 # Each watch prints a "== watch: WHAT" line and its report as one JSON line;
 # the judge (verdict "watch") reads them. Exit 1 when a watch exited non-zero.
 set -eu
-node() {
-	for d in /sys/class/video4linux/video*; do
-		case "$(cat "$d/name")" in "$1"*) echo "/dev/$(basename "$d")" && return 0 ;; esac
-	done
-	return 1
-}
+# shellcheck source-path=SCRIPTDIR source=video-node.sh
+. "$(dirname "$0")/video-node.sh"
 m2m=$(node vim2m) || { echo "no video node named vim2m*" >&2; exit 1; }
 vivid=$(node vivid) || { echo "no video node named vivid*" >&2; exit 1; }
 enc=$(node stateful-encoder) || { echo "no video node named stateful-encoder" >&2; exit 1; }

@@ -360,6 +360,51 @@ pub fn shared_dmabuf_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
     })
 }
 
+/// Review C8: planes that each import a dma-buf of their own (two system
+/// dma-heap buffers): nothing while the buffer waits for STREAMON; after the
+/// frame, the job's one fence on both dma-bufs' reservations, signalled
+/// without error, armed once per plane.
+pub fn own_dmabufs_path(env: &Env, name: &str) -> (LandingRow, Result<()>) {
+    landing::record("vivid", name, |row| {
+        let cap = Capture::open(Mem::DmaBuf)?;
+        let heap = open_dma_heap()?;
+        let planes = cap.sizes.len();
+        let mut watches = Vec::with_capacity(planes);
+        let mut lengths = Vec::with_capacity(planes);
+        for (p, size) in cap.sizes.iter().enumerate() {
+            let len = size.div_ceil(4096) * 4096;
+            let fd = sys::dma_heap_alloc(heap.as_fd(), u64::from(len))
+                .with_context(|| format!("DMA_HEAP_IOCTL_ALLOC for plane {p}"))?;
+            let _ = sys::dma_buf_set_name(fd.as_fd(), &format!("fs:{name}:p{p}"));
+            let w = Watch::new(
+                format!("dma-buf of plane {p}"),
+                fd,
+                Usage::Write,
+                "importer",
+            )?;
+            watches.push(w.on_resvs(planes));
+            lengths.push(len);
+        }
+        let dplanes: Vec<DmaBufPlane> = watches
+            .iter()
+            .zip(&lengths)
+            .map(|(w, &length)| DmaBufPlane {
+                fd: w.fd.as_fd(),
+                length,
+                bytesused: 0,
+            })
+            .collect();
+        cap.dev
+            .qbuf_dmabuf_planes(cap.q, 0, &dplanes)
+            .context("QBUF with a dma-buf per plane")?;
+        expect_nothing_yet(env, &watches)?;
+        if cap.capture_one()? {
+            bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+        }
+        expect_one_fence_on_every_plane(env, &watches, 0, row)
+    })
+}
+
 /// The records written since `seq0` for the capture queue: exactly one
 /// skip of plane 1 as a duplicated dma-buf, and every arm on plane 0 with
 /// the shared dma-buf's inode.

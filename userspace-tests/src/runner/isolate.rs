@@ -119,6 +119,7 @@ pub fn run_in_child<C>(
         Ok(Forked::Child) => {
             drop(rx);
             IN_CHILD.with(|c| c.set(true));
+            super::interrupt::release_in_child();
             let outcome = catch_unwind(AssertUnwindSafe(|| run(ctx)))
                 .unwrap_or_else(|p| Outcome::Fail(Category::Panic, panic_message(&*p)));
             write_all(&tx, encode(&outcome).as_bytes());

@@ -36,7 +36,8 @@ const OPTINS: &str = "/usr/share/linux-fresnel-fourier/hardware-optins";
     about = "The on-target run: fence tests on this machine's devices, a report, and the Tested-by they earn",
     after_help = "Exit status of `run`: 0 when every test passed, the kernel logged no report, \
                   every opt-in was restored and every expected device was found; 1 otherwise; \
-                  2 when the run could not start (the error says why). `check`: 0 when every \
+                  2 when the run could not start or was stopped by SIGINT, SIGTERM or SIGHUP (the \
+                  error says which; a stop puts the opt-ins back and writes no report). `check`: 0 when every \
                   check passed, 1 otherwise."
 )]
 struct Args {
@@ -262,10 +263,11 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
         say(&format!("if this run is killed, undo with: {c}"));
     }
 
-    let tests = cases::cases()
+    let tests: Vec<_> = cases::cases()
         .into_iter()
         .map(|c| c.into_test(false))
         .collect();
+    let n_tests = tests.len();
     let setup = || Setup {
         context: Env::new(),
         notes: vec![],
@@ -278,9 +280,10 @@ fn run(out: &Path, tester: Option<String>, optins: &Path, expect: Expect) -> Res
             say(&format!("error: {e}"));
         }
         bail!(
-            "stopped by signal {sig} after {} of the suite's tests; {}; no report written \
+            "stopped by signal {sig} at test {} of {}; {}; no report written \
              (a partial run earns no Tested-by): run it again to the end",
             ran.len(),
+            n_tests,
             if not_restored.is_empty() {
                 "the opt-ins it switched are back as they were"
             } else {
