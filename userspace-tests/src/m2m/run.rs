@@ -103,6 +103,29 @@ pub struct M2mRun {
     request: Option<v4l2r::ioctl::Request>,
 }
 
+/// RGB24 `w`x`h` on OUTPUT and `cap_fourcc` at the same size on CAPTURE;
+/// an error naming `who` if the driver adjusts the size.
+fn set_formats(
+    dev: &mut VideoDev,
+    who: &str,
+    cap_fourcc: &[u8; 4],
+    (w, h): (u32, u32),
+) -> Result<(v4l2r::Format, v4l2r::Format)> {
+    let (oq, cq) = (dev.out_q(), dev.cap_q());
+    let of = dev.set_format(oq, b"RGB3", w, h)?;
+    let cf = dev.set_format(cq, cap_fourcc, w, h)?;
+    if (of.width, of.height, cf.width, cf.height) != (w, h, w, h) {
+        bail!(
+            "{who} adjusted {w}x{h} to {}x{} / {}x{}",
+            of.width,
+            of.height,
+            cf.width,
+            cf.height
+        );
+    }
+    Ok((of, cf))
+}
+
 /// sizeimage of a format's first plane (0 if the driver gave none).
 fn plane0_size(f: &v4l2r::Format) -> u32 {
     f.plane_fmt.first().map_or(0, |p| p.sizeimage)
@@ -126,17 +149,7 @@ impl M2mRun {
         dev.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, env.transtime_ms as i32)
             .context("set vim2m transaction time")?;
         let (oq, cq) = (dev.out_q(), dev.cap_q());
-        let of = dev.set_format(oq, b"RGB3", VIM2M_W, VIM2M_H)?;
-        let cf = dev.set_format(cq, cap_fourcc, VIM2M_W, VIM2M_H)?;
-        if (of.width, of.height, cf.width, cf.height) != (VIM2M_W, VIM2M_H, VIM2M_W, VIM2M_H) {
-            bail!(
-                "vim2m adjusted {VIM2M_W}x{VIM2M_H} to {}x{} / {}x{}",
-                of.width,
-                of.height,
-                cf.width,
-                cf.height
-            );
-        }
+        let (of, cf) = set_formats(&mut dev, "vim2m", cap_fourcc, (VIM2M_W, VIM2M_H))?;
         let out_size = plane0_size(&of);
         let cap_size = plane0_size(&cf);
         let input = pattern_rgb24(VIM2M_W, VIM2M_H);
@@ -309,17 +322,7 @@ impl M2mRun {
     pub fn setup_rga(dev: VideoDev, src: BufSource) -> Result<Self> {
         let mut dev = dev;
         let (oq, cq) = (dev.out_q(), dev.cap_q());
-        let of = dev.set_format(oq, b"RGB3", RGA_W, RGA_H)?;
-        let cf = dev.set_format(cq, b"RGB3", RGA_W, RGA_H)?;
-        if (of.width, of.height, cf.width, cf.height) != (RGA_W, RGA_H, RGA_W, RGA_H) {
-            bail!(
-                "the RGA adjusted {RGA_W}x{RGA_H} RGB24 to {}x{} / {}x{}",
-                of.width,
-                of.height,
-                cf.width,
-                cf.height
-            );
-        }
+        let (of, cf) = set_formats(&mut dev, "the RGA", b"RGB3", (RGA_W, RGA_H))?;
         let out_size = plane0_size(&of);
         let cap_size = plane0_size(&cf);
         let input = pattern_rgb24(RGA_W, RGA_H);
