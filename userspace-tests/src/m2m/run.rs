@@ -148,7 +148,6 @@ impl M2mRun {
         let mut dev = dev;
         dev.s_ctrl(VIM2M_CID_TRANS_TIME_MSEC, env.transtime_ms as i32)
             .context("set vim2m transaction time")?;
-        let (oq, cq) = (dev.out_q(), dev.cap_q());
         let (of, cf) = set_formats(&mut dev, "vim2m", cap_fourcc, (VIM2M_W, VIM2M_H))?;
         let out_size = plane0_size(&of);
         let cap_size = plane0_size(&cf);
@@ -165,22 +164,15 @@ impl M2mRun {
         if cap_size as usize != expected.len() {
             bail!("CAPTURE sizeimage {cap_size}, expected {}", expected.len());
         }
-        let out = Backing::new(&dev, oq, out_src, out_size, &input).context("OUTPUT buffer")?;
-        let cap = Backing::new(&dev, cq, src, cap_size, &[]).context("CAPTURE buffer")?;
-        Ok(Self {
-            driver: Driver::Vim2m,
-            dev: Some(dev),
-            out: Some(out),
-            cap: Some(cap),
-            out_size,
-            cap_size,
+        Self::with_buffers(
+            Driver::Vim2m,
+            dev,
             input,
+            (out_size, cap_size),
             reference,
-            payload: Cell::new(cap_size),
-            t0_ns: 0,
-            media: None,
-            request: None,
-        })
+            (out_src, src),
+            None,
+        )
     }
 
     /// vicodec stateful encoder: YU12 VICODEC_W x VICODEC_H in, FWHT out,
@@ -218,30 +210,32 @@ impl M2mRun {
             w: VICODEC_W,
             h: VICODEC_H,
         };
-        Self::with_mmap_buffers(
+        Self::with_buffers(
             Driver::VicodecEnc,
             dev,
             input,
             (out_size, cap_size),
             reference,
+            (BufSource::Mmap, BufSource::Mmap),
             None,
         )
     }
 
-    /// The common end of the codec setups: one MMAP buffer per queue, the
-    /// OUTPUT one filled with `input`, the CAPTURE one zeroed (so a job that
-    /// writes nothing is visible).
-    fn with_mmap_buffers(
+    /// The common end of every setup: one buffer per queue from `sources`
+    /// (OUTPUT, CAPTURE), the OUTPUT one filled with `input`, the CAPTURE
+    /// one zeroed (so a job that writes nothing is visible).
+    fn with_buffers(
         driver: Driver,
         dev: VideoDev,
         input: Vec<u8>,
         (out_size, cap_size): (u32, u32),
         reference: Reference,
+        (out_src, cap_src): (BufSource, BufSource),
         media: Option<std::fs::File>,
     ) -> Result<Self> {
         let (oq, cq) = (dev.out_q(), dev.cap_q());
-        let out = Backing::new(&dev, oq, BufSource::Mmap, out_size, &input)?;
-        let cap = Backing::new(&dev, cq, BufSource::Mmap, cap_size, &[])?;
+        let out = Backing::new(&dev, oq, out_src, out_size, &input).context("OUTPUT buffer")?;
+        let cap = Backing::new(&dev, cq, cap_src, cap_size, &[]).context("CAPTURE buffer")?;
         Ok(Self {
             driver,
             dev: Some(dev),
@@ -283,12 +277,13 @@ impl M2mRun {
         // The decoder allocates at least VICODEC_REC_BUFS; index 0 is used.
         // Reference::Written is what a successful decode would leave; the
         // error test never gets that far.
-        Self::with_mmap_buffers(
+        Self::with_buffers(
             Driver::VicodecDec,
             dev,
             input,
             (out_size, cap_size),
             Reference::Written,
+            (BufSource::Mmap, BufSource::Mmap),
             None,
         )
     }
@@ -321,7 +316,6 @@ impl M2mRun {
     /// for byte; CAPTURE backed by `src`.
     pub fn setup_rga(dev: VideoDev, src: BufSource) -> Result<Self> {
         let mut dev = dev;
-        let (oq, cq) = (dev.out_q(), dev.cap_q());
         let (of, cf) = set_formats(&mut dev, "the RGA", b"RGB3", (RGA_W, RGA_H))?;
         let out_size = plane0_size(&of);
         let cap_size = plane0_size(&cf);
@@ -332,23 +326,16 @@ impl M2mRun {
                 input.len()
             );
         }
-        let out =
-            Backing::new(&dev, oq, BufSource::Mmap, out_size, &input).context("OUTPUT buffer")?;
-        let cap = Backing::new(&dev, cq, src, cap_size, &[]).context("CAPTURE buffer")?;
-        Ok(Self {
-            driver: Driver::Rga,
-            dev: Some(dev),
-            out: Some(out),
-            cap: Some(cap),
-            out_size,
-            cap_size,
-            reference: Reference::Exact(input.clone()),
+        let reference = Reference::Exact(input.clone());
+        Self::with_buffers(
+            Driver::Rga,
+            dev,
             input,
-            payload: Cell::new(cap_size),
-            t0_ns: 0,
-            media: None,
-            request: None,
-        })
+            (out_size, cap_size),
+            reference,
+            (BufSource::Mmap, src),
+            None,
+        )
     }
 
     /// visl with its default formats (the first coded format, decoded to
@@ -372,12 +359,13 @@ impl M2mRun {
         }
         // Not a real bitstream: visl only traces it.
         let input: Vec<u8> = (0..out_size).map(|i| (i % 251) as u8).collect();
-        Self::with_mmap_buffers(
+        Self::with_buffers(
             Driver::Visl,
             dev,
             input,
             (out_size, cap_size),
             Reference::Written,
+            (BufSource::Mmap, BufSource::Mmap),
             Some(media),
         )
     }
