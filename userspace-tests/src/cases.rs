@@ -18,7 +18,7 @@ use crate::m2m::{BufSource, Driver};
 use crate::needs::{self, Need};
 use crate::paths::{
     capability, commit, exports, foreign, hold, idle, in_ioctl, module_unload, pending, readback,
-    request_cancel, scanout, source_change, vicodec_error, visl, vivid,
+    request_cancel, request_commit, scanout, source_change, vicodec_error, visl, vivid,
 };
 use crate::runner::{self, Runner, Setup, Test, DEFAULT_LIMIT};
 use crate::verdict::Outcome;
@@ -393,6 +393,19 @@ pub fn cases() -> Vec<Case> {
 "with visl's processing time set, the CAPTURE export of a queued request carries the pending fence"),
         slow,
     ));
+    // A request queued behind a job that waits for a foreign fence.
+    let mut needs = visl();
+    needs.push(Need::SwSync);
+    t.push(with_limit(
+        path(
+            "visl/fences_at_request_queue",
+            needs,
+            request_commit::fences_at_request_queue,
+        ).about(
+"a request queued behind a job that waits has its WRITE and READ fences when MEDIA_REQUEST_IOC_QUEUE returns, before it starts"),
+        slow,
+    ));
+    t.extend(foreign_paths(Driver::Visl, visl(), slow));
     // A frame in two slices: the held CAPTURE buffer is armed by the last.
     t.push(path(
         "visl/hold_capture_slices",

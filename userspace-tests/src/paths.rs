@@ -10,8 +10,9 @@
 //! queued behind a busy device (`commit`), jobs held by fences other
 //! users put on their buffers (`foreign`), a display that scans out a
 //! CAPTURE buffer committed before its job ran (`scanout`), a fence
-//! held while its driver is unloaded (`module_unload`), and a queued
-//! request cancelled (`request_cancel`). A fence path returns the landing row it filled.
+//! held while its driver is unloaded (`module_unload`), a queued
+//! request cancelled (`request_cancel`), and a request queued behind a job
+//! that waits (`request_commit`). A fence path returns the landing row it filled.
 
 use anyhow::Result;
 
@@ -30,6 +31,7 @@ pub mod module_unload;
 pub mod pending;
 pub mod readback;
 pub mod request_cancel;
+pub mod request_commit;
 pub mod scanout;
 pub mod source_change;
 pub mod vicodec_error;
