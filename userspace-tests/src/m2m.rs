@@ -8,7 +8,7 @@ mod source;
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 pub use run::M2mRun;
 pub use source::{open_dma_heap, open_udmabuf, open_vivid_capture, BufSource, VIVID_MODPROBE};
@@ -132,6 +132,32 @@ pub fn open_vicodec_dec() -> Result<VideoDev> {
 
 pub fn open_vim2m() -> Result<VideoDev> {
     find_device("vim2m", "modprobe vim2m", |d| d.is_m2m())
+}
+
+/// visl, its media device (for requests) and its default OUTPUT
+/// sizeimage: what the tests that queue visl's requests by hand start from.
+pub struct VislNode {
+    pub media: std::fs::File,
+    pub dev: VideoDev,
+    pub out_size: u32,
+}
+
+pub fn open_visl() -> Result<VislNode> {
+    let media = crate::v4l2::find_media("visl", "modprobe visl")?;
+    let dev = Driver::Visl.open()?;
+    let out_size = dev
+        .g_format(dev.out_q())?
+        .plane_fmt
+        .first()
+        .map_or(0, |p| p.sizeimage);
+    if out_size == 0 {
+        bail!("visl reports an OUTPUT sizeimage of 0");
+    }
+    Ok(VislNode {
+        media,
+        dev,
+        out_size,
+    })
 }
 
 /// Name a dma-buf for bufinfo's readers.

@@ -118,23 +118,7 @@ impl BackToBack {
 
     /// Dequeues both jobs' buffers; an error flag fails.
     pub fn finish(&self, env: &Env) -> Result<()> {
-        let (oq, cq) = (self.dev.out_q(), self.dev.cap_q());
-        for _ in 0..JOBS {
-            let c = self
-                .dev
-                .dqbuf_wait(cq, env.job_timeout())
-                .context("waiting for a CAPTURE buffer")?;
-            if c.error {
-                bail!(
-                    "CAPTURE buffer {} came back with V4L2_BUF_FLAG_ERROR",
-                    c.index
-                );
-            }
-            self.dev
-                .dqbuf_wait(oq, env.job_timeout())
-                .context("waiting for an OUTPUT buffer")?;
-        }
-        Ok(())
+        dequeue_jobs(&self.dev, JOBS, env)
     }
 
     /// What CAPTURE buffer `index` holds now.
@@ -215,6 +199,25 @@ fn wait_written(c: &PlaneMapping, what: &str, timeout: Duration) -> Result<()> {
             bail!("{what} did not start within {} ms", timeout.as_millis());
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Dequeues the CAPTURE and OUTPUT buffer of `jobs` jobs, in order; a
+/// CAPTURE buffer with V4L2_BUF_FLAG_ERROR fails.
+pub fn dequeue_jobs(dev: &VideoDev, jobs: u32, env: &Env) -> Result<()> {
+    for _ in 0..jobs {
+        let c = dev
+            .dqbuf_wait(dev.cap_q(), env.job_timeout())
+            .context("waiting for a CAPTURE buffer")?;
+        if c.error {
+            bail!(
+                "CAPTURE buffer {} came back with V4L2_BUF_FLAG_ERROR",
+                c.index
+            );
+        }
+        dev.dqbuf_wait(dev.out_q(), env.job_timeout())
+            .context("waiting for an OUTPUT buffer")?;
     }
     Ok(())
 }

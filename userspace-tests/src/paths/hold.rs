@@ -12,11 +12,11 @@ use v4l2r::ioctl::Request;
 
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
-use crate::m2m::Driver;
+use crate::m2m::open_visl;
 use crate::observe::{observe_each, Expect, Watch};
 use crate::parse::Usage;
 use crate::sys;
-use crate::v4l2::{find_media, Mem};
+use crate::v4l2::Mem;
 
 /// The frame's timestamp (µs): both slices carry it.
 const FRAME_TS_US: i64 = 1_000_000;
@@ -26,17 +26,9 @@ pub fn hold_capture_slices(env: &Env, name: &str) -> (LandingRow, Result<()>) {
 }
 
 fn slices(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
-    let media = find_media("visl", "modprobe visl")?;
-    let dev = Driver::Visl.open()?;
+    let visl = open_visl()?;
+    let (media, dev, out_size) = (&visl.media, &visl.dev, visl.out_size);
     let (oq, cq) = (dev.out_q(), dev.cap_q());
-    let out_size = dev
-        .g_format(oq)?
-        .plane_fmt
-        .first()
-        .map_or(0, |p| p.sizeimage);
-    if out_size == 0 {
-        bail!("visl reports an OUTPUT sizeimage of 0");
-    }
     dev.reqbufs(oq, Mem::Mmap, 1)?;
     dev.reqbufs(cq, Mem::Mmap, 1)?;
     let cap_fd = dev.expbuf(cq, 0).context("EXPBUF CAPTURE 0")?;
@@ -52,7 +44,7 @@ fn slices(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     dev.streamon(cq)?;
 
     let slice = |hold: bool| -> Result<()> {
-        let req = Request::alloc(&media).context("MEDIA_IOC_REQUEST_ALLOC")?;
+        let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
         dev.qbuf_slice_request(oq, 0, out_size, &req, FRAME_TS_US, hold)?;
         // visl runs the job inside this ioctl.
         req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;

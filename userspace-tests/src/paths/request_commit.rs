@@ -14,14 +14,15 @@ use v4l2r::ioctl::{PlaneMapping, Request};
 use crate::access::open_node;
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
-use crate::m2m::{label_buf, Driver};
+use crate::m2m::{label_buf, open_visl};
 use crate::observe::{
     expect_each_signalled, observe_each, usages_separate, views_by_usage, Expect, Watch,
 };
 use crate::parse::Usage;
+use crate::paths::commit::dequeue_jobs;
 use crate::paths::foreign::{SW_SYNC, SW_SYNC_FIX};
 use crate::sys;
-use crate::v4l2::{find_media, Mem, VideoDev};
+use crate::v4l2::{Mem, VideoDev};
 
 /// Job 1 uses buffer 0 of each queue, job 2 buffer 1.
 const JOBS: u32 = 2;
@@ -32,17 +33,9 @@ pub fn fences_at_request_queue(env: &Env, name: &str) -> (LandingRow, Result<()>
 
 fn at_request_queue(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     let timeline = open_node(SW_SYNC, false, SW_SYNC_FIX)?;
-    let media = find_media("visl", "modprobe visl")?;
-    let dev = Driver::Visl.open()?;
+    let visl = open_visl()?;
+    let (media, dev, out_size) = (&visl.media, &visl.dev, visl.out_size);
     let (oq, cq) = (dev.out_q(), dev.cap_q());
-    let out_size = dev
-        .g_format(oq)?
-        .plane_fmt
-        .first()
-        .map_or(0, |p| p.sizeimage);
-    if out_size == 0 {
-        bail!("visl reports an OUTPUT sizeimage of 0");
-    }
     for (q, what) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
         let got = dev.reqbufs(q, Mem::Mmap, JOBS)?;
         if got < JOBS {
@@ -92,7 +85,7 @@ fn at_request_queue(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     }
     let t0 = sys::monotonic_ns();
     let requests = (0..JOBS)
-        .map(|i| queue_request(&dev, &media, i, out_size))
+        .map(|i| queue_request(dev, media, i, out_size))
         .collect::<Result<Vec<Request>>>()?;
     let seen = observe_each(
         env,
@@ -114,19 +107,7 @@ fn at_request_queue(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     usages_separate(&watched, &seen)?;
 
     sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
-    for _ in 0..JOBS {
-        let c = dev
-            .dqbuf_wait(cq, env.job_timeout())
-            .context("waiting for a CAPTURE buffer after the foreign fence signalled")?;
-        if c.error {
-            bail!(
-                "CAPTURE buffer {} came back with V4L2_BUF_FLAG_ERROR",
-                c.index
-            );
-        }
-        dev.dqbuf_wait(oq, env.job_timeout())
-            .context("waiting for an OUTPUT buffer")?;
-    }
+    dequeue_jobs(dev, JOBS, env).context("after the foreign fence signalled")?;
     expect_each_signalled(
         env,
         row,

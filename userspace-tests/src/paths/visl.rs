@@ -1,6 +1,7 @@
 //! visl with a simulated processing time: `visl_transtime_ms` (a writable
-//! module parameter) makes visl_device_run() sleep between the arm and the
-//! completion, inside MEDIA_REQUEST_IOC_QUEUE. Queueing the request from a
+//! module parameter) makes visl_device_run() sleep between the fill and the
+//! completion, inside MEDIA_REQUEST_IOC_QUEUE (the fences were published
+//! when the request's job was committed, earlier in that ioctl). Queueing the request from a
 //! second thread leaves a window in which this one sees the fences pending,
 //! as on vim2m, and can EXPBUF the CAPTURE buffer during the job.
 
@@ -61,8 +62,9 @@ fn while_running_inner(env: &Env, name: &str, row: &mut LandingRow) -> Result<()
     let out = watch_output_export(&run, name)?;
     run.queue_capture()?;
     let req = run.output_request()?;
-    // visl_device_run() arms, fills CAPTURE, then sleeps visl_transtime_ms
-    // (up to twice that) inside this ioctl.
+    // The commit publishes the fences, then visl_device_run() fills
+    // CAPTURE and sleeps visl_transtime_ms (up to twice that) inside this
+    // ioctl.
     let queued = std::thread::spawn(move || req.queue().map(|()| req));
     // The fill comes right after the arm: CAPTURE content changing means
     // the fences are out. TCG makes the fill slow, so wait up to the job
