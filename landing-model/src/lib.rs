@@ -157,6 +157,11 @@ pub mod watch {
         pub command: Vec<String>,
         /// Its exit status (`None`: no command, or killed by a signal).
         pub command_status: Option<i32>,
+        /// The exit statuses of the earlier runs of the command that
+        /// failed (`--attempts`), oldest first; this report is the last
+        /// run's.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub failed_attempts: Vec<Option<i32>>,
         pub seconds: f64,
         /// The V4L2 nodes the watched processes held (`/dev/videoN name`).
         pub devices: Vec<String>,
@@ -168,6 +173,30 @@ pub mod watch {
         pub dropped: u64,
         pub queues: Vec<WatchQueue>,
         pub anomalies: Vec<Anomaly>,
+    }
+
+    /// How a run of the command ended, as the reports say it.
+    pub fn exit_text(status: Option<i32>) -> String {
+        status.map_or_else(|| "by a signal".to_string(), |c| format!("with {c}"))
+    }
+
+    impl WatchReport {
+        /// `after N failed run(s) (exited with 1, ...)`, when the command
+        /// was run again (`--attempts`).
+        pub fn failed_runs_text(&self) -> Option<String> {
+            (!self.failed_attempts.is_empty()).then(|| {
+                let how: Vec<String> = self
+                    .failed_attempts
+                    .iter()
+                    .map(|s| format!("exited {}", exit_text(*s)))
+                    .collect();
+                format!(
+                    "after {} failed run(s) ({})",
+                    self.failed_attempts.len(),
+                    how.join(", ")
+                )
+            })
+        }
     }
 
     /// One vb2 queue (its name is `cap-<ptr>`/`out-<ptr>` unless the

@@ -9,7 +9,7 @@
 //! say that no vb2 fence was seen. On both, a watched client must have
 //! exited 0.
 
-use landing_model::watch::{WatchReport, SAMPLING_ORACLE};
+use landing_model::watch::{exit_text, WatchReport, SAMPLING_ORACLE};
 
 use crate::results_log::GuestRun;
 use crate::stages_list::{Kernel, StageSpec, Verdict};
@@ -41,7 +41,7 @@ pub fn summary(run: &GuestRun, stages: &[StageSpec]) -> Vec<String> {
         .flat_map(|s| reports(&s.output))
         .map(|(label, r)| match r {
             Ok(r) => format!(
-                "[{label}] oracle {}{}, {} fences {}, {} anomalies, client exit {}",
+                "[{label}] oracle {}{}, {} fences {}, {} anomalies, client exit {}{}",
                 r.oracle,
                 if r.forced_oracle { " (asked for)" } else { "" },
                 r.armed,
@@ -52,7 +52,9 @@ pub fn summary(run: &GuestRun, stages: &[StageSpec]) -> Vec<String> {
                 },
                 r.anomalies.len(),
                 r.command_status
-                    .map_or_else(|| "-".to_string(), |c| c.to_string())
+                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
+                r.failed_runs_text()
+                    .map_or_else(String::new, |f| format!(", {f}"))
             ),
             Err(e) => format!("[{label}] {e}"),
         })
@@ -77,10 +79,11 @@ pub fn problems(kernel: Kernel, output: &str) -> Vec<String> {
         // A watch around a client that failed shows nothing about it.
         if !r.command.is_empty() && r.command_status != Some(0) {
             bad.push(format!(
-                "{label}: the watched client `{}` exited {}",
+                "{label}: the watched client `{}` exited {}{}",
                 r.command.join(" "),
-                r.command_status
-                    .map_or_else(|| "by a signal".to_string(), |c| format!("with {c}"))
+                exit_text(r.command_status),
+                r.failed_runs_text()
+                    .map_or_else(String::new, |f| format!(", {f}"))
             ));
         }
         match kernel {
@@ -204,6 +207,26 @@ mod tests {
         assert_eq!(
             p,
             ["v4l2-ctl vim2m mmap: the watched client `v4l2-ctl` exited with 1"]
+        );
+    }
+
+    #[test]
+    fn a_client_that_passed_when_run_again_is_shown() {
+        let again = CONTROL.replace(
+            "\"command_status\":0",
+            "\"command_status\":0,\"failed_attempts\":[1]",
+        );
+        assert!(problems(Kernel::Control, &again).is_empty());
+        let still = CONTROL.replace(
+            "\"command_status\":0",
+            "\"command_status\":1,\"failed_attempts\":[1]",
+        );
+        assert_eq!(
+            problems(Kernel::Control, &still),
+            [
+                "v4l2-ctl vim2m mmap: the watched client `v4l2-ctl` exited with 1, \
+              after 1 failed run(s) (exited with 1)"
+            ]
         );
     }
 

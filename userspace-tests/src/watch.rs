@@ -574,6 +574,9 @@ pub fn table(r: &landing_model::watch::WatchReport) -> String {
     if !r.oracle_note.is_empty() {
         t.push_str(&format!(" ({})", r.oracle_note));
     }
+    if let Some(failed) = r.failed_runs_text() {
+        t.push_str(&format!("; {failed}"));
+    }
     t.push('\n');
     if !r.devices.is_empty() {
         t.push_str(&format!("V4L2 nodes held: {}\n", r.devices.join(", ")));
@@ -958,5 +961,23 @@ seq=5 ts_ns=1040000000 event=dqbuf queue=cap-00000000b2 type=1 index=1 plane=- i
         );
         assert!(t.contains("nothing armed\n"), "{t}");
         assert!(t.contains("no anomaly\n"), "{t}");
+    }
+
+    #[test]
+    fn a_command_run_again_says_so() {
+        let r = landing_model::watch::WatchReport {
+            oracle: "kmod".into(),
+            command: vec!["v4l2-compliance".into()],
+            command_status: Some(0),
+            failed_attempts: vec![Some(1), None],
+            ..Default::default()
+        };
+        let t = table(&r);
+        assert!(
+            t.contains(
+                "exit 0); oracle: kmod; after 2 failed run(s) (exited with 1, exited by a signal)\n"
+            ),
+            "{t}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use landing_model::watch::{WatchReport, SAMPLING_ORACLE};
+use landing_model::watch::{exit_text, WatchReport, SAMPLING_ORACLE};
 use nix::errno::Errno;
 use userspace_tests::oracle::{kmod_records, poll_now, sync_view, KMOD_DEV, VB2_DRIVER};
 use userspace_tests::sys;
@@ -41,6 +41,12 @@ pub struct WatchArgs {
     /// killed, and the report names them.
     #[arg(long, default_value_t = 10_000)]
     follow_ms: u64,
+    /// Run the command again, each run watched afresh, until it exits 0 or
+    /// this many runs have been made. For third-party clients whose own
+    /// timeouts a TCG guest can outlast (v4l2-compliance gives a frame 2 s
+    /// in select()); the report is the last run's and lists the failed ones.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=5))]
+    attempts: u32,
     /// The client to watch (its stdout goes to stderr, so that the report
     /// alone is on stdout, its JSON on one line).
     #[arg(last = true, value_name = "COMMAND")]
@@ -57,8 +63,42 @@ pub enum OracleChoice {
 /// How often the ring and `/proc` are sampled.
 const TICK: Duration = Duration::from_millis(100);
 
+/// The watched command ran and did not exit 0.
+fn client_failed(report: &WatchReport) -> bool {
+    !report.command.is_empty() && report.command_status != Some(0)
+}
+
+/// `run`, again while the client fails and attempts are left.
+fn run_attempts(args: &WatchArgs) -> Result<WatchReport> {
+    let mut failed = Vec::new();
+    // What a failed run saw stays in the report: a retry hides no anomaly.
+    let mut earlier_anomalies = Vec::new();
+    loop {
+        let mut report = run(args)?;
+        if client_failed(&report) && failed.len() + 1 < args.attempts as usize {
+            eprintln!(
+                "landing-map watch: run {} of {} of `{}` exited {}; watching it again",
+                failed.len() + 1,
+                args.attempts,
+                args.command.join(" "),
+                exit_text(report.command_status)
+            );
+            failed.push(report.command_status);
+            let run_n = failed.len();
+            earlier_anomalies.extend(report.anomalies.into_iter().map(|mut a| {
+                a.evidence = format!("run {run_n}: {}", a.evidence);
+                a
+            }));
+            continue;
+        }
+        report.failed_attempts = failed;
+        report.anomalies.splice(0..0, earlier_anomalies);
+        return Ok(report);
+    }
+}
+
 pub fn main(args: &WatchArgs, json: bool) -> ExitCode {
-    match run(args) {
+    match run_attempts(args) {
         Ok(report) => {
             let text = if json {
                 match serde_json::to_string(&report) {
@@ -72,10 +112,9 @@ pub fn main(args: &WatchArgs, json: bool) -> ExitCode {
                 table(&report)
             };
             let _ = std::io::stdout().write_all(text.as_bytes());
-            let client_failed = !report.command.is_empty() && report.command_status != Some(0);
             if !report.anomalies.is_empty() {
                 ExitCode::FAILURE
-            } else if client_failed {
+            } else if client_failed(&report) {
                 ExitCode::from(3)
             } else {
                 ExitCode::SUCCESS
