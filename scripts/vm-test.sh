@@ -12,7 +12,8 @@
 # on the drivers' timers and leave the cores idle (README.md, "On the
 # PineBook Pro", has the figures), and the lane is CPU-bound (17 minutes
 # cold). Its log is shown when it is joined.
-# Under scripts/test-all.sh ($FRESNEL_HOST_CHECKS set) the per-patch builds
+# Under scripts/test-all.sh ($FRESNEL_HOST_CHECKS set) the host checks
+# (host-checks.sh, nice 10, from the start) and the per-patch builds
 # (build-each-patch-lane.sh) run the same way, recorded as host checks.
 # --patched-only is the edit loop: the patched kernel alone, suite stages
 # only (no compliance and no test-media, which need the control; no
@@ -40,12 +41,6 @@ runs=$FRESNEL_CACHE/runs
 mkdir -p "$runs"
 
 timed "kernel source" "$here/fetch-kernel-source.sh"
-timed "guest userspace (sid debs)" "$here/fetch-sid-debs.sh" vm_userspace >/dev/null
-for kind in "${kinds[@]}"; do
-	timed "build $kind kernel" "$here/build-kernel.sh" "$kind"
-done
-timed "build rust-kmod" "$here/build-kmod.sh"
-timed "build userspace suite" "$here/build-suite.sh"
 # join_lane PID LOG TAG: show a lane's log until the lane ends; its exit
 # status.
 join_lane() {
@@ -54,17 +49,33 @@ join_lane() {
 }
 lane_pid=""
 each_pid=""
+checks_pid=""
 vm_pids=()
 # stop_background: the lanes and guests still running, each its own
 # session, so that a failure here stops all of them (by session: GNU
 # timeout puts what it runs in a process group of its own).
 stop_background() {
 	local pid
-	for pid in "$lane_pid" "$each_pid" "${vm_pids[@]}"; do
+	for pid in "$lane_pid" "$each_pid" "$checks_pid" "${vm_pids[@]}"; do
 		[ -z "$pid" ] || pkill -TERM -s "$pid" 2>/dev/null || true
 	done
 }
 trap stop_background EXIT
+if [ -n "$canary" ] && [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then
+	# Below the kernel builds (nice 0), above the lanes that run for most of
+	# the VM phase (nice 19): the checks are short, and their verdict lines
+	# are the ones an author looks at first.
+	checks_log=$runs/host-checks.log
+	step "running the host checks alongside the builds and the VM runs (nice 10); log: $checks_log"
+	setsid nice -n 10 "$here/host-checks.sh" >"$checks_log" 2>&1 &
+	checks_pid=$!
+fi
+timed "guest userspace (sid debs)" "$here/fetch-sid-debs.sh" vm_userspace >/dev/null
+for kind in "${kinds[@]}"; do
+	timed "build $kind kernel" "$here/build-kernel.sh" "$kind"
+done
+timed "build rust-kmod" "$here/build-kmod.sh"
+timed "build userspace suite" "$here/build-suite.sh"
 if [ -n "$canary" ] && [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then
 	each_log=$runs/per-patch-builds.log
 	step "building each patch alongside the VM runs (nice 19); log: $each_log"
@@ -131,6 +142,13 @@ if [ -n "$canary" ]; then
 	fi
 fi
 
+if [ -n "$checks_pid" ]; then
+	step "joining the host checks (their log so far, then as it goes)"
+	if ! timed "host checks: waited for" join_lane "$checks_pid" "$checks_log" host-checks; then
+		echo "FAIL host/checks: scripts/host-checks.sh stopped before recording all its checks (its log is above)" >>"$FRESNEL_HOST_CHECKS"
+	fi
+	checks_pid=""
+fi
 if [ -n "$each_pid" ]; then
 	step "joining the per-patch builds (their log so far, then as it goes)"
 	if ! timed "per-patch builds: waited for" join_lane "$each_pid" "$each_log" each-patch; then
