@@ -244,11 +244,13 @@ fn stage_outcome(kernel: Kernel, spec: &StageSpec, stage: Option<&Stage>) -> Out
                 problems.push(format!("fences still pending:\n{}", pending.join("\n")));
             }
         }
-        Verdict::LandingMap => {
-            if let Err(e) = landing::parse(&stage.output) {
-                problems.push(format!("{e:#}"));
+        Verdict::LandingMap => match landing::parse(&stage.output) {
+            Err(e) => problems.push(format!("{e:#}")),
+            Ok(rows) if kernel == Kernel::Patched => {
+                problems.extend(landing::patched_problems(&rows));
             }
-        }
+            Ok(_) => {}
+        },
         Verdict::Watch => problems.extend(watch::problems(kernel, &stage.output)),
         Verdict::Bench => problems.extend(bench::problems(kernel, &stage.output)),
         Verdict::Kunit => problems.extend(kunit::problems(&stage.output)),

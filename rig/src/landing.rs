@@ -22,6 +22,35 @@ pub fn parse(output: &str) -> Result<Vec<LandingRow>> {
     serde_json::from_str(&output[start..=end]).context("landing-map JSON does not parse")
 }
 
+/// What is wrong with a landing map on the patched kernel (suite review
+/// V5): every path of a device that was there must have found a fence on
+/// every buffer it watched, and ended without an error. The control
+/// kernel's map is shown, not judged here (the cases stage judges what it
+/// must fail).
+pub fn patched_problems(rows: &[LandingRow]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| !r.is_skipped())
+        .filter_map(|r| {
+            let nothing: Vec<&str> = r
+                .landings
+                .iter()
+                .filter(|l| l.is_nothing())
+                .map(|l| l.buffer.as_str())
+                .collect();
+            let what = if !r.error.is_empty() {
+                format!("error: {}", r.error)
+            } else if r.landings.is_empty() {
+                "watched no buffer".to_string()
+            } else if !nothing.is_empty() {
+                format!("no fence on {}", nothing.join(", "))
+            } else {
+                return None;
+            };
+            Some(format!("{}/{}: {what}", r.device, r.path))
+        })
+        .collect()
+}
+
 /// The cell of one kernel for one buffer.
 fn cell(l: &Landing) -> String {
     if l.is_nothing() {
@@ -120,6 +149,32 @@ mod tests {
     const CONTROL: &str = "[{\"device\":\"vim2m\",\"path\":\"capture_write_usage\",\"landings\":[\
 {\"buffer\":\"CAPTURE export #0\",\"reservation\":\"none\",\"usage\":\"-\",\"fence\":\"-\",\"pending_to_signalled_ms\":null}],\
 \"error\":\"CAPTURE export #0 while the job runs: poll says idle\"}]";
+
+    #[test]
+    fn patched_map_needs_a_fence_on_every_buffer() {
+        let p = parse(PATCHED).expect("patched");
+        assert!(
+            patched_problems(&p).is_empty(),
+            "{:?}",
+            patched_problems(&p)
+        );
+        let c = parse(CONTROL).expect("control");
+        assert_eq!(
+            patched_problems(&c),
+            ["vim2m/capture_write_usage: error: CAPTURE export #0 while the job runs: poll says idle"]
+        );
+        let mut quiet = c.clone();
+        quiet[0].error.clear();
+        assert_eq!(
+            patched_problems(&quiet),
+            ["vim2m/capture_write_usage: no fence on CAPTURE export #0"]
+        );
+        quiet[0].landings.clear();
+        assert_eq!(
+            patched_problems(&quiet),
+            ["vim2m/capture_write_usage: watched no buffer"]
+        );
+    }
 
     #[test]
     fn parses_around_noise() {

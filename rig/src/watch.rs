@@ -100,6 +100,15 @@ pub fn problems(kernel: Kernel, output: &str) -> Vec<String> {
                 } else if r.armed == 0 {
                     bad.push(format!("{label}: nothing armed for the client's buffers"));
                 }
+                // A full ring lost records: the report cannot show what
+                // they held (suite review V4).
+                if r.oracle == "kmod" && r.dropped > 0 {
+                    bad.push(format!(
+                        "{label}: the kmod's record ring dropped {} record(s): the report is \
+                         incomplete (a shorter client, or a larger ring)",
+                        r.dropped
+                    ));
+                }
                 for a in &r.anomalies {
                     bad.push(format!("{label}: anomaly {}: {}", a.kind, a.evidence));
                 }
@@ -207,6 +216,18 @@ mod tests {
         assert_eq!(
             p,
             ["v4l2-ctl vim2m mmap: the watched client `v4l2-ctl` exited with 1"]
+        );
+    }
+
+    #[test]
+    fn dropped_records_fail_on_the_patched_kernel() {
+        let lost = PATCHED.replace("\"dropped\":0", "\"dropped\":3");
+        assert_eq!(
+            problems(Kernel::Patched, &lost),
+            [
+                "v4l2-ctl vim2m mmap: the kmod's record ring dropped 3 record(s): the report is \
+              incomplete (a shorter client, or a larger ring)"
+            ]
         );
     }
 

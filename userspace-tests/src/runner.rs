@@ -24,7 +24,7 @@ use std::time::Duration;
 pub use libtest_mimic::Arguments;
 pub use select::{parse_args, Selection};
 
-use crate::verdict::Outcome;
+use crate::verdict::{Category, Outcome};
 
 /// How long a test may run unless it says otherwise.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(90);
@@ -175,6 +175,15 @@ impl Runner {
     ) -> (Summary, Vec<Ran>) {
         let mut summary = Summary::default();
         let mut ran = Vec::new();
+        if let Some(name) = &selection.unknown_exact {
+            let outcome = Outcome::Fail(
+                Category::Error,
+                "--exact names no test of the table (--list shows them)".into(),
+            );
+            summary.failed += 1;
+            let _ = writeln!(out, "{}", result_line(name, &outcome));
+            ran.push((name.clone(), outcome));
+        }
         if selection.ignored > 0 {
             let _ = writeln!(
                 out,
@@ -355,8 +364,21 @@ mod tests {
         );
         let (_, l) = run_table(&["expbuf_before"], names());
         assert_eq!(l[..1], ["PASS vim2m/expbuf_before_qbuf"]);
-        let (_, l) = run_table(&["--exact", "--skip", "vim2m/expbuf", "vim2m"], names());
+        let (_, l) = run_table(
+            &["--exact", "--skip", "vim2m/expbuf", "vim2m/expbuf"],
+            names(),
+        );
         assert_eq!(l, ["0 passed, 0 failed, 0 skipped"]);
+        // A name --exact cannot find fails the run (a stage naming one test).
+        let (s, l) = run_table(&["--exact", "vim2m/no_such_test"], names());
+        assert_eq!(
+            l,
+            [
+                "FAIL vim2m/no_such_test [error]: --exact names no test of the table (--list shows them)",
+                "0 passed, 1 failed, 0 skipped"
+            ]
+        );
+        assert_eq!(s.exit_code(), ExitCode::FAILURE);
         let (_, l) = run_table(&["--skip", "vim2m", "--skip", "visl"], names());
         assert_eq!(l, ["0 passed, 0 failed, 0 skipped"]);
     }

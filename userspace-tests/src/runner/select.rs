@@ -50,6 +50,10 @@ pub struct Selection<C> {
     pub to_run: Vec<Test<C>>,
     /// Tests that matched but are not run because they are ignored.
     pub ignored: usize,
+    /// The `--exact` filter, when it names no test of the table: a typo or
+    /// a renamed test, which a caller that names one test (a guest stage)
+    /// must not take for a run that passed.
+    pub unknown_exact: Option<String>,
 }
 
 fn matches(args: &Arguments, pattern: &str, name: &str) -> bool {
@@ -64,6 +68,11 @@ impl<C> Selection<C> {
     pub fn new(args: &Arguments, tests: Vec<Test<C>>) -> Self {
         let mut to_run = Vec::new();
         let mut ignored = 0;
+        let unknown_exact = args
+            .filter
+            .as_ref()
+            .filter(|f| args.exact && !tests.iter().any(|t| &t.name == *f))
+            .cloned();
         for t in tests {
             let wanted = args
                 .filter
@@ -86,7 +95,11 @@ impl<C> Selection<C> {
                 ignored += 1;
             }
         }
-        Self { to_run, ignored }
+        Self {
+            to_run,
+            ignored,
+            unknown_exact,
+        }
     }
 
     /// libtest's listing: `name: test` per test, and unless terse a blank
