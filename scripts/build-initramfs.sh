@@ -2,17 +2,17 @@
 # build-initramfs.sh KIND OUT.cpio.gz: pack the guest for one kernel.
 # x86_64 kinds (control, patched, canary): busybox-static, the kernel's
 # modules, sid's v4l-utils with its runtime, the suite binaries, the Rust
-# module (patched only), vm/init and the stages of vm/stages.list that apply
-# to KIND. Inputs: $kdir/artifacts/KIND/{modules,vb2_fence_probe.ko},
+# module (patched only), vm/init and KIND's stages of vm/stages.list.
+# Inputs: $kdir/artifacts/KIND/{modules,vb2_fence_probe.ko},
 # $FRESNEL_CACHE/suite-bin/.
 # package-arm64: the arm64 kernel of the Arch Linux ARM package (PKGBUILD),
 # extracted into $FRESNEL_PKGROOT (default $FRESNEL_CACHE/package-arm64/root):
 # bookworm's busybox-static:arm64, the package's modules (depmod run here),
 # its vb2_fence_probe.ko, the static aarch64 suite from
-# $FRESNEL_CACHE/suite-bin-aarch64/ and the stages of vm/package-stages.list.
+# $FRESNEL_CACHE/suite-bin-aarch64/ and its stages of vm/stages.list.
 # The guest calls itself `patched` (it is the patched kernel to the stages,
 # the suite and the judge).
-# FRESNEL_STAGES overrides the stage table of any KIND.
+# FRESNEL_STAGES overrides the stage table (a table in its format).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -70,7 +70,6 @@ pack_x86_64() {
 	fi
 	guest_kind=$kind
 	results_port=/dev/ttyS1
-	stages=$REPO_ROOT/vm/stages.list
 }
 
 # pack_package_arm64: the guest of the package's arm64 kernel; results on
@@ -123,7 +122,6 @@ pack_package_arm64() {
 	done
 	guest_kind=patched
 	results_port=/dev/hvc0
-	stages=$REPO_ROOT/vm/package-stages.list
 }
 
 case "$kind" in
@@ -141,11 +139,10 @@ echo "$results_port" >"$root/etc/fresnel/results-port"
 # (vm/stages/hardware-optins.sh checks them; the on-target run switches them).
 "$here/tools.sh" manifest hardware-optins --manifest "$REPO_ROOT/manifest.toml" \
 	>"$root/etc/fresnel/hardware-optins"
-# Columns of stages.list: name timeout kernels verdict command...; the guest
-# gets "name timeout command..." (the verdict column is the judge's).
-awk -v k="$guest_kind" '!/^#/ && NF >= 5 && ($3 == "both" || $3 == k) {
-	printf "%s %s", $1, $2; for (i = 5; i <= NF; i++) printf " %s", $i; printf "\n" }' \
-	"${FRESNEL_STAGES:-$stages}" >"$root/etc/fresnel/stages"
+# The guest gets "name timeout command..." per stage of KIND (the rig is
+# the stage table's one reader; the verdict column is its judge's).
+"$here/rig.sh" stages --guest "$kind" "${FRESNEL_STAGES:-$REPO_ROOT/vm/stages.list}" \
+	>"$root/etc/fresnel/stages"
 
 mkdir -p "$(dirname "$out")"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"

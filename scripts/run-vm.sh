@@ -65,7 +65,7 @@ setup_x86_64() {
 
 # setup_package_arm64: qemu and qemu_args for the package's arm64 kernel.
 # The command line is the x86_64 one without kmemleak=on (the package's kernel
-# has no DEBUG_KMEMLEAK and vm/package-stages.list no kmemleak stage) and
+# has no DEBUG_KMEMLEAK and no kmemleak stage runs on it) and
 # with 256 MiB of CMA instead of 512: the stages that allocate the biggest
 # buffers (test-media's vivid at 3840x2160) are not run on this lane.
 setup_package_arm64() {

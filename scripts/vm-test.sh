@@ -2,11 +2,11 @@
 # vm-test.sh [--patched-only]: build the control and the patched VM kernels,
 # the Rust module and the suite, boot each kernel under QEMU, and judge the
 # results (fresnel-rig judge). Then the canary: the series plus
-# vm/canary/ (a fence-contract breach put back on purpose), booted with
-# vm/canary-stages.list; the judge requires lockdep to report it. Last, the
+# vm/canary/ (a fence-contract breach put back on purpose), booted with its
+# stages of vm/stages.list; the judge requires lockdep to report it. Last, the
 # arm64 package: makepkg cross-builds it (scripts/package-arm64.sh), its
-# kernel boots under qemu-system-aarch64 with the aarch64 suite and
-# vm/package-stages.list, judged as its own section (arm64-package/...).
+# kernel boots under qemu-system-aarch64 with the aarch64 suite and its
+# stages of vm/stages.list, judged as its own section (arm64-package/...).
 # The arm64 lane's builds (scripts/build-arm64-lane.sh) run at nice 19
 # alongside the x86_64 VM runs, which run at once: the guests mostly wait
 # on the drivers' timers and leave the cores idle (README.md, "On the
@@ -117,7 +117,7 @@ if [ -n "$canary" ]; then
 	# Last: it moves the shared build tree off the patched commit, which the
 	# next build of either kernel moves back (ccache keeps that cheap).
 	timed "build canary kernel" "$here/build-kernel.sh" canary
-	timed "initramfs canary" env FRESNEL_STAGES="$REPO_ROOT/vm/canary-stages.list" \
+	timed "initramfs canary" env FRESNEL_STAGES="$REPO_ROOT/vm/stages.list" \
 		"$here/build-initramfs.sh" canary "$runs/canary.cpio.gz"
 	timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary"
 	judge_args+=(--canary "$runs/canary")
@@ -134,7 +134,7 @@ if [ -n "$canary" ]; then
 	fi
 	if [ -n "$lane_built" ] &&
 		timed "VM run package-arm64" "$here/run-vm.sh" package-arm64 "$runs/package-arm64.cpio.gz" "$runs/package-arm64"; then
-		judge_args+=(--package-arm64 "$runs/package-arm64" --package-stages "$REPO_ROOT/vm/package-stages.list")
+		judge_args+=(--package-arm64 "$runs/package-arm64")
 	else
 		lane_fail="FAIL arm64-package/build-and-boot: a step of the arm64 package lane failed (its error is above)"
 		echo "$lane_fail" >&2

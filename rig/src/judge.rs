@@ -456,7 +456,7 @@ pub fn bench_summary(
 }
 
 /// The canary's check: the guest of the kernel built with vm/canary/
-/// (a fence-contract breach put back on purpose, vm/canary-stages.list) ran
+/// (a fence-contract breach put back on purpose, its rows of vm/stages.list) ran
 /// to its end, and its kernel log holds a lockdep report through
 /// `dma_fence_map`, the signalling annotations' lock. Without that report
 /// the annotations cannot see such a breach, and the patched kernel's clean

@@ -54,18 +54,16 @@ struct JudgeArgs {
     /// Host-side check results, in the suite's PASS/FAIL/SKIP line format.
     #[arg(long)]
     host_checks: Option<PathBuf>,
-    /// Directory of the canary kernel's run (vm/canary-stages.list): it
-    /// must end in a lockdep report through dma_fence_map.
+    /// Directory of the canary kernel's run (the stage table's canary
+    /// rows): it must end in a lockdep report through dma_fence_map.
     #[arg(long)]
     canary: Option<PathBuf>,
     /// Directory of the run of the arm64 package's kernel (built by
     /// makepkg, booted under qemu-system-aarch64): judged as a patched
-    /// kernel against --package-stages, its checks named `arm64-package/...`.
-    #[arg(long, requires = "package_stages")]
-    package_arm64: Option<PathBuf>,
-    /// The stage table the arm64 package's guest ran (vm/package-stages.list).
+    /// kernel against the stage table's package-arm64 rows, its checks
+    /// named `arm64-package/...`.
     #[arg(long)]
-    package_stages: Option<PathBuf>,
+    package_arm64: Option<PathBuf>,
     /// The reports the control kernel is excused for, each with the fix
     /// that removes it (vm/control-reports.list).
     #[arg(long)]
@@ -93,6 +91,14 @@ enum Cmd {
         /// Keep reading until the guest finishes or this process (the VM) ends.
         #[arg(long)]
         while_pid: Option<u32>,
+    },
+    /// Print the stages one guest runs, `name timeout command...` per line
+    /// (what its initramfs packs for vm/init).
+    Stages {
+        /// The stage table (vm/stages.list).
+        table: PathBuf,
+        #[arg(long, value_enum)]
+        guest: stages_list::Guest,
     },
     /// Check a case table; with --markdown print it as the README shows it.
     Cases {
@@ -122,7 +128,7 @@ fn load_run(kernel: Kernel, dir: &Path) -> Result<KernelRun> {
 fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
     let (cases_path, stages_path) = (a.cases.as_path(), a.stages.as_path());
     let (host_checks, canary) = (a.host_checks.as_deref(), a.canary.as_deref());
-    let package = a.package_arm64.as_deref().zip(a.package_stages.as_deref());
+    let package = a.package_arm64.as_deref();
     let cases = load_cases(cases_path)?;
     let stages = stages_list::parse(&read(stages_path)?)
         .with_context(|| format!("{}", stages_path.display()))?;
@@ -192,11 +198,10 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
         }
         checks.push(judge::canary(&run));
     }
-    if let Some((dir, stages_path)) = package {
+    if let Some(dir) = package {
         // The packaged kernel carries the series: judged as the patched
-        // kernel is, by its own (shorter) stage table.
-        let stages = stages_list::parse(&read(stages_path)?)
-            .with_context(|| format!("{}", stages_path.display()))?;
+        // kernel is, by its own (shorter) list of stages.
+        let stages = stages_list::for_guest(&stages, stages_list::Guest::PackageArm64);
         let run = load_run(Kernel::Patched, dir)?;
         let rules = Rules {
             cases: &cases,
@@ -313,5 +318,11 @@ fn main() -> Result<()> {
             while_pid,
         } => follow::follow(&results_log, while_pid),
         Cmd::Cases { cases, markdown } => cases_cmd(&cases, markdown),
+        Cmd::Stages { table, guest } => {
+            let specs = stages_list::parse(&read(&table)?)
+                .with_context(|| format!("{}", table.display()))?;
+            print!("{}", stages_list::guest_lines(&specs, guest));
+            Ok(())
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! Parses vm/stages.list, the guest's stages in run order:
-//! `name timeout kernels verdict command...` (its header says what each
-//! column and each verdict word means). The initramfs builder packs the
-//! stages of one kernel; the judge reads the verdict column.
+//! Parses vm/stages.list, every guest's stages in run order:
+//! `name timeout guests verdict command...` (its header says what each
+//! column and each verdict word means). `fresnel-rig stages --guest KIND`
+//! gives the initramfs builder the stages of one guest; the judge reads
+//! the verdict column.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +26,44 @@ impl Kernel {
 impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.word())
+    }
+}
+
+/// The rig's guests (the guests column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Guest {
+    /// The CI base.
+    Control,
+    /// The series on it.
+    Patched,
+    /// The series plus a fence-contract breach (vm/canary/).
+    Canary,
+    /// The Arch Linux ARM package's kernel, under qemu-system-aarch64.
+    PackageArm64,
+}
+
+impl Guest {
+    const WORDS: [(&'static str, Guest); 4] = [
+        ("control", Guest::Control),
+        ("patched", Guest::Patched),
+        ("canary", Guest::Canary),
+        ("package-arm64", Guest::PackageArm64),
+    ];
+
+    fn from_word(word: &str) -> Option<Self> {
+        Self::WORDS
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, g)| *g)
+    }
+
+    /// The kernel a guest's stages are judged as: everything but the
+    /// control carries the series.
+    pub fn kernel(self) -> Kernel {
+        match self {
+            Guest::Control => Kernel::Control,
+            Guest::Patched | Guest::Canary | Guest::PackageArm64 => Kernel::Patched,
+        }
     }
 }
 
@@ -82,17 +121,48 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageSpec {
     pub name: String,
-    /// The guest timeout, in seconds.
+    /// The guest timeout, in seconds (of the x86_64 guests; see `guests`).
     pub limit: u64,
-    /// The kernels whose guest runs it.
+    /// The kernels of the x86_64 guests that run it, control and patched
+    /// (what the judge of those two reads).
     pub kernels: Vec<Kernel>,
+    /// Every guest that runs it, with its timeout there.
+    pub guests: Vec<(Guest, u64)>,
     pub verdict: Verdict,
+    /// The command, its words joined by single spaces.
+    pub command: String,
 }
 
 impl StageSpec {
     pub fn runs_on(&self, kernel: Kernel) -> bool {
         self.kernels.contains(&kernel)
     }
+}
+
+/// The stages `guest` runs, in order, each with that guest's timeout and
+/// as judged on its kernel: the table of a guest judged on its own (the
+/// arm64 package).
+pub fn for_guest(specs: &[StageSpec], guest: Guest) -> Vec<StageSpec> {
+    specs
+        .iter()
+        .filter_map(|s| {
+            let &(_, limit) = s.guests.iter().find(|(g, _)| *g == guest)?;
+            Some(StageSpec {
+                limit,
+                kernels: vec![guest.kernel()],
+                ..s.clone()
+            })
+        })
+        .collect()
+}
+
+/// What the initramfs of `guest` packs: `name timeout command...` per
+/// stage (vm/init's /etc/fresnel/stages).
+pub fn guest_lines(specs: &[StageSpec], guest: Guest) -> String {
+    for_guest(specs, guest)
+        .iter()
+        .map(|s| format!("{} {} {}\n", s.name, s.limit, s.command))
+        .collect()
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -105,8 +175,8 @@ pub enum StagesError {
         name: String,
         word: String,
     },
-    #[error("line {line}: {name}: kernels {word:?} is not one of both, control, patched")]
-    Kernels {
+    #[error("line {line}: {name}: guest {word:?} is not one of both, control, patched, canary, package-arm64 (each optionally =SECONDS)")]
+    Guests {
         line: usize,
         name: String,
         word: String,
@@ -137,7 +207,7 @@ pub fn parse(text: &str) -> Result<Vec<StageSpec>, StagesError> {
             continue;
         }
         let words: Vec<&str> = content.split_whitespace().collect();
-        let [name, limit, kernels, verdict, _command, ..] = words[..] else {
+        let [name, limit, guests_word, verdict, _command, ..] = words[..] else {
             return Err(StagesError::Columns {
                 line,
                 found: content.to_string(),
@@ -153,18 +223,16 @@ pub fn parse(text: &str) -> Result<Vec<StageSpec>, StagesError> {
                     name: name.to_string(),
                     word: limit.to_string(),
                 })?;
-        let kernels = match kernels {
-            "both" => vec![Kernel::Control, Kernel::Patched],
-            "control" => vec![Kernel::Control],
-            "patched" => vec![Kernel::Patched],
-            word => {
-                return Err(StagesError::Kernels {
-                    line,
-                    name: name.to_string(),
-                    word: word.to_string(),
-                })
-            }
-        };
+        let guests = parse_guests(guests_word, limit).ok_or_else(|| StagesError::Guests {
+            line,
+            name: name.to_string(),
+            word: guests_word.to_string(),
+        })?;
+        let kernels: Vec<Kernel> = [Guest::Control, Guest::Patched]
+            .into_iter()
+            .filter(|g| guests.iter().any(|(h, _)| h == g))
+            .map(Guest::kernel)
+            .collect();
         let verdict = Verdict::from_word(verdict).ok_or_else(|| StagesError::Verdict {
             line,
             name: name.to_string(),
@@ -188,10 +256,35 @@ pub fn parse(text: &str) -> Result<Vec<StageSpec>, StagesError> {
             name: name.to_string(),
             limit,
             kernels,
+            guests,
             verdict,
+            command: words[4..].join(" "),
         });
     }
     Ok(specs)
+}
+
+/// The guests column: `both`, a guest's word or `WORD=SECONDS`,
+/// comma-separated, each guest once; `None` if a part is none of these.
+fn parse_guests(word: &str, limit: u64) -> Option<Vec<(Guest, u64)>> {
+    let mut guests: Vec<(Guest, u64)> = Vec::new();
+    for part in word.split(',') {
+        let (g, own) = match part.split_once('=') {
+            Some((g, secs)) => (g, Some(secs.parse().ok().filter(|&l: &u64| l > 0)?)),
+            None => (part, None),
+        };
+        let named = match g {
+            "both" => vec![Guest::Control, Guest::Patched],
+            g => vec![Guest::from_word(g)?],
+        };
+        for g in named {
+            if guests.iter().any(|(h, _)| *h == g) {
+                return None;
+            }
+            guests.push((g, own.unwrap_or(limit)));
+        }
+    }
+    Some(guests)
 }
 
 #[cfg(test)]
@@ -208,7 +301,40 @@ mod tests {
             .expect("a suite stage");
         assert_eq!(suite.verdict, Verdict::Cases);
         assert!(suite.runs_on(Kernel::Control) && suite.runs_on(Kernel::Patched));
-        assert!(specs.iter().all(|s| !s.kernels.is_empty()));
+        assert!(specs.iter().all(|s| !s.guests.is_empty()));
+        // What the two guests judged on their own run.
+        let canary: Vec<String> = for_guest(&specs, Guest::Canary)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(canary, ["load-drivers", "compliance-vivid", "dmesg"]);
+        let package = for_guest(&specs, Guest::PackageArm64);
+        assert!(package.iter().all(|s| s.kernels == [Kernel::Patched]));
+        let landing = package.iter().find(|s| s.name == "landing-map");
+        assert_eq!(landing.map(|s| s.limit), Some(300));
+    }
+
+    #[test]
+    fn guests_and_their_timeouts() {
+        let specs = parse(
+            "a 120 both,canary rc /a.sh x  y\n\
+             b 900 patched,package-arm64=600 cases /b\n\
+             c 30 canary log dmesg\n",
+        )
+        .expect("parses");
+        assert_eq!(specs[0].kernels, [Kernel::Control, Kernel::Patched]);
+        assert_eq!(specs[0].command, "/a.sh x y");
+        assert_eq!(
+            specs[1].guests,
+            [(Guest::Patched, 900), (Guest::PackageArm64, 600)]
+        );
+        assert!(specs[2].kernels.is_empty());
+        assert_eq!(
+            guest_lines(&specs, Guest::Canary),
+            "a 120 /a.sh x y\nc 30 dmesg\n"
+        );
+        assert_eq!(guest_lines(&specs, Guest::PackageArm64), "b 600 /b\n");
+        assert_eq!(guest_lines(&specs, Guest::Control), "a 120 /a.sh x y\n");
     }
 
     #[test]
@@ -227,7 +353,9 @@ mod tests {
             ("a 10 both rc\n", "expected `name"),
             ("a ten both rc /x\n", "timeout \"ten\""),
             ("a 0 both rc /x\n", "timeout \"0\""),
-            ("a 10 all rc /x\n", "kernels \"all\""),
+            ("a 10 all rc /x\n", "guest \"all\""),
+            ("a 10 both,patched rc /x\n", "guest \"both,patched\""),
+            ("a 10 canary=0 rc /x\n", "guest \"canary=0\""),
             ("a 10 both exit0 /x\n", "verdict \"exit0\""),
             ("a 10 patched compliance /x\n", "must run on both"),
             (
