@@ -33,7 +33,7 @@ if [ "${1:-}" = --patched-only ]; then
 	# Compliance compares the two kernels: drop the stages whose verdict says
 	# so, and test-media's sequence, whose other steps need its compliance
 	# steps.
-	awk '/^#/ || ($4 != "compliance" && $1 !~ /^test-media-/)' "$REPO_ROOT/vm/stages.list" >"$quick_stages"
+	"$here/rig.sh" stages --without-control "$REPO_ROOT/vm/stages.list" >"$quick_stages"
 	export FRESNEL_STAGES=$quick_stages
 fi
 export FRESNEL_TIMINGS=${FRESNEL_TIMINGS:-$(mktemp)}

@@ -96,6 +96,13 @@ fn guest_kind(run: &KernelRun) -> Outcome {
     }
 }
 
+/// Whether a stage is judged against the control kernel's run: a
+/// compliance comparison, or a step of test-media's sequence (added up and
+/// compared per kernel). Without a control run it means nothing.
+pub fn needs_control(spec: &StageSpec) -> bool {
+    spec.verdict == Verdict::Compliance || spec.name.starts_with(test_media::STAGE_PREFIX)
+}
+
 /// The stages the table runs on `kernel`.
 fn listed_for<'a>(rules: &Rules<'a>, kernel: Kernel) -> Vec<&'a StageSpec> {
     rules.stages.iter().filter(|s| s.runs_on(kernel)).collect()

@@ -93,12 +93,18 @@ enum Cmd {
         while_pid: Option<u32>,
     },
     /// Print the stages one guest runs, `name timeout command...` per line
-    /// (what its initramfs packs for vm/init).
+    /// (what its initramfs packs for vm/init); or, with --without-control,
+    /// the table's rows that mean something without a control kernel's
+    /// run (what `vm-test.sh --patched-only` runs).
     Stages {
         /// The stage table (vm/stages.list).
         table: PathBuf,
-        #[arg(long, value_enum)]
-        guest: stages_list::Guest,
+        #[arg(long, value_enum, required_unless_present = "without_control")]
+        guest: Option<stages_list::Guest>,
+        /// The rows without the stages judged against the control kernel
+        /// (the compliance verdict, test-media's sequence), as a table.
+        #[arg(long, conflicts_with = "guest")]
+        without_control: bool,
     },
     /// Check a case table; with --markdown print it as the README shows it.
     Cases {
@@ -318,10 +324,22 @@ fn main() -> Result<()> {
             while_pid,
         } => follow::follow(&results_log, while_pid),
         Cmd::Cases { cases, markdown } => cases_cmd(&cases, markdown),
-        Cmd::Stages { table, guest } => {
+        Cmd::Stages {
+            table,
+            guest,
+            without_control,
+        } => {
             let specs = stages_list::parse(&read(&table)?)
                 .with_context(|| format!("{}", table.display()))?;
-            print!("{}", stages_list::guest_lines(&specs, guest));
+            match guest {
+                Some(guest) => print!("{}", stages_list::guest_lines(&specs, guest)),
+                None if without_control => {
+                    for s in specs.iter().filter(|s| !judge::needs_control(s)) {
+                        println!("{}", s.line);
+                    }
+                }
+                None => bail!("give --guest KIND or --without-control"),
+            }
             Ok(())
         }
     }

@@ -131,6 +131,8 @@ pub struct StageSpec {
     pub verdict: Verdict,
     /// The command, its words joined by single spaces.
     pub command: String,
+    /// The table's line, as written.
+    pub line: String,
 }
 
 impl StageSpec {
@@ -259,6 +261,7 @@ pub fn parse(text: &str) -> Result<Vec<StageSpec>, StagesError> {
             guests,
             verdict,
             command: words[4..].join(" "),
+            line: content.to_string(),
         });
     }
     Ok(specs)

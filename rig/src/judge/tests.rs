@@ -737,3 +737,18 @@ fn a_must_run_result_that_is_not_reported_fails() {
     );
     assert!(why.contains("read_format: reported, not listed"), "{why}");
 }
+
+#[test]
+fn the_edit_loop_leaves_out_what_needs_the_control_kernel() {
+    let specs = crate::stages_list::parse(include_str!("../../../vm/stages.list"))
+        .expect("vm/stages.list parses");
+    let kept: Vec<&str> = specs
+        .iter()
+        .filter(|s| !needs_control(s))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(kept.contains(&"suite") && kept.contains(&"watch-clients"));
+    assert!(!kept
+        .iter()
+        .any(|n| n.starts_with("test-media-") || n.starts_with("compliance-")));
+}
