@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # host-checks.sh: the checks that need no guest (Rust crates, shell, series,
 # manifest and package, the RFC export), each recorded as a host check in
-# $FRESNEL_HOST_CHECKS. vm-test.sh runs it at nice 10 alongside the kernel
-# builds and the VM runs (the guests leave the cores mostly idle), and joins
-# it before the verdict. Like the per-patch builds, it reads the shared
-# kernel tree's commits and scripts only, never a file the canary checkout
-# changes.
+# $FRESNEL_HOST_CHECKS. vm-test.sh runs it at nice 10 beside the VM runs
+# (the guests leave the cores mostly idle), once the kernel builds are done,
+# and joins it before the canary build: meanwhile nothing moves the shared
+# kernel tree's checkout, whose files build-sh-test.sh installs headers
+# from and whose scripts the series checks run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh

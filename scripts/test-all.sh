@@ -22,6 +22,9 @@ timed "kernel source" "$here/fetch-kernel-source.sh"
 # the same time (apply-series.sh remembers the commit).
 timed "apply the series" "$here/apply-series.sh" "$(kernel_dir)/src" >/dev/null ||
 	die "the series does not apply onto ci-base (apply-series.sh says why, above)"
+# makepkg's build user, before two lanes (the package check, the arm64
+# package) each ask for it.
+ensure_build_user "${FRESNEL_BUILD_USER:-fresnel-build}"
 
 # vm-test.sh ends with the verdict; its summary line must stay the last line.
 FRESNEL_T0=$((t_all - SECONDS)) exec "$here/vm-test.sh"

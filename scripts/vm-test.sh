@@ -13,8 +13,9 @@
 # PineBook Pro", has the figures), and the lane is CPU-bound (17 minutes
 # cold). Its log is shown when it is joined.
 # Under scripts/test-all.sh ($FRESNEL_HOST_CHECKS set) the host checks
-# (host-checks.sh, nice 10, from the start) and the per-patch builds
-# (build-each-patch-lane.sh) run the same way, recorded as host checks.
+# (host-checks.sh, at nice 10, joined before the canary build) and the
+# per-patch builds (build-each-patch-lane.sh) run the same way beside the
+# guests, recorded as host checks.
 # --patched-only is the edit loop: the patched kernel alone, suite stages
 # only (no compliance and no test-media, which need the control; no
 # canary; no per-patch builds).
@@ -61,21 +62,22 @@ stop_background() {
 	done
 }
 trap stop_background EXIT
-if [ -n "$canary" ] && [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then
-	# Below the kernel builds (nice 0), above the lanes that run for most of
-	# the VM phase (nice 19): the checks are short, and their verdict lines
-	# are the ones an author looks at first.
-	checks_log=$runs/host-checks.log
-	step "running the host checks alongside the builds and the VM runs (nice 10); log: $checks_log"
-	setsid nice -n 10 "$here/host-checks.sh" >"$checks_log" 2>&1 &
-	checks_pid=$!
-fi
 timed "guest userspace (sid debs)" "$here/fetch-sid-debs.sh" vm_userspace >/dev/null
 for kind in "${kinds[@]}"; do
 	timed "build $kind kernel" "$here/build-kernel.sh" "$kind"
 done
 timed "build rust-kmod" "$here/build-kmod.sh"
 timed "build userspace suite" "$here/build-suite.sh"
+if [ -n "$canary" ] && [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then
+	# From here to the canary build nothing moves the shared tree's
+	# checkout, whose scripts the checks run: the lane is joined before it.
+	# Above the lanes that run for the whole VM phase (nice 19): the checks
+	# are short, and their verdict lines are the ones an author reads first.
+	checks_log=$runs/host-checks.log
+	step "running the host checks alongside the VM runs (nice 10); log: $checks_log"
+	setsid nice -n 10 "$here/host-checks.sh" >"$checks_log" 2>&1 &
+	checks_pid=$!
+fi
 if [ -n "$canary" ] && [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then
 	each_log=$runs/per-patch-builds.log
 	step "building each patch alongside the VM runs (nice 19); log: $each_log"
@@ -113,6 +115,13 @@ for i in "${!kinds[@]}"; do
 	printf '%-28s %5s s\n' "VM run $kind" "$(cat "$runs/$kind/seconds" 2>/dev/null || echo '?')" >>"$FRESNEL_TIMINGS"
 done
 vm_pids=()
+if [ -n "$checks_pid" ]; then
+	step "joining the host checks (their log so far, then as it goes)"
+	if ! timed "host checks: waited for" join_lane "$checks_pid" "$checks_log" host-checks; then
+		echo "FAIL host/checks: scripts/host-checks.sh stopped before recording all its checks (its log is above)" >>"$FRESNEL_HOST_CHECKS"
+	fi
+	checks_pid=""
+fi
 if [ -n "$canary" ]; then
 	# Last: it moves the shared build tree off the patched commit, which the
 	# next build of either kernel moves back (ccache keeps that cheap).
@@ -142,13 +151,6 @@ if [ -n "$canary" ]; then
 	fi
 fi
 
-if [ -n "$checks_pid" ]; then
-	step "joining the host checks (their log so far, then as it goes)"
-	if ! timed "host checks: waited for" join_lane "$checks_pid" "$checks_log" host-checks; then
-		echo "FAIL host/checks: scripts/host-checks.sh stopped before recording all its checks (its log is above)" >>"$FRESNEL_HOST_CHECKS"
-	fi
-	checks_pid=""
-fi
 if [ -n "$each_pid" ]; then
 	step "joining the per-patch builds (their log so far, then as it goes)"
 	if ! timed "per-patch builds: waited for" join_lane "$each_pid" "$each_log" each-patch; then

@@ -71,8 +71,10 @@ fn client_failed(report: &WatchReport) -> bool {
 /// `run`, again while the client fails and attempts are left.
 fn run_attempts(args: &WatchArgs) -> Result<WatchReport> {
     let mut failed = Vec::new();
-    // What a failed run saw stays in the report: a retry hides no anomaly.
+    // What a failed run saw stays in the report (its anomalies, the records
+    // its ring dropped): a retry hides no anomaly.
     let mut earlier_anomalies = Vec::new();
+    let mut earlier_dropped = 0;
     loop {
         let mut report = run(args)?;
         if client_failed(&report) && failed.len() + 1 < args.attempts as usize {
@@ -84,6 +86,7 @@ fn run_attempts(args: &WatchArgs) -> Result<WatchReport> {
                 exit_text(report.command_status)
             );
             failed.push(report.command_status);
+            earlier_dropped += report.dropped;
             let run_n = failed.len();
             earlier_anomalies.extend(report.anomalies.into_iter().map(|mut a| {
                 a.evidence = format!("run {run_n}: {}", a.evidence);
@@ -93,6 +96,7 @@ fn run_attempts(args: &WatchArgs) -> Result<WatchReport> {
         }
         report.failed_attempts = failed;
         report.anomalies.splice(0..0, earlier_anomalies);
+        report.dropped += earlier_dropped;
         return Ok(report);
     }
 }
