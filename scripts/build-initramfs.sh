@@ -10,8 +10,7 @@
 # bookworm's busybox-static:arm64, the package's modules (depmod run here),
 # its vb2_fence_probe.ko, the static aarch64 suite from
 # $FRESNEL_CACHE/suite-bin-aarch64/ and its stages of vm/stages.list.
-# The guest calls itself `patched` (it is the patched kernel to the stages,
-# the suite and the judge).
+# What each guest calls itself and where its results go: vm/guests.list.
 # FRESNEL_STAGES overrides the stage table (a table in its format).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,19 +56,15 @@ pack_x86_64() {
 	for b in "${SUITE_BINS[@]}"; do
 		cp "$suite_bin/$b" "$root/usr/bin/"
 	done
-	# The Rust module goes into both guests: the patched one loads and checks
-	# it, the control one checks that it refuses to load without the series.
-	# The canary's stages do not use it.
-	if [ "$kind" != canary ]; then
-		patched_art=$(kernel_dir)/artifacts/patched
-		for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
-			[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"
-		done
-		cp "$patched_art/vb2_fence_probe.ko" "$root/lib/fresnel/"
-		cp "$patched_art/vb2fp-selftest" "$patched_art/kmod-check.sh" "$root/usr/bin/"
-	fi
-	guest_kind=$kind
-	results_port=/dev/ttyS1
+	# The Rust module goes into every x86_64 guest: the patched one loads and
+	# checks it, the control one checks that it refuses to load without the
+	# series (the canary's stages do not use it).
+	patched_art=$(kernel_dir)/artifacts/patched
+	for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
+		[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"
+	done
+	cp "$patched_art/vb2_fence_probe.ko" "$root/lib/fresnel/"
+	cp "$patched_art/vb2fp-selftest" "$patched_art/kmod-check.sh" "$root/usr/bin/"
 }
 
 # pack_package_arm64: the guest of the package's arm64 kernel; results on
@@ -120,21 +115,20 @@ pack_package_arm64() {
 		cp "$suite_bin/$b" "$root/usr/bin/"
 		chmod 755 "$root/usr/bin/$b"
 	done
-	guest_kind=patched
-	results_port=/dev/hvc0
 }
 
-case "$kind" in
-control | patched | canary) pack_x86_64 ;;
-package-arm64) pack_package_arm64 ;;
-*) die "unknown KIND '$kind'; $usage" ;;
+# What the guest is and how it boots: vm/guests.list.
+arch=$(guest_get "$kind" arch) || die "unknown KIND '$kind' (vm/guests.list names them); $usage"
+case "$arch" in
+x86_64) pack_x86_64 ;;
+arm64) pack_package_arm64 ;;
 esac
 
 cp "$REPO_ROOT/vm/init" "$root/init"
 cp "$REPO_ROOT"/vm/stages/*.sh "$root/usr/libexec/fresnel/"
 chmod +x "$root/init" "$root"/usr/libexec/fresnel/*.sh
-echo "$guest_kind" >"$root/etc/fresnel/kind"
-echo "$results_port" >"$root/etc/fresnel/results-port"
+guest_get "$kind" calls >"$root/etc/fresnel/kind"
+guest_get "$kind" port >"$root/etc/fresnel/results-port"
 # The hardware opt-ins and the defaults the package may ship
 # (vm/stages/hardware-optins.sh checks them; the on-target run switches them).
 "$here/tools.sh" manifest hardware-optins --manifest "$REPO_ROOT/manifest.toml" \

@@ -15,7 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 kind=${1:?usage: build-kernel.sh control|patched|canary}
-case "$kind" in control | patched | canary) ;; *) die "unknown kernel kind '$kind' (control, patched or canary)" ;; esac
+built_from=$(guest_get "$kind" kernel) || die "unknown guest '$kind' (vm/guests.list names them)"
+[ "$(guest_get "$kind" arch)" = x86_64 ] ||
+	die "$kind's kernel is not the rig's x86_64 VM kernel (vm/guests.list): build-kernel.sh builds control, patched and canary"
 kdir=$(kernel_dir)
 src=$kdir/src
 obj=$kdir/out
@@ -23,16 +25,18 @@ art=$kdir/artifacts/$kind
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
 mapfile -t fragments < <(vm_config_fragments "$src" "$kind")
 
-case "$kind" in
-control) target=$(git -C "$src" rev-parse ci-base) ;;
-patched) target=$("$here/apply-series.sh" "$src") ;;
-canary) target=$("$here/apply-canary.sh" "$src") ;;
+case "$built_from" in
+ci-base) target=$(git -C "$src" rev-parse ci-base) ;;
+series) target=$("$here/apply-series.sh" "$src") ;;
+series+canary) target=$("$here/apply-canary.sh" "$src") ;;
+*) die "$kind: vm/guests.list's kernel '$built_from' is not built here" ;;
 esac
 key="$(git -C "$src" rev-parse "$target^{tree}")-$(kernel_config_key "${fragments[@]}")"
-# The patched kernel always goes through make (a no-op rebuild takes seconds
-# and catches edits and touches in the tree); the control one is reused.
-if [ "$kind" = control ] && [ "$(cat "$art/.key" 2>/dev/null)" = "$key" ]; then
-	ok "control kernel is up to date ($art)"
+# A kernel with the series always goes through make (a no-op rebuild takes
+# seconds and catches edits and touches in the tree); the CI base's is
+# reused.
+if [ "$built_from" = ci-base ] && [ "$(cat "$art/.key" 2>/dev/null)" = "$key" ]; then
+	ok "$kind kernel is up to date ($art)"
 	exit 0
 fi
 

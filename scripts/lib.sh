@@ -190,18 +190,22 @@ host_check() {
 	printf '%-28s %5d s\n' "host: $name" $((SECONDS - t0)) >>"${FRESNEL_TIMINGS:-/dev/null}"
 }
 
+# guest_get KIND COLUMN: one column of guest KIND's row of vm/guests.list
+# (arch, kernel, calls, port, limit); fails naming an unknown guest.
+guest_get() {
+	"$REPO_ROOT/scripts/rig.sh" guest --table "$REPO_ROOT/vm/guests.list" "$1" --get "$2"
+}
+
 # vm_config_fragments SRC KIND: the config fragments of the rig's x86_64 VM
-# kernel of KIND (control, patched, canary), merged onto tinyconfig, one per
-# line. A kernel with the series also gets the options only the series
+# kernel of guest KIND, merged onto tinyconfig, one per line. A kernel with
+# the series (any but the CI base's) also gets the options only the series
 # defines (config/vm-x86_64-patched.config): on the control tree they do not
 # exist, and the fragment check would reject them.
 vm_config_fragments() {
+	local kernel
+	kernel=$(guest_get "$2" kernel) || die "vm_config_fragments: no guest '$2' in vm/guests.list"
 	printf '%s\n' "$1/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config"
-	case "$2" in
-	control) ;;
-	patched | canary) printf '%s\n' "$REPO_ROOT/config/vm-x86_64-patched.config" ;;
-	*) die "vm_config_fragments: unknown kernel kind '$2'" ;;
-	esac
+	[ "$kernel" = ci-base ] || printf '%s\n' "$REPO_ROOT/config/vm-x86_64-patched.config"
 }
 
 # kernel_make_arch ARCH: the kernel's ARCH= for x86_64 or arm64. x86_64 is

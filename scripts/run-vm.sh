@@ -3,10 +3,11 @@
 # QEMU and leave console.log (kernel messages) and results.log (the guest's
 # stage markers and outputs) in RUNDIR. Never trusts QEMU's exit status:
 # fresnel-rig judges the logs.
-# control, patched, canary: the rig's x86_64 kernels on q35, console ttyS0,
-# results ttyS1. KVM is used only if a probe showed that it boots here (on
-# these machines it does not: TCG is the norm).
-# package-arm64: the Arch Linux ARM package's kernel
+# KIND is a guest of vm/guests.list, which gives its architecture and time
+# limit. x86_64 (control, patched, canary): the rig's kernels on q35,
+# console ttyS0, results ttyS1. KVM is used only if a probe showed that it
+# boots here (on these machines it does not: TCG is the norm).
+# arm64 (package-arm64): the Arch Linux ARM package's kernel
 # ($FRESNEL_PKGROOT/boot/Image-linux-fresnel-fourier, default
 # $FRESNEL_PKGROOT=$FRESNEL_CACHE/package-arm64/root) on the virt machine
 # under TCG, console ttyAMA0 (the PL011), results on a virtconsole (hvc0).
@@ -27,7 +28,6 @@ setup_x86_64() {
 	local kernel probe ptmp accel qemu_common accel_args
 	kernel=$(kernel_dir)/artifacts/$kind/bzImage
 	[ -f "$kernel" ] || die "no $kind kernel at $kernel: run scripts/build-kernel.sh $kind"
-	limit=${FRESNEL_VM_TIMEOUT:-2700}
 	qemu='qemu-system-x86_64'
 	# 4 GiB: test-media's three vivid instances at 3840x2160 ran the guest
 	# out of memory in 2. With 4 GiB, q35 maps part of the RAM above 4 GiB,
@@ -75,8 +75,6 @@ setup_package_arm64() {
 	[ -f "$kernel" ] || die "no arm64 kernel at $kernel: extract the package into $pkgroot (or set FRESNEL_PKGROOT)"
 	# QEMU's option parser splits -chardev's path at commas.
 	case "$rundir" in *,*) die "RUNDIR '$rundir' has a comma, which -chardev path= cannot take: pick another" ;; esac
-	# Its stages took 70 s here (2 cores, TCG): a hung guest must not eat CI.
-	limit=${FRESNEL_VM_TIMEOUT:-900}
 	qemu='qemu-system-aarch64'
 	# pauth-impdef: TCG computes pointer authentication codes with QARMA5 by
 	# default, costly on every function entry and return of a kernel built
@@ -92,10 +90,12 @@ setup_package_arm64() {
 	step "booting the $kind kernel (arm64, virt) under QEMU with TCG (limit ${limit}s)"
 }
 
-case "$kind" in
-control | patched | canary) setup_x86_64 ;;
-package-arm64) setup_package_arm64 ;;
-*) die "unknown KIND '$kind': control, patched, canary or package-arm64" ;;
+# What the guest is and how it boots: vm/guests.list.
+arch=$(guest_get "$kind" arch) || die "unknown KIND '$kind' (vm/guests.list names them)"
+limit=${FRESNEL_VM_TIMEOUT:-$(guest_get "$kind" limit)}
+case "$arch" in
+x86_64) setup_x86_64 ;;
+arm64) setup_package_arm64 ;;
 esac
 
 # Built before the guest's clock starts: the guest's stage timeouts are wall time.

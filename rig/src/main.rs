@@ -8,6 +8,7 @@ mod cases_markdown;
 mod compliance;
 mod control_reports;
 mod follow;
+mod guests;
 mod judge;
 mod ktap;
 mod landing;
@@ -105,6 +106,18 @@ enum Cmd {
         /// (the compliance verdict, test-media's sequence), as a table.
         #[arg(long, conflicts_with = "guest")]
         without_control: bool,
+    },
+    /// Print one column of a guest's row of the guest table
+    /// (vm/guests.list): what the scripts need to know of a guest.
+    Guest {
+        /// The guest's kind (control, patched, canary, package-arm64).
+        kind: String,
+        /// The column: arch, kernel, calls, port or limit.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(guests::COLUMNS))]
+        get: String,
+        /// The guest table.
+        #[arg(long)]
+        table: PathBuf,
     },
     /// Check a case table; with --markdown print it as the README shows it.
     Cases {
@@ -324,6 +337,16 @@ fn main() -> Result<()> {
             while_pid,
         } => follow::follow(&results_log, while_pid),
         Cmd::Cases { cases, markdown } => cases_cmd(&cases, markdown),
+        Cmd::Guest { kind, get, table } => {
+            let rows =
+                guests::parse(&read(&table)?).with_context(|| format!("{}", table.display()))?;
+            let row = guests::row(&rows, &kind).with_context(|| format!("{}", table.display()))?;
+            let value = row
+                .get(&get)
+                .with_context(|| format!("guest {kind}: no column {get}"))?;
+            println!("{value}");
+            Ok(())
+        }
         Cmd::Stages {
             table,
             guest,

@@ -50,7 +50,7 @@ impl Guest {
         ("package-arm64", Guest::PackageArm64),
     ];
 
-    fn from_word(word: &str) -> Option<Self> {
+    pub fn from_word(word: &str) -> Option<Self> {
         Self::WORDS
             .iter()
             .find(|(w, _)| *w == word)
