@@ -27,13 +27,9 @@ pub struct ParseError {
 
 pub fn parse(text: &str) -> Result<Vec<KnownReport>, ParseError> {
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
+    for (n, line) in crate::table::rows(text) {
         let err = |why: &str| ParseError {
-            line: i + 1,
+            line: n,
             why: why.to_string(),
         };
         let mut cols = line.splitn(3, char::is_whitespace);

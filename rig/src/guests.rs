@@ -45,12 +45,7 @@ pub enum GuestsError {
 
 pub fn parse(text: &str) -> Result<Vec<GuestRow>, GuestsError> {
     let mut rows: Vec<GuestRow> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let content = raw.trim();
-        if content.is_empty() || content.starts_with('#') {
-            continue;
-        }
+    for (line, content) in crate::table::rows(text) {
         let words: Vec<&str> = content.split_whitespace().collect();
         let [name, arch, kernel, calls, _port, limit] = words[..] else {
             return Err(GuestsError::Columns {

@@ -16,6 +16,7 @@ mod must_run;
 mod results_log;
 mod stages_list;
 mod suite_output;
+mod table;
 mod watch;
 
 /// The kernel-report scanner, shared with the suite's on-target run.

@@ -21,12 +21,8 @@ pub struct ParseError {
 
 pub fn parse(text: &str) -> Result<MustRun, ParseError> {
     let mut out = MustRun::default();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let err = |why: String| ParseError { line: i + 1, why };
+    for (n, line) in crate::table::rows(text) {
+        let err = |why: String| ParseError { line: n, why };
         let Some((stage, name)) = line.split_once(char::is_whitespace) else {
             return Err(err("expected `STAGE NAME`".into()));
         };

@@ -202,12 +202,7 @@ pub enum StagesError {
 pub fn parse(text: &str) -> Result<Vec<StageSpec>, StagesError> {
     let mut specs = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let content = raw.trim();
-        if content.is_empty() || content.starts_with('#') {
-            continue;
-        }
+    for (line, content) in crate::table::rows(text) {
         let words: Vec<&str> = content.split_whitespace().collect();
         let [name, limit, guests_word, verdict, _command, ..] = words[..] else {
             return Err(StagesError::Columns {
