@@ -406,13 +406,13 @@ pub fn cases() -> Vec<Case> {
         slow,
     ));
     t.extend(foreign_paths(Driver::Visl, visl(), slow));
-    // A frame in two slices: the held CAPTURE buffer is armed by the last.
+    // A frame in two slices: fences on the OUTPUT buffers only.
     t.push(path(
         "visl/hold_capture_slices",
         visl(),
         hold::hold_capture_slices,
     ).about(
-"a frame in two slices with the CAPTURE buffer held: its WRITE fence is armed by the last slice's job alone, each slice's OUTPUT gets its own READ fence"));
+"a frame in two slices with the CAPTURE buffer held: each slice's OUTPUT gets its own READ fence, the CAPTURE buffer none (which one a held job writes is not known at commit)"));
     // A queued request cancelled: it completes and leaves no fence.
     for (name, about, by) in [
         (

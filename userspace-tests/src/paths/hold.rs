@@ -1,9 +1,13 @@
 //! V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF on visl: a frame sent as two slices,
 //! each its own job, writes one CAPTURE buffer that only the last slice's
-//! job returns. Its producer fence must be armed by that job alone: a fence
-//! armed by the first job would be signalled while the next slice is still
-//! to be written into the buffer (review m7). Each slice's OUTPUT buffer
-//! gets its own READ fence per job.
+//! job returns. Which CAPTURE buffer a job behind a held one writes is
+//! known only when it starts, so on a device that publishes at commit
+//! those jobs publish their OUTPUT buffer's READ fence when committed and
+//! nothing on the CAPTURE buffer (dmabuf.rst: dequeue it before handing it
+//! on). A fence armed there by the first slice's job would be signalled
+//! while the next slice is still to be written (review m7); one armed by
+//! the last slice's device_run() would be published after commit, by an
+//! allocation in front of the other contexts' published jobs.
 
 use std::os::fd::AsFd;
 
@@ -33,12 +37,10 @@ fn slices(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     dev.reqbufs(cq, Mem::Mmap, 1)?;
     let cap_fd = dev.expbuf(cq, 0).context("EXPBUF CAPTURE 0")?;
     let _ = sys::dma_buf_set_name(cap_fd.as_fd(), &format!("fs:{name}:cap"));
-    let cap = [Watch::new(
-        "CAPTURE export",
-        cap_fd,
-        Usage::Write,
-        "exporter",
-    )?];
+    let cap = Watch::new("CAPTURE export", cap_fd, Usage::Write, "exporter")?;
+    let out_fd = dev.expbuf(oq, 0).context("EXPBUF OUTPUT 0")?;
+    let _ = sys::dma_buf_set_name(out_fd.as_fd(), &format!("fs:{name}:out"));
+    let out = [Watch::new("OUTPUT export", out_fd, Usage::Read, "exporter")?];
     dev.qbuf_mmap(cq, 0, 0)?;
     dev.streamon(oq)?;
     dev.streamon(cq)?;
@@ -64,8 +66,15 @@ fn slices(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     {
         bail!("visl returned the CAPTURE buffer after a slice that held it");
     }
-    // The held buffer was not armed: still nothing on it, on any kernel.
-    let (held, _) = cap[0].observe(env)?;
+    // Each slice's job reads its OUTPUT buffer: one READ fence per job.
+    let read = |when: &'static str, row: &mut LandingRow| -> Result<()> {
+        let within = "the slice's job";
+        observe_each(env, row, &out, Expect::Signalled { error: 0, within }, when)?;
+        Ok(())
+    };
+    read("after the first slice", row)?;
+    // The held buffer: nothing on it, on any kernel.
+    let (held, _) = cap.observe(env)?;
     held.expect_no_fences()
         .context("CAPTURE export after the first slice, buffer held")?;
 
@@ -76,16 +85,12 @@ fn slices(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     if d.error {
         bail!("the CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
     }
-    observe_each(
-        env,
-        row,
-        &cap,
-        Expect::Signalled {
-            error: 0,
-            within: "the last slice's job",
-        },
-        "after the last slice",
-    )?;
+    read("after the last slice", row)?;
+    // Which CAPTURE buffer the last slice wrote was not known at its
+    // commit: no fence was published on it, then or when the job ran.
+    let (done, _) = cap.observe(env)?;
+    done.expect_no_fences()
+        .context("CAPTURE export after the last slice returned it")?;
     let _ = dev.streamoff(oq);
     dev.streamoff(cq)?;
     Ok(())
