@@ -406,13 +406,20 @@ pub fn cases() -> Vec<Case> {
         slow,
     ));
     t.extend(foreign_paths(Driver::Visl, visl(), slow));
-    // A frame in two slices: fences on the OUTPUT buffers only.
-    t.push(path(
-        "visl/hold_capture_slices",
-        visl(),
-        hold::hold_capture_slices,
-    ).about(
-"a frame in two slices with the CAPTURE buffer held: each slice's OUTPUT gets its own READ fence, the CAPTURE buffer none (which one a held job writes is not known at commit)"));
+    // A frame in two slices publishes no fence; another file handle's
+    // job meanwhile is published at commit and waits for a foreign fence.
+    t.push(with_limit(
+        check(
+            "visl/hold_capture_slices",
+            [visl(), vec![Need::SwSync]].concat(),
+            Control::NoWait,
+            hold::hold_capture_slices,
+        )
+        .about(
+            "a frame in two slices with the CAPTURE buffer held publishes no fence (which CAPTURE buffer a held job writes is not known at commit); meanwhile another file handle's job is published at commit and waits for a sw_sync reader",
+        ),
+        slow,
+    ));
     // A queued request cancelled: it completes and leaves no fence.
     for (name, about, by) in [
         (
