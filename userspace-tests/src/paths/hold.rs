@@ -8,11 +8,12 @@
 //! holds its CAPTURE buffer, another's job is published at commit and
 //! waits for a sw_sync reader on its CAPTURE buffer, as on its own.
 //!
-//! What fails it: a fence armed by a held job (on the OUTPUT buffer, or on
-//! the CAPTURE buffer by the last slice's device_run(), which would
-//! allocate in front of the other contexts' published jobs), and a device
-//! that stops publishing at commit for everyone while one file handle
-//! holds (the control kernel, and the series before v4, fail there).
+//! What fails it: a device that stops publishing at commit for everyone
+//! while one file handle holds (the control kernel, and the series before
+//! v4, whose other file handles' jobs then run at once: `no-wait`), and a
+//! fence armed by a held job (on the OUTPUT buffer, or on the CAPTURE
+//! buffer by the last slice's device_run(), which would allocate in front
+//! of the other contexts' published jobs).
 
 use std::os::fd::AsFd;
 
@@ -32,9 +33,11 @@ const FRAME_TS_US: i64 = 1_000_000;
 
 pub fn hold_capture_slices(env: &Env, name: &str) -> Result<()> {
     let frame = HeldFrame::first_slice(env, name)?;
-    frame.expect_no_fences(env, "after the first slice, CAPTURE held")?;
+    // First, so that a kernel that publishes on held jobs too still shows
+    // whether the other file handles publish at commit meanwhile.
     foreign::foreign_fence_holds_job(env, Driver::Visl, Foreign::ReaderOnCapture, WaitEnd::Signal)
         .context("another file handle's job while this one holds its CAPTURE buffer")?;
+    frame.expect_no_fences(env, "after the first slice, CAPTURE held")?;
     frame.last_slice(env)?;
     frame.expect_no_fences(env, "after the last slice returned the CAPTURE buffer")?;
     frame.stop()
