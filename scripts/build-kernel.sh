@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
-# build-kernel.sh control|patched|canary: build the VM kernel from the CI base
-# (control), the CI base plus the series (patched) or the series plus the
-# deliberately wrong vm/canary/ (canary, apply-canary.sh) and collect
-# bzImage and modules in $kdir/artifacts/KIND. One source tree and one build
-# tree serve all three: the tree is moved between the two commits with `git checkout`, which
-# rewrites only the files that differ, so make (and ccache) rebuild only what
-# the series touches. The control artifacts are cached by their inputs.
-# The kinds' configs differ only in the series' own options, so moving
-# between them reconfigures the tree (seconds) and rebuilds only the objects
-# those options select.
+# build-kernel.sh KIND: build the VM kernel of an x86_64 guest of
+# vm/guests.list from the CI base (control), the CI base plus the series
+# (patched, production) or the series plus the deliberately wrong vm/canary/
+# (canary, apply-canary.sh) and collect bzImage and modules in
+# $kdir/artifacts/KIND. One source tree serves them all: it is moved between
+# the commits with `git checkout`, which rewrites only the files that differ,
+# so make (and ccache) rebuild only what the series touches. The control
+# artifacts are cached by their inputs. The debug kinds share one build tree:
+# their configs differ only in the series' own options, so moving between
+# them reconfigures it (seconds) and rebuilds only the objects those options
+# select; the production kernel has a tree of its own.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-kind=${1:?usage: build-kernel.sh control|patched|canary}
+kind=${1:?usage: build-kernel.sh control|patched|canary|production}
 built_from=$(guest_get "$kind" kernel) || die "unknown guest '$kind' (vm/guests.list names them)"
 [ "$(guest_get "$kind" arch)" = x86_64 ] ||
-	die "$kind's kernel is not the rig's x86_64 VM kernel (vm/guests.list): build-kernel.sh builds control, patched and canary"
+	die "$kind's kernel is not the rig's x86_64 VM kernel (vm/guests.list): build-kernel.sh builds the x86_64 guests' kernels"
 kdir=$(kernel_dir)
 src=$kdir/src
+# One build tree per configuration: switching between the debug and the
+# production kernel would otherwise rebuild every object.
 obj=$kdir/out
+[ "$(guest_get "$kind" config)" = debug ] || obj=$kdir/out-$(guest_get "$kind" config)
 art=$kdir/artifacts/$kind
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
 mapfile -t fragments < <(vm_config_fragments "$src" "$kind")

@@ -200,12 +200,15 @@ guest_get() {
 # kernel of guest KIND, merged onto tinyconfig, one per line. A kernel with
 # the series (any but the CI base's) also gets the options only the series
 # defines (config/vm-x86_64-patched.config): on the control tree they do not
-# exist, and the fragment check would reject them.
+# exist, and the fragment check would reject them. A production guest's
+# kernel drops the debug options (config/vm-x86_64-production.config).
 vm_config_fragments() {
-	local kernel
+	local kernel config
 	kernel=$(guest_get "$2" kernel) || die "vm_config_fragments: no guest '$2' in vm/guests.list"
+	config=$(guest_get "$2" config)
 	printf '%s\n' "$1/kernel/configs/kvm_guest.config" "$REPO_ROOT/config/vm-x86_64.config"
 	[ "$kernel" = ci-base ] || printf '%s\n' "$REPO_ROOT/config/vm-x86_64-patched.config"
+	[ "$config" != production ] || printf '%s\n' "$REPO_ROOT/config/vm-x86_64-production.config"
 }
 
 # kernel_make_arch ARCH: the kernel's ARCH= for x86_64 or arm64. x86_64 is
@@ -243,9 +246,15 @@ configure_kernel() {
 		-m -O "$obj" "$obj/.config" "$@" >/dev/null
 	with_timeout 600 "$arch olddefconfig" "${KMAKE[@]}" ARCH="$(kernel_make_arch "$arch")" \
 		-C "$src" O="$obj" olddefconfig >/dev/null
-	for f in "$@"; do
+	# Each project fragment is checked but for what a later one overrides.
+	local later=() i
+	for ((i = $# - 1; i >= 0; i--)); do
+		f=${*:i+1:1}
 		case "$f" in "$REPO_ROOT"/*)
-			"$REPO_ROOT/scripts/tools.sh" kconfig check --arch "$arch" --fragment "$f" --config "$obj/.config" ;;
+			"$REPO_ROOT/scripts/tools.sh" kconfig check --arch "$arch" --fragment "$f" \
+				--config "$obj/.config" "${later[@]}"
+			later+=(--overridden-by "$f")
+			;;
 		esac
 	done
 	echo "$key" >"$obj/.fresnel-config-key"

@@ -97,7 +97,7 @@ fi
 judge_args=()
 for kind in "${kinds[@]}"; do
 	timed "initramfs $kind" "$here/build-initramfs.sh" "$kind" "$runs/$kind.cpio.gz"
-	judge_args+=("--$kind" "$runs/$kind")
+	judge_args+=(--run "$kind=$runs/$kind")
 done
 # The control and the patched guest run at once (each keeps about half a
 # core busy; see above). Each line of a guest's progress names its kernel.
@@ -129,7 +129,7 @@ if [ -n "$canary" ]; then
 	timed "initramfs canary" env FRESNEL_STAGES="$REPO_ROOT/vm/stages.list" \
 		"$here/build-initramfs.sh" canary "$runs/canary.cpio.gz"
 	timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary"
-	judge_args+=(--canary "$runs/canary")
+	judge_args+=(--run "canary=$runs/canary")
 fi
 
 if [ -n "$canary" ]; then
@@ -143,7 +143,7 @@ if [ -n "$canary" ]; then
 	fi
 	if [ -n "$lane_built" ] &&
 		timed "VM run package-arm64" "$here/run-vm.sh" package-arm64 "$runs/package-arm64.cpio.gz" "$runs/package-arm64"; then
-		judge_args+=(--package-arm64 "$runs/package-arm64")
+		judge_args+=(--run "package-arm64=$runs/package-arm64")
 	else
 		lane_fail="FAIL arm64-package/build-and-boot: a step of the arm64 package lane failed (its error is above)"
 		echo "$lane_fail" >&2

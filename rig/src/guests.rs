@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::stages_list::Guest;
 
 /// The columns after the name, in order.
-pub const COLUMNS: [&str; 5] = ["arch", "kernel", "calls", "port", "limit"];
+pub const COLUMNS: [&str; 6] = ["arch", "kernel", "config", "calls", "port", "limit"];
 
 /// One guest's row: its column values, in `COLUMNS` order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl GuestRow {
 pub enum GuestsError {
     #[error("line {line}: expected `name {}`, found {found:?}", COLUMNS.join(" "))]
     Columns { line: usize, found: String },
-    #[error("line {line}: {name} is not a guest the stage table knows (control, patched, canary, package-arm64)")]
+    #[error("line {line}: {name} is not a guest the stage table knows (control, patched, canary, package-arm64, production)")]
     Unknown { line: usize, name: String },
     #[error("line {line}: {name}: {column} {word:?} is not one of {allowed}")]
     Value {
@@ -47,7 +47,7 @@ pub fn parse(text: &str) -> Result<Vec<GuestRow>, GuestsError> {
     let mut rows: Vec<GuestRow> = Vec::new();
     for (line, content) in crate::table::rows(text) {
         let words: Vec<&str> = content.split_whitespace().collect();
-        let [name, arch, kernel, calls, _port, limit] = words[..] else {
+        let [name, arch, kernel, config, calls, _port, limit] = words[..] else {
             return Err(GuestsError::Columns {
                 line,
                 found: content.to_string(),
@@ -75,6 +75,9 @@ pub fn parse(text: &str) -> Result<Vec<GuestRow>, GuestsError> {
                 kernel,
                 "ci-base, series, series+canary, pkgbuild",
             ));
+        }
+        if !matches!(config, "debug" | "production" | "package") {
+            return Err(bad("config", config, "debug, production, package"));
         }
         if !matches!(calls, "control" | "patched" | "canary") {
             return Err(bad("calls", calls, "control, patched, canary"));
@@ -111,7 +114,13 @@ mod tests {
     #[test]
     fn the_projects_table_has_every_guest_of_the_stage_table() {
         let rows = parse(include_str!("../../vm/guests.list")).expect("vm/guests.list parses");
-        for g in ["control", "patched", "canary", "package-arm64"] {
+        for g in [
+            "control",
+            "patched",
+            "canary",
+            "package-arm64",
+            "production",
+        ] {
             let r = row(&rows, g).expect("a row");
             assert!(r.get("arch").is_some() && r.get("limit").is_some());
         }
@@ -124,45 +133,54 @@ mod tests {
             row(&rows, "control").expect("control").get("kernel"),
             Some("ci-base")
         );
+        let prod = row(&rows, "production").expect("production");
+        assert_eq!(
+            (prod.get("kernel"), prod.get("config"), prod.get("calls")),
+            (Some("series"), Some("production"), Some("patched"))
+        );
     }
 
     #[test]
     fn bad_rows_name_their_line() {
         for (text, want) in [
             (
-                "control x86_64 ci-base control /dev/ttyS1\n",
+                "control x86_64 ci-base debug control /dev/ttyS1\n",
                 "line 1: expected `name",
             ),
             (
-                "host x86_64 ci-base control /dev/ttyS1 10\n",
+                "host x86_64 ci-base debug control /dev/ttyS1 10\n",
                 "host is not a guest",
             ),
             (
-                "control riscv ci-base control /dev/ttyS1 10\n",
+                "control riscv ci-base debug control /dev/ttyS1 10\n",
                 "arch \"riscv\"",
             ),
             (
-                "control x86_64 head control /dev/ttyS1 10\n",
+                "control x86_64 head debug control /dev/ttyS1 10\n",
                 "kernel \"head\"",
             ),
             (
-                "control x86_64 ci-base base /dev/ttyS1 10\n",
+                "control x86_64 ci-base debug base /dev/ttyS1 10\n",
                 "calls \"base\"",
             ),
             (
-                "control x86_64 ci-base control /dev/ttyS1 0\n",
+                "control x86_64 ci-base fast control /dev/ttyS1 10\n",
+                "config \"fast\"",
+            ),
+            (
+                "control x86_64 ci-base debug control /dev/ttyS1 0\n",
                 "limit \"0\"",
             ),
             (
-                "control x86_64 ci-base control /dev/ttyS1 10\n\
-                 control x86_64 ci-base control /dev/ttyS1 10\n",
+                "control x86_64 ci-base debug control /dev/ttyS1 10\n\
+                 control x86_64 ci-base debug control /dev/ttyS1 10\n",
                 "line 2: control is listed twice",
             ),
         ] {
             let e = parse(text).expect_err(text).to_string();
             assert!(e.contains(want), "{text:?}: {e}");
         }
-        let rows = parse("control x86_64 ci-base control /dev/ttyS1 10\n").expect("parses");
+        let rows = parse("control x86_64 ci-base debug control /dev/ttyS1 10\n").expect("parses");
         assert!(row(&rows, "canary").is_err());
         assert_eq!(rows[0].get("port"), Some("/dev/ttyS1"));
         assert_eq!(rows[0].get("colour"), None);

@@ -26,7 +26,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use judge::{KernelRun, Outcome, Rules};
 use results_log::GuestRun;
-use stages_list::Kernel;
+use stages_list::{Guest, Kernel};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -40,12 +40,15 @@ struct Cli {
 /// What `fresnel-rig judge` reads.
 #[derive(Args)]
 struct JudgeArgs {
-    /// Directory of the control kernel's run (results.log, console.log).
-    #[arg(long)]
-    control: Option<PathBuf>,
-    /// Directory of the patched kernel's run.
-    #[arg(long)]
-    patched: Option<PathBuf>,
+    /// A guest's run: KIND=DIR, DIR holding its results.log and
+    /// console.log; KIND a guest of vm/guests.list (repeatable, each guest
+    /// once). control and patched are judged against each other; the
+    /// canary must end in a lockdep report through dma_fence_map;
+    /// package-arm64 and production are judged as patched kernels against
+    /// their own rows of the stage table, their checks under their own
+    /// prefix (arm64-package/..., production/...).
+    #[arg(long = "run", value_parser = parse_run)]
+    runs: Vec<(Guest, PathBuf)>,
     /// The case table: what each kernel must report for each suite test
     /// (userspace-tests/cases.txt).
     #[arg(long)]
@@ -56,16 +59,6 @@ struct JudgeArgs {
     /// Host-side check results, in the suite's PASS/FAIL/SKIP line format.
     #[arg(long)]
     host_checks: Option<PathBuf>,
-    /// Directory of the canary kernel's run (the stage table's canary
-    /// rows): it must end in a lockdep report through dma_fence_map.
-    #[arg(long)]
-    canary: Option<PathBuf>,
-    /// Directory of the run of the arm64 package's kernel (built by
-    /// makepkg, booted under qemu-system-aarch64): judged as a patched
-    /// kernel against the stage table's package-arm64 rows, its checks
-    /// named `arm64-package/...`.
-    #[arg(long)]
-    package_arm64: Option<PathBuf>,
     /// The reports the control kernel is excused for, each with the fix
     /// that removes it (vm/control-reports.list).
     #[arg(long)]
@@ -74,6 +67,23 @@ struct JudgeArgs {
     /// (vm/must-run.list).
     #[arg(long)]
     must_run: Option<PathBuf>,
+}
+
+/// `KIND=DIR` of `judge --run`.
+fn parse_run(arg: &str) -> Result<(Guest, PathBuf), String> {
+    let (kind, dir) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("{arg:?}: expected KIND=DIR"))?;
+    let guest = Guest::from_word(kind).ok_or_else(|| {
+        format!(
+            "{kind:?} is not a guest: one of {}",
+            Guest::all().map(Guest::word).collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    if dir.is_empty() {
+        return Err(format!("{arg:?}: no directory after ="));
+    }
+    Ok((guest, PathBuf::from(dir)))
 }
 
 #[derive(Subcommand)]
@@ -111,9 +121,9 @@ enum Cmd {
     /// Print one column of a guest's row of the guest table
     /// (vm/guests.list): what the scripts need to know of a guest.
     Guest {
-        /// The guest's kind (control, patched, canary, package-arm64).
+        /// The guest's kind (control, patched, canary, package-arm64, production).
         kind: String,
-        /// The column: arch, kernel, calls, port or limit.
+        /// The column: arch, kernel, config, calls, port or limit.
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(guests::COLUMNS))]
         get: String,
         /// The guest table.
@@ -147,8 +157,21 @@ fn load_run(kernel: Kernel, dir: &Path) -> Result<KernelRun> {
 
 fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
     let (cases_path, stages_path) = (a.cases.as_path(), a.stages.as_path());
-    let (host_checks, canary) = (a.host_checks.as_deref(), a.canary.as_deref());
-    let package = a.package_arm64.as_deref();
+    let host_checks = a.host_checks.as_deref();
+    if a.runs.is_empty() {
+        bail!("nothing to judge: give --run KIND=DIR for each guest that ran");
+    }
+    for (i, (g, _)) in a.runs.iter().enumerate() {
+        if a.runs[..i].iter().any(|(h, _)| h == g) {
+            bail!("--run {}: given twice", g.word());
+        }
+    }
+    let dir_of = |g: Guest| {
+        a.runs
+            .iter()
+            .find(|(h, _)| *h == g)
+            .map(|(_, d)| d.as_path())
+    };
     let cases = load_cases(cases_path)?;
     let stages = stages_list::parse(&read(stages_path)?)
         .with_context(|| format!("{}", stages_path.display()))?;
@@ -156,19 +179,12 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
         Some(p) => control_reports::parse(&read(p)?).with_context(|| format!("{}", p.display()))?,
         None => Vec::new(),
     };
-    let control = a
-        .control
-        .as_deref()
+    let control = dir_of(Guest::Control)
         .map(|d| load_run(Kernel::Control, d))
         .transpose()?;
-    let patched = a
-        .patched
-        .as_deref()
+    let patched = dir_of(Guest::Patched)
         .map(|d| load_run(Kernel::Patched, d))
         .transpose()?;
-    if control.is_none() && patched.is_none() && canary.is_none() && package.is_none() {
-        bail!("nothing to judge: give --control, --patched, --canary and/or --package-arm64");
-    }
     for run in [&control, &patched].into_iter().flatten() {
         if let Some(summary) = judge::test_media::summary(&run.guest, &stages) {
             println!("info: {} test-media: {summary}", run.kernel);
@@ -209,8 +225,10 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
             println!("info: control kernel: {line}");
         }
     }
-    checks.extend(judge::judge(control.as_ref(), patched.as_ref(), &rules));
-    if let Some(dir) = canary {
+    if control.is_some() || patched.is_some() {
+        checks.extend(judge::judge(control.as_ref(), patched.as_ref(), &rules));
+    }
+    if let Some(dir) = dir_of(Guest::Canary) {
         // The canary is the patched series plus the breach: judged alone.
         let run = load_run(Kernel::Patched, dir)?;
         for line in judge::canary_evidence(&run) {
@@ -218,11 +236,22 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
         }
         checks.push(judge::canary(&run));
     }
-    if let Some(dir) = package {
-        // The packaged kernel carries the series: judged as the patched
-        // kernel is, by its own (shorter) list of stages.
-        let stages = stages_list::for_guest(&stages, stages_list::Guest::PackageArm64);
+    for (guest, prefix) in [
+        (Guest::PackageArm64, "arm64-package"),
+        (Guest::Production, "production"),
+    ] {
+        let Some(dir) = dir_of(guest) else {
+            continue;
+        };
+        // A kernel with the series, judged as the patched kernel is, by its
+        // own list of stages.
+        let stages = stages_list::for_guest(&stages, guest);
         let run = load_run(Kernel::Patched, dir)?;
+        if guest == Guest::Production {
+            for line in judge::bench_summary(None, Some(&run.guest), &stages) {
+                println!("info: {prefix} bench: {line}");
+            }
+        }
         let rules = Rules {
             cases: &cases,
             stages: &stages,
@@ -233,7 +262,7 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
             judge::judge(None, Some(&run), &rules)
                 .into_iter()
                 .map(|c| judge::Check {
-                    name: format!("arm64-package/{}", c.name),
+                    name: format!("{prefix}/{}", c.name),
                     outcome: c.outcome,
                 }),
         );

@@ -40,15 +40,33 @@ pub enum Guest {
     Canary,
     /// The Arch Linux ARM package's kernel, under qemu-system-aarch64.
     PackageArm64,
+    /// The series without the debug options (lockdep, kmemleak): what a
+    /// fence costs on a production kernel, run by
+    /// scripts/bench-production.sh, not by CI.
+    Production,
 }
 
 impl Guest {
-    const WORDS: [(&'static str, Guest); 4] = [
+    const WORDS: [(&'static str, Guest); 5] = [
         ("control", Guest::Control),
         ("patched", Guest::Patched),
         ("canary", Guest::Canary),
         ("package-arm64", Guest::PackageArm64),
+        ("production", Guest::Production),
     ];
+
+    /// Every guest, in the table's order.
+    pub fn all() -> impl Iterator<Item = Guest> {
+        Self::WORDS.iter().map(|(_, g)| *g)
+    }
+
+    /// The guest's name in the tables.
+    pub fn word(self) -> &'static str {
+        Self::WORDS
+            .iter()
+            .find(|(_, g)| *g == self)
+            .map_or("?", |(w, _)| *w)
+    }
 
     pub fn from_word(word: &str) -> Option<Self> {
         Self::WORDS
@@ -62,7 +80,9 @@ impl Guest {
     pub fn kernel(self) -> Kernel {
         match self {
             Guest::Control => Kernel::Control,
-            Guest::Patched | Guest::Canary | Guest::PackageArm64 => Kernel::Patched,
+            Guest::Patched | Guest::Canary | Guest::PackageArm64 | Guest::Production => {
+                Kernel::Patched
+            }
         }
     }
 }
@@ -177,7 +197,7 @@ pub enum StagesError {
         name: String,
         word: String,
     },
-    #[error("line {line}: {name}: guest {word:?} is not one of both, control, patched, canary, package-arm64 (each optionally =SECONDS)")]
+    #[error("line {line}: {name}: guest {word:?} is not one of both, control, patched, canary, package-arm64, production (each optionally =SECONDS)")]
     Guests {
         line: usize,
         name: String,

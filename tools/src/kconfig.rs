@@ -3,7 +3,7 @@
 //! merged fragment proves nothing until the resulting .config is compared.
 
 use crate::diag::Diagnostic;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// `Some(value)` for `CONFIG_X=value`, `None` for `# CONFIG_X is not set`
@@ -24,7 +24,9 @@ pub fn parse(text: &str) -> HashMap<String, Option<String>> {
     text.lines().filter_map(parse_line).collect()
 }
 
-/// One diagnostic (at the fragment's line) per symbol whose value differs.
+/// One diagnostic (at the fragment's line) per symbol whose value differs,
+/// but for the symbols in `overridden`: a fragment merged after this one
+/// sets them (the production kernel switches the debug options off).
 /// A symbol the final .config does not mention at all is off: that is how
 /// Kconfig leaves a symbol whose dependencies are not met, which is what a
 /// fragment's `=n` asks for. `arch` is the `ARCH=` the build uses, for the
@@ -34,6 +36,7 @@ pub fn check(
     fragment_text: &str,
     config_text: &str,
     arch: &str,
+    overridden: &HashSet<String>,
 ) -> Vec<Diagnostic> {
     let config = parse(config_text);
     let mut out = Vec::new();
@@ -41,6 +44,9 @@ pub fn check(
         let Some((sym, want)) = parse_line(line) else {
             continue;
         };
+        if overridden.contains(&sym) {
+            continue;
+        }
         let got = config.get(&sym).cloned().flatten();
         if got == want {
             continue;
@@ -72,7 +78,7 @@ mod tests {
     fn reports_dropped_and_changed_symbols() {
         let frag = "CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x\"\n# comment\n";
         let cfg = "CONFIG_A=y\nCONFIG_B=y\nCONFIG_C=y\n";
-        let d = check(Path::new("f"), frag, cfg, "arm64");
+        let d = check(Path::new("f"), frag, cfg, "arm64", &HashSet::new());
         let lines: Vec<_> = d.iter().map(|d| d.line).collect();
         assert_eq!(lines, vec![2, 3, 4]);
         assert!(d[0]
@@ -84,7 +90,7 @@ mod tests {
     fn clean_when_all_kept() {
         let frag = "CONFIG_A=y\n# CONFIG_C is not set\n";
         let cfg = "CONFIG_A=y\n# CONFIG_C is not set\n";
-        assert!(check(Path::new("f"), frag, cfg, "arm64").is_empty());
+        assert!(check(Path::new("f"), frag, cfg, "arm64", &HashSet::new()).is_empty());
     }
 
     /// `=n` is what `# ... is not set` means, and what an absent symbol is.
@@ -92,18 +98,43 @@ mod tests {
     fn n_is_not_set_or_absent() {
         let frag = "CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN=n\nCONFIG_GONE=n\n";
         let cfg = "# CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN is not set\n";
-        assert!(check(Path::new("f"), frag, cfg, "x86_64").is_empty());
-        let d = check(Path::new("f"), frag, "CONFIG_GONE=y\n", "x86_64");
+        assert!(check(Path::new("f"), frag, cfg, "x86_64", &HashSet::new()).is_empty());
+        let d = check(
+            Path::new("f"),
+            frag,
+            "CONFIG_GONE=y\n",
+            "x86_64",
+            &HashSet::new(),
+        );
         assert_eq!(d.len(), 1);
         assert!(d[0]
             .message
             .contains("wanted CONFIG_GONE unset but the final .config has CONFIG_GONE=y"));
     }
 
+    /// A symbol a later fragment sets is that fragment's to check.
+    #[test]
+    fn skips_what_a_later_fragment_overrides() {
+        let frag = "CONFIG_PROVE_LOCKING=y\nCONFIG_A=y\n";
+        let later: HashSet<String> = parse("# CONFIG_PROVE_LOCKING is not set\n")
+            .into_keys()
+            .collect();
+        let cfg = "CONFIG_A=y\n";
+        assert!(check(Path::new("f"), frag, cfg, "x86_64", &later).is_empty());
+        let d = check(Path::new("f"), frag, cfg, "x86_64", &HashSet::new());
+        assert_eq!(d.len(), 1);
+    }
+
     /// The hint names the architecture being built, not always arm64.
     #[test]
     fn message_names_the_build_arch() {
-        let d = check(Path::new("f"), "CONFIG_A=y\n", "", "x86_64");
+        let d = check(
+            Path::new("f"),
+            "CONFIG_A=y\n",
+            "",
+            "x86_64",
+            &HashSet::new(),
+        );
         assert!(
             d[0].message.contains("make ARCH=x86_64 menuconfig"),
             "{}",

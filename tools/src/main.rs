@@ -190,6 +190,10 @@ enum KconfigCmd {
         /// The ARCH= of the build, named in the hint of each problem.
         #[arg(long)]
         arch: String,
+        /// A fragment merged after this one: the symbols it sets are its
+        /// own to check (repeatable).
+        #[arg(long = "overridden-by")]
+        overridden_by: Vec<PathBuf>,
     },
 }
 
@@ -425,13 +429,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     fragment,
                     config,
                     arch,
+                    overridden_by,
                 },
         } => {
+            let mut overridden = std::collections::HashSet::new();
+            for later in &overridden_by {
+                let text = std::fs::read_to_string(later)
+                    .with_context(|| format!("reading {}", later.display()))?;
+                overridden.extend(kconfig::parse(&text).into_keys());
+            }
             let f = std::fs::read_to_string(&fragment)
                 .with_context(|| format!("reading {}", fragment.display()))?;
             let c = std::fs::read_to_string(&config)
                 .with_context(|| format!("reading {}", config.display()))?;
-            let diags = kconfig::check(&fragment, &f, &c, &arch);
+            let diags = kconfig::check(&fragment, &f, &c, &arch, &overridden);
             if diags.is_empty() {
                 println!(
                     "ok: every symbol of {} is in {}",
