@@ -221,7 +221,7 @@ pub fn cases() -> Vec<Case> {
                 BufSource::Heap => Some(DmaHeap),
                 BufSource::Udmabuf => Some(Udmabuf),
                 BufSource::Vivid => Some(VividCapture),
-                BufSource::Mmap => None,
+                BufSource::Mmap | BufSource::UserPtr => None,
             };
             if let Some(n) = need.filter(|n| !needs.contains(n)) {
                 needs.push(n);

@@ -518,6 +518,11 @@ impl Mapping {
         self.len
     }
 
+    /// The mapping's address, for a V4L2 USERPTR plane.
+    pub fn address(&self) -> u64 {
+        self.ptr.as_ptr() as u64
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -51,6 +51,7 @@ pub enum V4l2Error {
 pub enum Mem {
     Mmap,
     DmaBuf,
+    UserPtr,
 }
 
 impl Mem {
@@ -58,6 +59,7 @@ impl Mem {
         match self {
             Mem::Mmap => MemoryType::Mmap,
             Mem::DmaBuf => MemoryType::DmaBuf,
+            Mem::UserPtr => MemoryType::UserPtr,
         }
     }
 }
@@ -499,6 +501,28 @@ impl VideoDev {
                 p.set_fd(want.fd.as_raw_fd());
                 *p.length = want.length;
                 *p.bytesused = want.bytesused;
+            }
+        }
+        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
+            .map(drop)
+            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+    }
+
+    /// QBUF a single-plane USERPTR buffer: `length` bytes at `address`.
+    pub fn qbuf_userptr(
+        &self,
+        q: QueueType,
+        index: u32,
+        address: u64,
+        length: u32,
+        bytesused: u32,
+    ) -> Result<(), V4l2Error> {
+        let mut b = V4l2Buffer::new(q, index, MemoryType::UserPtr);
+        if let V4l2PlanesWithBackingMut::UserPtr(mut it) = b.planes_with_backing_iter_mut() {
+            if let Some(mut p) = it.next() {
+                p.set_userptr(address as std::ffi::c_ulong);
+                *p.length = length;
+                *p.bytesused = bytesused;
             }
         }
         ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)

@@ -47,6 +47,11 @@ pub(super) fn vim2m_fence_plans() -> Vec<(&'static str, &'static str, FencePlan)
             plan(Mmap, 0, BeforeQbuf, true, JobEnd::Done),
         ),
         (
+            "userptr_capture",
+            "a job whose CAPTURE buffer is USERPTR memory (no dma-buf, so no fence there) still publishes its OUTPUT buffer's READ fence and writes the frame",
+            plan(UserPtr, 0, BeforeQbuf, true, JobEnd::Done),
+        ),
+        (
             "import_dma_heap",
             "a CAPTURE buffer imported from a system dma-heap gets the fence on the heap buffer's reservation",
             plan(Heap, 0, BeforeQbuf, false, JobEnd::Done),

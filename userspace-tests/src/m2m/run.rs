@@ -30,6 +30,11 @@ enum Backing {
         // Keeps the exporting device (vivid) and its queue alive.
         _exporter: Option<VideoDev>,
     },
+    /// USERPTR: the queue pins the pages of this mapping of a memfd.
+    UserPtr {
+        map: Mapping,
+        len: u32,
+    },
 }
 
 impl Backing {
@@ -43,6 +48,14 @@ impl Backing {
             mem.fill(0);
             mem[..fill.len()].copy_from_slice(fill);
             return Ok(Backing::Mmap(m));
+        }
+        if src == BufSource::UserPtr {
+            dev.reqbufs(q, Mem::UserPtr, 1)?;
+            let (memfd, len) = super::source::memfd(size)?;
+            let mut map =
+                Mapping::new(memfd.as_fd(), len as usize).context("mmap USERPTR memory")?;
+            map.write(fill);
+            return Ok(Backing::UserPtr { map, len });
         }
         dev.reqbufs(q, Mem::DmaBuf, 1)?;
         let (fd, len, exporter) = import_source(src, size)?;
@@ -68,7 +81,7 @@ impl Backing {
     fn imported_fd(&self) -> Option<&OwnedFd> {
         match self {
             Backing::Imported { fd, .. } => Some(fd),
-            Backing::Mmap(_) => None,
+            Backing::Mmap(_) | Backing::UserPtr { .. } => None,
         }
     }
 
@@ -78,6 +91,9 @@ impl Backing {
             Backing::Mmap(_) => dev.qbuf_mmap(q, 0, bytesused)?,
             Backing::Imported { fd, len, .. } => {
                 dev.qbuf_dmabuf(q, 0, fd.as_fd(), *len, bytesused)?
+            }
+            Backing::UserPtr { map, len } => {
+                dev.qbuf_userptr(q, 0, map.address(), *len, bytesused)?
             }
         }
         Ok(())
@@ -458,7 +474,9 @@ impl M2mRun {
     pub fn cap_bytes(&self) -> Vec<u8> {
         match &self.cap {
             Some(Backing::Mmap(m)) => sys::plane_read(m, self.payload_len()),
-            Some(Backing::Imported { map, .. }) => map.read(self.payload_len()),
+            Some(Backing::Imported { map, .. }) | Some(Backing::UserPtr { map, .. }) => {
+                map.read(self.payload_len())
+            }
             None => Vec::new(),
         }
     }

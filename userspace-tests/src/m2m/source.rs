@@ -20,6 +20,18 @@ pub enum BufSource {
     Heap,
     Udmabuf,
     Vivid,
+    /// USERPTR: the suite's own memory (a memfd mapping), no dma-buf.
+    UserPtr,
+}
+
+impl BufSource {
+    /// A dma-buf of another exporter, which the queue imports (DMABUF).
+    pub fn is_import(self) -> bool {
+        matches!(
+            self,
+            BufSource::Heap | BufSource::Udmabuf | BufSource::Vivid
+        )
+    }
 }
 
 /// The system dma-heap, and what provides it.
@@ -43,6 +55,17 @@ fn page_round(n: u32) -> u32 {
     n.div_ceil(4096) * 4096
 }
 
+/// A sealable memfd of at least `size` bytes (whole pages), and its length:
+/// udmabuf's backing, or USERPTR memory once mapped.
+pub(super) fn memfd(size: u32) -> Result<(OwnedFd, u32)> {
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    let len = page_round(size);
+    let name = CString::new("fence-suite").context("memfd name")?;
+    let memfd = memfd_create(&name, MemFdCreateFlag::MFD_ALLOW_SEALING).context("memfd_create")?;
+    nix::unistd::ftruncate(&memfd, i64::from(len)).context("ftruncate(memfd)")?;
+    Ok((memfd, len))
+}
+
 /// How the suite needs vivid loaded: instance 0 single-planar with the
 /// dma-contig allocator (a second V4L2 exporter), instance 1 multi-planar
 /// (NV12M), capture nodes only. vm/stages/load-drivers.sh loads it so; a
@@ -63,7 +86,7 @@ pub fn open_vivid_capture() -> Result<VideoDev> {
 /// A dma-buf of at least `size` bytes from `src` for a queue to import: the fd, its length, and the exporting device to keep open.
 pub(super) fn import_source(src: BufSource, size: u32) -> Result<(OwnedFd, u32, Option<VideoDev>)> {
     match src {
-        BufSource::Mmap => bail!("not an import"),
+        BufSource::Mmap | BufSource::UserPtr => bail!("not an import"),
         BufSource::Heap => {
             let heap = open_dma_heap()?;
             let len = page_round(size);
@@ -73,12 +96,7 @@ pub(super) fn import_source(src: BufSource, size: u32) -> Result<(OwnedFd, u32, 
         }
         BufSource::Udmabuf => {
             use nix::fcntl::{fcntl, FcntlArg, SealFlag};
-            use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
-            let len = page_round(size);
-            let name = CString::new("fence-suite").context("memfd name")?;
-            let memfd =
-                memfd_create(&name, MemFdCreateFlag::MFD_ALLOW_SEALING).context("memfd_create")?;
-            nix::unistd::ftruncate(&memfd, i64::from(len)).context("ftruncate(memfd)")?;
+            let (memfd, len) = memfd(size)?;
             // udmabuf requires F_SEAL_SHRINK (and refuses F_SEAL_WRITE).
             fcntl(
                 std::os::fd::AsRawFd::as_raw_fd(&memfd),

@@ -72,7 +72,7 @@ fn fence_path_inner(env: &Env, name: &str, plan: &FencePlan, row: &mut LandingRo
     // after the arm (an imported buffer's fd exists before it).
     let cap_after_arm = plan.src == BufSource::Mmap && plan.when == ExportWhen::WhileRunning;
     let mut watched: Vec<Watch> = Vec::new();
-    if plan.src != BufSource::Mmap {
+    if plan.src.is_import() {
         let fd = run
             .imported_fd()
             .ok_or_else(|| anyhow!("no imported fd"))?
