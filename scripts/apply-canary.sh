@@ -2,7 +2,7 @@
 # apply-canary.sh SRC: the series (apply-series.sh) plus the throw-away
 # patches of vm/canary/, which put back a fence-contract breach the
 # series fixed; print the resulting commit. The canary kernel built from it
-# must make lockdep report the breach (scripts/vm-test.sh, judge --canary):
+# must make lockdep report the breach (scripts/vm-test.sh, judge --run canary=DIR):
 # otherwise a clean lockdep log on the patched kernel proves nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -7,7 +7,9 @@
 # stages of vm/stages.list (fence-bench) and prints the judge's verdict with
 # fence-bench's table. Not part of CI: a full build of its own (cold: about
 # 20 minutes on 2 cores), run when the cost is to be measured again
-# (docs/performance.md). Run directory: $FRESNEL_CACHE/runs/production.
+# (docs/performance.md, "On a production kernel"). It checks out the
+# shared kernel tree at the series: do not run it beside scripts/vm-test.sh.
+# Run directory: $FRESNEL_CACHE/runs/production.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -19,14 +21,9 @@ mkdir -p "$runs"
 export FRESNEL_TIMINGS=${FRESNEL_TIMINGS:-$(mktemp)}
 timed "kernel source" "$here/fetch-kernel-source.sh"
 timed "guest userspace (sid debs)" "$here/fetch-sid-debs.sh" vm_userspace >/dev/null
-# Every x86_64 initramfs packs the Rust module, built against the patched
-# (debug) kernel; the production guest does not load it.
-timed "build patched kernel" "$here/build-kernel.sh" patched
-timed "build rust-kmod" "$here/build-kmod.sh"
 timed "build production kernel" "$here/build-kernel.sh" production
 timed "build userspace suite" "$here/build-suite.sh"
-timed "initramfs production" env FRESNEL_STAGES="$REPO_ROOT/vm/stages.list" \
-	"$here/build-initramfs.sh" production "$runs/production.cpio.gz"
+timed "initramfs production" "$here/build-initramfs.sh" production "$runs/production.cpio.gz"
 timed "VM run production" "$here/run-vm.sh" production "$runs/production.cpio.gz" "$runs/production"
 cat "$FRESNEL_TIMINGS"
 echo "== verdict"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # build-initramfs.sh KIND OUT.cpio.gz: pack the guest for one kernel.
-# x86_64 kinds (control, patched, canary): busybox-static, the kernel's
-# modules, sid's v4l-utils with its runtime, the suite binaries, the Rust
-# module (patched only), vm/init and KIND's stages of vm/stages.list.
+# x86_64 guests: busybox-static, the kernel's modules, sid's v4l-utils with
+# its runtime, the suite binaries, the Rust module (built against the
+# patched debug kernel: the guests whose config is debug), vm/init and
+# KIND's stages of vm/stages.list.
 # Inputs: $kdir/artifacts/KIND/{modules,vb2_fence_probe.ko},
 # $FRESNEL_CACHE/suite-bin/.
 # package-arm64: the arm64 kernel of the Arch Linux ARM package (PKGBUILD),
@@ -17,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-usage="usage: build-initramfs.sh control|patched|canary|package-arm64 OUT.cpio.gz"
+usage="usage: build-initramfs.sh KIND OUT.cpio.gz (KIND a guest of vm/guests.list)"
 kind=${1:?$usage}
 out=${2:?$usage}
 
@@ -56,9 +57,12 @@ pack_x86_64() {
 	for b in "${SUITE_BINS[@]}"; do
 		cp "$suite_bin/$b" "$root/usr/bin/"
 	done
-	# The Rust module goes into every x86_64 guest: the patched one loads and
-	# checks it, the control one checks that it refuses to load without the
-	# series (the canary's stages do not use it).
+	# The Rust module goes into every debug x86_64 guest: the patched one
+	# loads and checks it, the control one checks that it refuses to load
+	# without the series (the canary's stages do not use it). It is built
+	# against the patched debug kernel, whose lockdep changes the layout of
+	# what it touches: a production kernel gets none.
+	[ "$(guest_get "$kind" config)" = debug ] || return 0
 	patched_art=$(kernel_dir)/artifacts/patched
 	for f in vb2_fence_probe.ko vb2fp-selftest kmod-check.sh; do
 		[ -f "$patched_art/$f" ] || die "$patched_art/$f missing: run scripts/build-kmod.sh first"

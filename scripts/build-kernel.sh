@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
-kind=${1:?usage: build-kernel.sh control|patched|canary|production}
+kind=${1:?usage: build-kernel.sh KIND (an x86_64 guest of vm/guests.list)}
 built_from=$(guest_get "$kind" kernel) || die "unknown guest '$kind' (vm/guests.list names them)"
 [ "$(guest_get "$kind" arch)" = x86_64 ] ||
 	die "$kind's kernel is not the rig's x86_64 VM kernel (vm/guests.list): build-kernel.sh builds the x86_64 guests' kernels"
@@ -23,8 +23,9 @@ kdir=$(kernel_dir)
 src=$kdir/src
 # One build tree per configuration: switching between the debug and the
 # production kernel would otherwise rebuild every object.
+config=$(guest_get "$kind" config)
 obj=$kdir/out
-[ "$(guest_get "$kind" config)" = debug ] || obj=$kdir/out-$(guest_get "$kind" config)
+[ "$config" = debug ] || obj=$kdir/out-$config
 art=$kdir/artifacts/$kind
 [ -d "$src/.git" ] || die "no kernel source at $src: run scripts/fetch-kernel-source.sh"
 mapfile -t fragments < <(vm_config_fragments "$src" "$kind")

@@ -27,8 +27,12 @@ impl GuestRow {
 pub enum GuestsError {
     #[error("line {line}: expected `name {}`, found {found:?}", COLUMNS.join(" "))]
     Columns { line: usize, found: String },
-    #[error("line {line}: {name} is not a guest the stage table knows (control, patched, canary, package-arm64, production)")]
-    Unknown { line: usize, name: String },
+    #[error("line {line}: {name} is not a guest the stage table knows ({known})")]
+    Unknown {
+        line: usize,
+        name: String,
+        known: String,
+    },
     #[error("line {line}: {name}: {column} {word:?} is not one of {allowed}")]
     Value {
         line: usize,
@@ -64,6 +68,7 @@ pub fn parse(text: &str) -> Result<Vec<GuestRow>, GuestsError> {
             return Err(GuestsError::Unknown {
                 line,
                 name: name.to_string(),
+                known: Guest::known(),
             });
         }
         if !matches!(arch, "x86_64" | "arm64") {
@@ -114,14 +119,8 @@ mod tests {
     #[test]
     fn the_projects_table_has_every_guest_of_the_stage_table() {
         let rows = parse(include_str!("../../vm/guests.list")).expect("vm/guests.list parses");
-        for g in [
-            "control",
-            "patched",
-            "canary",
-            "package-arm64",
-            "production",
-        ] {
-            let r = row(&rows, g).expect("a row");
+        for g in Guest::all() {
+            let r = row(&rows, g.word()).expect("a row");
             assert!(r.get("arch").is_some() && r.get("limit").is_some());
         }
         let p = row(&rows, "package-arm64").expect("package");

@@ -74,12 +74,8 @@ fn parse_run(arg: &str) -> Result<(Guest, PathBuf), String> {
     let (kind, dir) = arg
         .split_once('=')
         .ok_or_else(|| format!("{arg:?}: expected KIND=DIR"))?;
-    let guest = Guest::from_word(kind).ok_or_else(|| {
-        format!(
-            "{kind:?} is not a guest: one of {}",
-            Guest::all().map(Guest::word).collect::<Vec<_>>().join(", ")
-        )
-    })?;
+    let guest = Guest::from_word(kind)
+        .ok_or_else(|| format!("{kind:?} is not a guest: one of {}", Guest::known()))?;
     if dir.is_empty() {
         return Err(format!("{arg:?}: no directory after ="));
     }
@@ -121,7 +117,7 @@ enum Cmd {
     /// Print one column of a guest's row of the guest table
     /// (vm/guests.list): what the scripts need to know of a guest.
     Guest {
-        /// The guest's kind (control, patched, canary, package-arm64, production).
+        /// The guest's kind, a guest of the table.
         kind: String,
         /// The column: arch, kernel, config, calls, port or limit.
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(guests::COLUMNS))]
@@ -219,6 +215,7 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
         stages: &stages,
         control_reports: &control_reports,
         must_run: &must_run,
+        cases_required: true,
     };
     if let Some(run) = &control {
         for line in judge::excused_reports(run, &rules) {
@@ -257,6 +254,7 @@ fn judge_cmd(a: &JudgeArgs) -> Result<bool> {
             stages: &stages,
             control_reports: &[],
             must_run: &must_run,
+            cases_required: guest.runs_the_suite(),
         };
         checks.extend(
             judge::judge(None, Some(&run), &rules)

@@ -47,32 +47,43 @@ pub enum Guest {
 }
 
 impl Guest {
-    const WORDS: [(&'static str, Guest); 5] = [
-        ("control", Guest::Control),
-        ("patched", Guest::Patched),
-        ("canary", Guest::Canary),
-        ("package-arm64", Guest::PackageArm64),
-        ("production", Guest::Production),
+    const ALL: [Guest; 5] = [
+        Guest::Control,
+        Guest::Patched,
+        Guest::Canary,
+        Guest::PackageArm64,
+        Guest::Production,
     ];
 
     /// Every guest, in the table's order.
     pub fn all() -> impl Iterator<Item = Guest> {
-        Self::WORDS.iter().map(|(_, g)| *g)
+        Self::ALL.into_iter()
     }
 
     /// The guest's name in the tables.
     pub fn word(self) -> &'static str {
-        Self::WORDS
-            .iter()
-            .find(|(_, g)| *g == self)
-            .map_or("?", |(w, _)| *w)
+        match self {
+            Guest::Control => "control",
+            Guest::Patched => "patched",
+            Guest::Canary => "canary",
+            Guest::PackageArm64 => "package-arm64",
+            Guest::Production => "production",
+        }
+    }
+
+    /// Every guest's name, for messages.
+    pub fn known() -> String {
+        Self::all().map(Guest::word).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Whether the guest runs the suite, so that its judge checks
+    /// cases.txt: all but the production guest, which only measures.
+    pub fn runs_the_suite(self) -> bool {
+        self != Guest::Production
     }
 
     pub fn from_word(word: &str) -> Option<Self> {
-        Self::WORDS
-            .iter()
-            .find(|(w, _)| *w == word)
-            .map(|(_, g)| *g)
+        Self::all().find(|g| g.word() == word)
     }
 
     /// The kernel a guest's stages are judged as: everything but the
@@ -197,11 +208,12 @@ pub enum StagesError {
         name: String,
         word: String,
     },
-    #[error("line {line}: {name}: guest {word:?} is not one of both, control, patched, canary, package-arm64, production (each optionally =SECONDS)")]
+    #[error("line {line}: {name}: guest {word:?} is not one of both, {known} (each optionally =SECONDS)")]
     Guests {
         line: usize,
         name: String,
         word: String,
+        known: String,
     },
     #[error("line {line}: {name}: verdict {word:?} is not one of rc, tests, cases, compliance, log, bufinfo, landing-map, watch, bench, kunit")]
     Verdict {
@@ -244,6 +256,7 @@ pub fn parse(text: &str) -> Result<Vec<StageSpec>, StagesError> {
             line,
             name: name.to_string(),
             word: guests_word.to_string(),
+            known: Guest::known(),
         })?;
         let kernels: Vec<Kernel> = [Guest::Control, Guest::Patched]
             .into_iter()
@@ -326,6 +339,12 @@ mod tests {
             .map(|s| s.name)
             .collect();
         assert_eq!(canary, ["load-drivers", "compliance-vivid", "dmesg"]);
+        // The production guest loads the drivers and measures, nothing else.
+        let production: Vec<String> = for_guest(&specs, Guest::Production)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(production, ["load-drivers", "fence-bench"]);
         let package = for_guest(&specs, Guest::PackageArm64);
         assert!(package.iter().all(|s| s.kernels == [Kernel::Patched]));
         let landing = package.iter().find(|s| s.name == "landing-map");

@@ -444,8 +444,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("reading {}", config.display()))?;
             let diags = kconfig::check(&fragment, &f, &c, &arch, &overridden);
             if diags.is_empty() {
+                let left = kconfig::parse(&f)
+                    .keys()
+                    .filter(|k| overridden.contains(*k))
+                    .count();
+                let later = if left == 0 {
+                    String::new()
+                } else {
+                    format!(" ({left} left to a later fragment)")
+                };
                 println!(
-                    "ok: every symbol of {} is in {}",
+                    "ok: every symbol of {} is in {}{later}",
                     fragment.display(),
                     config.display()
                 );

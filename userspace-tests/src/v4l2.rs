@@ -518,12 +518,16 @@ impl VideoDev {
         bytesused: u32,
     ) -> Result<(), V4l2Error> {
         let mut b = V4l2Buffer::new(q, index, MemoryType::UserPtr);
-        if let V4l2PlanesWithBackingMut::UserPtr(mut it) = b.planes_with_backing_iter_mut() {
-            if let Some(mut p) = it.next() {
-                p.set_userptr(address as std::ffi::c_ulong);
-                *p.length = length;
-                *p.bytesused = bytesused;
-            }
+        {
+            let V4l2PlanesWithBackingMut::UserPtr(mut it) = b.planes_with_backing_iter_mut() else {
+                return Err(self.other("VIDIOC_QBUF", "v4l2r built no USERPTR plane"));
+            };
+            let Some(mut p) = it.next() else {
+                return Err(self.other("VIDIOC_QBUF", "v4l2r built no USERPTR plane"));
+            };
+            p.set_userptr(address as std::ffi::c_ulong);
+            *p.length = length;
+            *p.bytesused = bytesused;
         }
         ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
             .map(drop)

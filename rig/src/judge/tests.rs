@@ -138,6 +138,7 @@ fn judged(control: Option<Vec<Recorded>>, patched: Option<Vec<Recorded>>) -> Vec
             stages: &stages,
             control_reports: &known_reports(),
             must_run: &must_run(),
+            cases_required: true,
         },
     )
 }
@@ -212,6 +213,7 @@ fn a_run_of_the_other_kernel_fails_its_guest_kind() {
             stages: &stages,
             control_reports: &known_reports(),
             must_run: &must_run(),
+            cases_required: true,
         },
     );
     let why = failure(&checks, "patched/guest-kind");
@@ -429,6 +431,7 @@ fn a_stage_that_never_ended_fails_and_names_the_hang() {
             stages: &stages,
             control_reports: &known_reports(),
             must_run: &must_run(),
+            cases_required: true,
         },
     );
     assert!(failure(&checks, "patched/vm-run").contains("stage 'suite'"));
@@ -622,6 +625,7 @@ fn no_cases_stage_for_a_kernel_fails() {
             stages: &stages,
             control_reports: &known_reports(),
             must_run: &must_run(),
+            cases_required: true,
         },
     );
     assert!(failure(&checks, "patched/cases").contains("no `cases` stage"));
@@ -751,4 +755,41 @@ fn the_edit_loop_leaves_out_what_needs_the_control_kernel() {
     assert!(!kept
         .iter()
         .any(|n| n.starts_with("test-media-") || n.starts_with("compliance-")));
+}
+
+/// A guest whose stages run no suite (the production guest) is held to
+/// cases.txt only when the caller asks: its bench run passes alone.
+#[test]
+fn a_run_without_a_suite_fails_only_when_cases_are_required() {
+    let cases = cases::parse(CASES).expect("fixture cases");
+    let stages =
+        stages_list::parse("load-drivers 120 patched rc /usr/libexec/fresnel/load-drivers.sh\n")
+            .expect("fixture stages");
+    let patched = run(
+        Kernel::Patched,
+        &[rec("load-drivers", "video0 vim2m\n", "rc=0 seconds=2")],
+    );
+    let judged_with = |cases_required| {
+        judge(
+            None,
+            Some(&patched),
+            &Rules {
+                cases: &cases,
+                stages: &stages,
+                control_reports: &[],
+                must_run: &must_run(),
+                cases_required,
+            },
+        )
+    };
+    assert!(matches!(
+        outcome(&judged_with(true), "patched/cases"),
+        Outcome::Fail(_)
+    ));
+    let alone = judged_with(false);
+    assert!(alone.iter().all(|c| c.name != "patched/cases"));
+    assert!(
+        alone.iter().all(|c| c.outcome == Outcome::Pass),
+        "{alone:#?}"
+    );
 }

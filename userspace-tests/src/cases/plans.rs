@@ -48,7 +48,7 @@ pub(super) fn vim2m_fence_plans() -> Vec<(&'static str, &'static str, FencePlan)
         ),
         (
             "userptr_capture",
-            "a job whose CAPTURE buffer is USERPTR memory (no dma-buf, so no fence there) still publishes its OUTPUT buffer's READ fence and writes the frame",
+            "a job whose CAPTURE buffer is USERPTR memory (which has no dma-buf to carry a fence) still publishes its OUTPUT buffer's READ fence and writes the frame",
             plan(UserPtr, 0, BeforeQbuf, true, JobEnd::Done),
         ),
         (
@@ -148,4 +148,25 @@ pub(super) fn in_ioctl_plans(driver: Driver) -> Vec<(&'static str, &'static str,
         in_ioctl_plan(0, BeforeQbuf, true),
     ));
     plans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A USERPTR CAPTURE buffer has no dma-buf: a plan can neither export
+    /// it (EXPBUF fails) nor free it with REQBUFS(MMAP, 0), so its plans
+    /// watch the OUTPUT export and end with the job.
+    #[test]
+    fn userptr_plans_export_nothing_of_the_capture_buffer() {
+        for (name, _, plan) in vim2m_fence_plans() {
+            if plan.src != BufSource::UserPtr && plan.out != BufSource::UserPtr {
+                continue;
+            }
+            assert_eq!(plan.cap_exports, 0, "{name}");
+            assert_eq!(plan.when, ExportWhen::BeforeQbuf, "{name}");
+            assert_eq!(plan.end, JobEnd::Done, "{name}");
+            assert!(plan.watch_output, "{name}: nothing would be watched");
+        }
+    }
 }
