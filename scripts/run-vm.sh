@@ -4,10 +4,10 @@
 # stage markers and outputs) in RUNDIR. Never trusts QEMU's exit status:
 # fresnel-rig judges the logs.
 # KIND is a guest of vm/guests.list, which gives its architecture and time
-# limit. x86_64 (control, patched, canary): the rig's kernels on q35,
+# limit. x86_64 guests: the rig's kernels (scripts/build-kernel.sh) on q35,
 # console ttyS0, results ttyS1. KVM is used only if a probe showed that it
 # boots here (on these machines it does not: TCG is the norm).
-# arm64 (package-arm64): the Arch Linux ARM package's kernel
+# arm64 guests (package-arm64): the Arch Linux ARM package's kernel
 # ($FRESNEL_PKGROOT/boot/Image-linux-fresnel-fourier, default
 # $FRESNEL_PKGROOT=$FRESNEL_CACHE/package-arm64/root) on the virt machine
 # under TCG, console ttyAMA0 (the PL011), results on a virtconsole (hvc0).
