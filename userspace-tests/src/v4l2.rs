@@ -415,9 +415,7 @@ impl VideoDev {
         b.set_num_planes(planes)
             .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))?;
         *b.get_first_plane_mut().bytesused = bytesused;
-        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
-            .map(drop)
-            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+        self.queue_buffer("VIDIOC_QBUF", b)
     }
 
     /// QBUF an MMAP buffer into `request` (Request API, e.g. a stateless
@@ -434,9 +432,7 @@ impl VideoDev {
         let mut b = ioctl::QBuffer::<v4l2r::memory::MmapHandle>::new(q, index)
             .set_request(request.as_raw_fd());
         b.planes.push(ioctl::QBufPlane::new(bytesused as usize));
-        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
-            .map(drop)
-            .map_err(|e| self.other("VIDIOC_QBUF(request)", &e.to_string()))
+        self.queue_buffer("VIDIOC_QBUF(request)", b)
     }
 
     /// QBUF an MMAP OUTPUT buffer holding one slice of a frame into
@@ -460,9 +456,7 @@ impl VideoDev {
             b.flags |= ioctl::BufferFlags::from_bits_retain(V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF);
         }
         b.planes.push(ioctl::QBufPlane::new(bytesused as usize));
-        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
-            .map(drop)
-            .map_err(|e| self.other("VIDIOC_QBUF(request, slice)", &e.to_string()))
+        self.queue_buffer("VIDIOC_QBUF(request, slice)", b)
     }
 
     pub fn qbuf_dmabuf(
@@ -503,9 +497,7 @@ impl VideoDev {
                 *p.bytesused = want.bytesused;
             }
         }
-        ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
-            .map(drop)
-            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+        self.queue_buffer("VIDIOC_QBUF", b)
     }
 
     /// QBUF a single-plane USERPTR buffer: `length` bytes at `address`.
@@ -529,9 +521,19 @@ impl VideoDev {
             *p.length = length;
             *p.bytesused = bytesused;
         }
+        self.queue_buffer("VIDIOC_QBUF", b)
+    }
+
+    /// VIDIOC_QBUF of a buffer the callers built; `what` names the call in
+    /// an error.
+    fn queue_buffer(
+        &self,
+        what: &'static str,
+        b: impl Into<v4l2r::ioctl::UncheckedV4l2Buffer>,
+    ) -> Result<(), V4l2Error> {
         ioctl::qbuf::<_, V4l2Buffer>(&self.file, b)
             .map(drop)
-            .map_err(|e| self.other("VIDIOC_QBUF", &e.to_string()))
+            .map_err(|e| self.other(what, &e.to_string()))
     }
 
     pub fn streamon(&self, q: QueueType) -> Result<(), V4l2Error> {
