@@ -25,7 +25,7 @@ rm -f "$rundir/console.log" "$rundir/results.log"
 
 # setup_x86_64: qemu and qemu_args for the rig's x86_64 kernels.
 setup_x86_64() {
-	local kernel probe ptmp accel qemu_common accel_args
+	local kernel accel qemu_common accel_args
 	kernel=$(kernel_dir)/artifacts/$kind/bzImage
 	[ -f "$kernel" ] || die "no $kind kernel at $kernel: run scripts/build-kernel.sh $kind"
 	qemu='qemu-system-x86_64'
@@ -37,27 +37,13 @@ setup_x86_64() {
 		-kernel "$kernel" -initrd "$initramfs"
 		-append "console=ttyS0 panic=-1 cma=512M@0-4G kmemleak=on loglevel=6")
 
-	# One probe per machine and QEMU version: does KVM get this kernel to init?
-	probe=$FRESNEL_CACHE/kvm-probe-$(qemu-system-x86_64 --version | head -1 | sha256sum | cut -c1-12)
-	if [ ! -f "$probe" ]; then
-		accel=tcg
-		if [ -w /dev/kvm ]; then
-			step "probing KVM (-cpu host,-arch-capabilities, 40 s limit)"
-			ptmp=$(mktemp -d)
-			timeout 40 qemu-system-x86_64 "${qemu_common[@]}" -accel kvm -cpu host,-arch-capabilities \
-				-serial "file:$ptmp/console" -serial "file:$ptmp/results" >/dev/null 2>&1 || true
-			if grep -q '@@FRESNEL KIND' "$ptmp/results" 2>/dev/null; then accel=kvm; fi
-			rm -rf "$ptmp"
-		fi
-		echo "$accel" >"$probe"
-	fi
-	accel=$(cat "$probe")
+	accel=$("$here/probe-kvm.sh" "$kernel")
 	if [ "$accel" = kvm ]; then
 		accel_args=(-accel kvm -cpu 'host,-arch-capabilities')
 		step "booting the $kind kernel under QEMU with KVM (limit ${limit}s)"
 	else
 		accel_args=(-accel 'tcg,thread=multi' -cpu max)
-		step "booting the $kind kernel under QEMU with TCG: KVM does not boot here ($probe) (limit ${limit}s)"
+		step "booting the $kind kernel under QEMU with TCG: KVM does not boot here (scripts/probe-kvm.sh) (limit ${limit}s)"
 	fi
 	qemu_args=("${qemu_common[@]}" "${accel_args[@]}"
 		-serial "file:$rundir/console.log" -serial "file:$rundir/results.log")
