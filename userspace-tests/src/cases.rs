@@ -406,8 +406,9 @@ pub fn cases() -> Vec<Case> {
         slow,
     ));
     t.extend(foreign_paths(Driver::Visl, visl(), slow));
-    // A frame in two slices publishes no fence; another file handle's
-    // job meanwhile is published at commit and waits for a foreign fence.
+    // A frame in two slices publishes no fence but waits for its OUTPUT
+    // buffer's writer; another file handle's job meanwhile is published at
+    // commit and waits for a foreign fence.
     t.push(with_limit(
         check(
             "visl/hold_capture_slices",
@@ -416,7 +417,7 @@ pub fn cases() -> Vec<Case> {
             hold::hold_capture_slices,
         )
         .about(
-            "a frame in two slices with the CAPTURE buffer held publishes no fence (which CAPTURE buffer a held job writes is not known at commit); meanwhile another file handle's job is published at commit and waits for a sw_sync reader",
+            "a frame in two slices with the CAPTURE buffer held publishes no fence (which CAPTURE buffer a held job writes is not known at commit), and its last slice waits for a sw_sync writer on its OUTPUT buffer; meanwhile another file handle's job is published at commit and waits for a sw_sync reader",
         ),
         slow,
     ));

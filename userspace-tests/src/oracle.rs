@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use crate::parse::{parse_bufinfo, BufinfoFence, BufinfoObject, Usage};
+use crate::parse::{parse_bufinfo, BufinfoFence, BufinfoObject, KmodRecord, Usage};
 use crate::sys;
 use crate::verdict::{absent, missing, wrong};
 
@@ -526,6 +526,41 @@ impl Observation {
         if let Some(k) = &self.kmod {
             if !k.is_empty() {
                 return Err(wrong(format!("kmod lists a fence: {}", self.summary())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Nothing pending, and nothing on the reservation but one signalled
+    /// fence of `usage` that vb2 never armed: another user's, such as a
+    /// sw_sync fence the test imported. With the kmod loaded, it has no
+    /// record of that fence (vb2 records every fence it arms or signals).
+    pub fn expect_only_foreign_signalled(&self, usage: Usage) -> Result<()> {
+        self.expect_idle()?;
+        let obj = self.bufinfo_obj()?;
+        let id = match obj.fences.as_slice() {
+            [f] if f.usage == usage && f.signalled => (f.context, f.seqno),
+            fences => {
+                return Err(wrong(format!(
+                    "bufinfo: expected only the foreign {} fence, signalled, found {}: {}",
+                    usage.name(),
+                    fences.len(),
+                    self.summary()
+                )))
+            }
+        };
+        if self.kmod.is_some() {
+            let armed = kmod_records()?.iter().any(|r| {
+                matches!(r, KmodRecord::Event { ctx, seqno, .. }
+                    if *ctx == Some(id.0) && *seqno == Some(id.1))
+            });
+            if armed {
+                return Err(wrong(format!(
+                    "{KMOD_DEV}: vb2 armed the fence {}:{} that should be another user's: {}",
+                    id.0,
+                    id.1,
+                    self.summary()
+                )));
             }
         }
         Ok(())

@@ -29,7 +29,7 @@ pub const SW_SYNC_FIX: &str = "a kernel with CONFIG_SW_SYNC=y and debugfs mounte
 /// pending. vim2m and vicodec write the frame when the job starts, and a
 /// kernel that does not wait starts it inside the QBUF, so a short hold
 /// tells them apart.
-const HOLD: Duration = Duration::from_millis(500);
+pub const HOLD: Duration = Duration::from_millis(500);
 
 /// Whose fence, on which buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,23 +3,28 @@
 //! job returns. Which CAPTURE buffer a job behind a held one writes is
 //! known only when it starts, and a fence on its OUTPUT buffer alone would
 //! wait for userspace to queue one, so those jobs publish no fence at all
-//! (dmabuf.rst: dequeue the CAPTURE buffer before handing it on). The
-//! other file handles of the device are not affected: while this one
-//! holds its CAPTURE buffer, another's job is published at commit and
+//! (dmabuf.rst: dequeue the CAPTURE buffer before handing it on). They
+//! still read their OUTPUT buffer only once its writers are done: the
+//! last slice is queued behind a sw_sync writer's fence and must wait for
+//! it. The other file handles of the device are not affected: while this
+//! one holds its CAPTURE buffer, another's job is published at commit and
 //! waits for a sw_sync reader on its CAPTURE buffer, as on its own.
 //!
 //! What fails it: a device that stops publishing at commit for everyone
 //! while one file handle holds (the control kernel, and the series before
-//! v4, whose other file handles' jobs then run at once: `no-wait`), and a
+//! v4, whose other file handles' jobs then run at once: `no-wait`); a
 //! fence armed by a held job (on the OUTPUT buffer, or on the CAPTURE
 //! buffer by the last slice's device_run(), which would allocate in front
-//! of the other contexts' published jobs).
+//! of the other contexts' published jobs); and a held job that reads its
+//! OUTPUT buffer while a writer's fence is pending (`no-wait`).
 
 use std::os::fd::AsFd;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use v4l2r::ioctl::Request;
 
+use crate::access::open_node;
 use crate::env::Env;
 use crate::m2m::{open_visl, Driver, VislNode};
 use crate::observe::Watch;
@@ -27,6 +32,7 @@ use crate::parse::Usage;
 use crate::paths::foreign::{self, Foreign, WaitEnd};
 use crate::sys;
 use crate::v4l2::Mem;
+use crate::verdict::ran_early;
 
 /// The frame's timestamp (µs): both slices carry it.
 const FRAME_TS_US: i64 = 1_000_000;
@@ -38,8 +44,8 @@ pub fn hold_capture_slices(env: &Env, name: &str) -> Result<()> {
     foreign::foreign_fence_holds_job(env, Driver::Visl, Foreign::ReaderOnCapture, WaitEnd::Signal)
         .context("another file handle's job while this one holds its CAPTURE buffer")?;
     frame.expect_no_fences(env, "after the first slice, CAPTURE held")?;
-    frame.last_slice(env)?;
-    frame.expect_no_fences(env, "after the last slice returned the CAPTURE buffer")?;
+    frame.last_slice_behind_writer(env)?;
+    frame.expect_only_the_writer(env, "after the last slice returned the CAPTURE buffer")?;
     frame.stop()
 }
 
@@ -100,9 +106,47 @@ impl HeldFrame {
         Ok(())
     }
 
-    /// The last slice, which returns the CAPTURE buffer.
-    fn last_slice(&self, env: &Env) -> Result<()> {
-        self.slice(env, false).context("last slice")?;
+    /// The last slice, which returns the CAPTURE buffer, queued while a
+    /// sw_sync writer's fence is on its OUTPUT buffer: its job publishes
+    /// nothing, yet must not read the bitstream before the writer is done,
+    /// nor block the ioctl meanwhile.
+    fn last_slice_behind_writer(&self, env: &Env) -> Result<()> {
+        let what = "a writer's fence on the last slice's OUTPUT buffer";
+        let timeline = open_node(foreign::SW_SYNC, false, foreign::SW_SYNC_FIX)?;
+        let fence = sys::sw_sync_create_fence(timeline.as_fd(), 1, "fresnel-foreign")
+            .context("SW_SYNC_IOC_CREATE_FENCE")?;
+        sys::dma_buf_import_sync_file(
+            self.out.fd.as_fd(),
+            sys::DMA_BUF_SYNC_WRITE as u32,
+            fence.as_fd(),
+        )
+        .context("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+        let (media, dev) = (&self.visl.media, &self.visl.dev);
+        let oq = dev.out_q();
+        let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
+        dev.qbuf_slice_request(oq, 0, self.visl.out_size, &req, FRAME_TS_US, false)?;
+        let t0 = Instant::now();
+        req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
+        let queued_in = t0.elapsed();
+        if queued_in >= foreign::HOLD {
+            bail!(
+                "MEDIA_REQUEST_IOC_QUEUE took {} ms with {what} pending: the job must wait by callback, not in the ioctl",
+                queued_in.as_millis()
+            );
+        }
+        if dev.dqbuf_wait(oq, foreign::HOLD).is_ok() {
+            return Err(ran_early(format!(
+                "the held job returned its OUTPUT buffer {} ms after MEDIA_REQUEST_IOC_QUEUE while {what} was pending",
+                t0.elapsed().as_millis()
+            )));
+        }
+        sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+        let d = dev
+            .dqbuf_wait(oq, env.job_timeout())
+            .context("the last slice's OUTPUT buffer did not come back once the writer was done")?;
+        if d.error {
+            bail!("the last slice's OUTPUT buffer came back with V4L2_BUF_FLAG_ERROR");
+        }
         let d = self
             .visl
             .dev
@@ -122,6 +166,17 @@ impl HeldFrame {
                 .with_context(|| format!("{} {when}", w.label))?;
         }
         Ok(())
+    }
+
+    /// After the last slice: still no fence of a held job, the OUTPUT
+    /// buffer carrying only the writer's fence the test put there.
+    fn expect_only_the_writer(&self, env: &Env, when: &str) -> Result<()> {
+        let (obs, _) = self.out.observe(env)?;
+        obs.expect_only_foreign_signalled(Usage::Write)
+            .with_context(|| format!("{} {when}", self.out.label))?;
+        let (obs, _) = self.cap.observe(env)?;
+        obs.expect_no_fences()
+            .with_context(|| format!("{} {when}", self.cap.label))
     }
 
     fn stop(self) -> Result<()> {
