@@ -8,15 +8,18 @@
 //! last slice is queued behind a sw_sync writer's fence and must wait for
 //! it. The other file handles of the device are not affected: while this
 //! one holds its CAPTURE buffer, another's job is published at commit and
-//! waits for a sw_sync reader on its CAPTURE buffer, as on its own.
+//! waits for a sw_sync reader on its CAPTURE buffer, as on its own. Once
+//! the held frame is done, the next frame's job publishes again.
 //!
 //! What fails it: a device that stops publishing at commit for everyone
 //! while one file handle holds (the control kernel, and the series before
 //! v4, whose other file handles' jobs then run at once: `no-wait`); a
 //! fence armed by a held job (on the OUTPUT buffer, or on the CAPTURE
 //! buffer by the last slice's device_run(), which would allocate in front
-//! of the other contexts' published jobs); and a held job that reads its
-//! OUTPUT buffer while a writer's fence is pending (`no-wait`).
+//! of the other contexts' published jobs); a held job that reads its
+//! OUTPUT buffer while a writer's fence is pending (`no-wait`); and a
+//! file handle that publishes nothing after a held frame until STREAMOFF
+//! (`no-fence`).
 
 use std::os::fd::AsFd;
 use std::time::Instant;
@@ -46,6 +49,7 @@ pub fn hold_capture_slices(env: &Env, name: &str) -> Result<()> {
     frame.expect_no_fences(env, "after the first slice, CAPTURE held")?;
     frame.last_slice_behind_writer(env)?;
     frame.expect_only_the_writer(env, "after the last slice returned the CAPTURE buffer")?;
+    frame.next_frame_publishes(env)?;
     frame.stop()
 }
 
@@ -165,6 +169,30 @@ impl HeldFrame {
             obs.expect_no_fences()
                 .with_context(|| format!("{} {when}", w.label))?;
         }
+        Ok(())
+    }
+
+    /// A frame of one slice after the held one: the held jobs are over
+    /// (none pending, no CAPTURE buffer held), so its job publishes its
+    /// fences again, with no STREAMOFF in between.
+    fn next_frame_publishes(&self, env: &Env) -> Result<()> {
+        let dev = &self.visl.dev;
+        dev.qbuf_mmap(dev.cap_q(), 0, 0)?;
+        self.slice(env, false)
+            .context("a frame of one slice after the held one")?;
+        let d = dev
+            .dqbuf_wait(dev.cap_q(), env.job_timeout())
+            .context("the frame of one slice did not return the CAPTURE buffer")?;
+        if d.error {
+            bail!("the frame of one slice returned the CAPTURE buffer with V4L2_BUF_FLAG_ERROR");
+        }
+        let (obs, _) = self.cap.observe(env)?;
+        obs.expect_one_signalled(Usage::Write).with_context(|| {
+            format!(
+                "{} after a frame of one slice that followed the held one",
+                self.cap.label
+            )
+        })?;
         Ok(())
     }
 
