@@ -417,7 +417,7 @@ pub fn cases() -> Vec<Case> {
             hold::hold_capture_slices,
         )
         .about(
-            "a frame in two slices with the CAPTURE buffer held publishes no fence (which CAPTURE buffer a held job writes is not known at commit), and its last slice waits for a sw_sync writer on its OUTPUT buffer; meanwhile another file handle's job is published at commit and waits for a sw_sync reader; the next frame publishes again",
+            "a frame in two slices with the CAPTURE buffer held publishes no fence (which CAPTURE buffer a held job writes is not known at commit), and its last slice waits for a sw_sync writer on its OUTPUT buffer; meanwhile another file handle's job is published at commit and waits for a sw_sync reader; the next frame is published at commit again and waits for a sw_sync reader",
         ),
         slow,
     ));

@@ -9,7 +9,8 @@
 //! it. The other file handles of the device are not affected: while this
 //! one holds its CAPTURE buffer, another's job is published at commit and
 //! waits for a sw_sync reader on its CAPTURE buffer, as on its own. Once
-//! the held frame is done, the next frame's job publishes again.
+//! the held frame is done, the next frame's job publishes at commit again,
+//! and waits for a sw_sync reader.
 //!
 //! What fails it: a device that stops publishing at commit for everyone
 //! while one file handle holds (the control kernel, and the series before
@@ -172,27 +173,57 @@ impl HeldFrame {
         Ok(())
     }
 
-    /// A frame of one slice after the held one: the held jobs are over
-    /// (none pending, no CAPTURE buffer held), so its job publishes its
-    /// fences again, with no STREAMOFF in between.
+    /// A frame of one slice after the held one, queued while a sw_sync
+    /// reader's fence is on the CAPTURE buffer: the held jobs are over
+    /// (none pending, no CAPTURE buffer held), so with no STREAMOFF in
+    /// between its job is published at commit again and waits for the
+    /// reader, which held jobs do not.
     fn next_frame_publishes(&self, env: &Env) -> Result<()> {
-        let dev = &self.visl.dev;
-        dev.qbuf_mmap(dev.cap_q(), 0, 0)?;
-        self.slice(env, false)
-            .context("a frame of one slice after the held one")?;
-        let d = dev
-            .dqbuf_wait(dev.cap_q(), env.job_timeout())
-            .context("the frame of one slice did not return the CAPTURE buffer")?;
-        if d.error {
-            bail!("the frame of one slice returned the CAPTURE buffer with V4L2_BUF_FLAG_ERROR");
+        let what = "a reader's fence on the CAPTURE buffer";
+        let timeline = open_node(foreign::SW_SYNC, false, foreign::SW_SYNC_FIX)?;
+        let fence = sys::sw_sync_create_fence(timeline.as_fd(), 1, "fresnel-foreign")
+            .context("SW_SYNC_IOC_CREATE_FENCE")?;
+        sys::dma_buf_import_sync_file(
+            self.cap.fd.as_fd(),
+            sys::DMA_BUF_SYNC_READ as u32,
+            fence.as_fd(),
+        )
+        .context("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+        let (media, dev) = (&self.visl.media, &self.visl.dev);
+        let (oq, cq) = (dev.out_q(), dev.cap_q());
+        dev.qbuf_mmap(cq, 0, 0)?;
+        let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
+        dev.qbuf_slice_request(oq, 0, self.visl.out_size, &req, FRAME_TS_US, false)?;
+        let t0 = Instant::now();
+        req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
+        if t0.elapsed() >= foreign::HOLD {
+            bail!(
+                "MEDIA_REQUEST_IOC_QUEUE took {} ms with {what} pending: the job must wait by callback, not in the ioctl",
+                t0.elapsed().as_millis()
+            );
         }
         let (obs, _) = self.cap.observe(env)?;
-        obs.expect_one_signalled(Usage::Write).with_context(|| {
+        obs.expect_pending(Usage::Write).with_context(|| {
             format!(
-                "{} after a frame of one slice that followed the held one",
+                "{} when the request of a frame of one slice after the held one was queued",
                 self.cap.label
             )
         })?;
+        if dev.dqbuf_wait(oq, foreign::HOLD).is_ok() {
+            return Err(ran_early(format!(
+                "the job after the held frame ended {} ms after MEDIA_REQUEST_IOC_QUEUE while {what} was pending",
+                t0.elapsed().as_millis()
+            )));
+        }
+        sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+        for (q, which) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
+            let d = dev.dqbuf_wait(q, env.job_timeout()).with_context(|| {
+                format!("the frame after the held one did not return its {which} buffer")
+            })?;
+            if d.error {
+                bail!("the frame after the held one returned its {which} buffer with V4L2_BUF_FLAG_ERROR");
+            }
+        }
         Ok(())
     }
 
