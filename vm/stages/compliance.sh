@@ -4,7 +4,8 @@
 # allocates with dma-contig, which test-media's vivid instances (all
 # vmalloc) do not cover. Instance 1 (vmalloc, multi-planar) is left to
 # test-media-vivid-noncontig, whose vivid-001 is the same kind of device
-# (about half of the stage's 4 to 5 minutes under TCG, for nothing new).
+# (a run that added nothing; it took a small part of the stage's 4 to 5
+# minutes under TCG: most of them are instance 0's).
 # The host compares the result with the control kernel's.
 prefix=$1
 found=0
