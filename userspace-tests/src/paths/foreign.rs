@@ -6,7 +6,7 @@
 //! start, and its own fence is already on the CAPTURE buffer; once it
 //! signals, the job runs. STREAMOFF while the job waits cancels it.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -30,6 +30,30 @@ pub const SW_SYNC_FIX: &str = "a kernel with CONFIG_SW_SYNC=y and debugfs mounte
 /// kernel that does not wait starts it inside the QBUF, so a short hold
 /// tells them apart.
 pub const HOLD: Duration = Duration::from_millis(500);
+
+/// A fence of another user: a sw_sync fence, pending until `signal()`,
+/// imported into a dma-buf's reservation as a reader's
+/// (`DMA_BUF_SYNC_READ`) or a writer's (`DMA_BUF_SYNC_WRITE`). Dropping it
+/// closes the timeline, which signals the fence too.
+pub struct ForeignFence {
+    timeline: std::fs::File,
+}
+
+impl ForeignFence {
+    pub fn import(target: BorrowedFd<'_>, flags: u64) -> Result<Self> {
+        let timeline = open_node(SW_SYNC, false, SW_SYNC_FIX)?;
+        let fence = sys::sw_sync_create_fence(timeline.as_fd(), 1, "fresnel-foreign")
+            .context("SW_SYNC_IOC_CREATE_FENCE")?;
+        sys::dma_buf_import_sync_file(target, flags as u32, fence.as_fd())
+            .context("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+        Ok(Self { timeline })
+    }
+
+    pub fn signal(&self) -> Result<()> {
+        sys::sw_sync_inc(self.timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+        Ok(())
+    }
+}
 
 /// Whose fence, on which buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

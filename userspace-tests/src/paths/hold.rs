@@ -28,12 +28,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use v4l2r::ioctl::Request;
 
-use crate::access::open_node;
 use crate::env::Env;
 use crate::m2m::{open_visl, Driver, VislNode};
 use crate::observe::Watch;
 use crate::parse::Usage;
-use crate::paths::foreign::{self, Foreign, WaitEnd};
+use crate::paths::foreign::{self, Foreign, ForeignFence, WaitEnd};
 use crate::sys;
 use crate::v4l2::Mem;
 use crate::verdict::ran_early;
@@ -117,15 +116,7 @@ impl HeldFrame {
     /// nor block the ioctl meanwhile.
     fn last_slice_behind_writer(&self, env: &Env) -> Result<()> {
         let what = "a writer's fence on the last slice's OUTPUT buffer";
-        let timeline = open_node(foreign::SW_SYNC, false, foreign::SW_SYNC_FIX)?;
-        let fence = sys::sw_sync_create_fence(timeline.as_fd(), 1, "fresnel-foreign")
-            .context("SW_SYNC_IOC_CREATE_FENCE")?;
-        sys::dma_buf_import_sync_file(
-            self.out.fd.as_fd(),
-            sys::DMA_BUF_SYNC_WRITE as u32,
-            fence.as_fd(),
-        )
-        .context("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+        let writer = ForeignFence::import(self.out.fd.as_fd(), sys::DMA_BUF_SYNC_WRITE)?;
         let (media, dev) = (&self.visl.media, &self.visl.dev);
         let oq = dev.out_q();
         let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
@@ -145,7 +136,7 @@ impl HeldFrame {
                 t0.elapsed().as_millis()
             )));
         }
-        sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+        writer.signal()?;
         let d = dev
             .dqbuf_wait(oq, env.job_timeout())
             .context("the last slice's OUTPUT buffer did not come back once the writer was done")?;
@@ -180,15 +171,7 @@ impl HeldFrame {
     /// reader, which held jobs do not.
     fn next_frame_publishes(&self, env: &Env) -> Result<()> {
         let what = "a reader's fence on the CAPTURE buffer";
-        let timeline = open_node(foreign::SW_SYNC, false, foreign::SW_SYNC_FIX)?;
-        let fence = sys::sw_sync_create_fence(timeline.as_fd(), 1, "fresnel-foreign")
-            .context("SW_SYNC_IOC_CREATE_FENCE")?;
-        sys::dma_buf_import_sync_file(
-            self.cap.fd.as_fd(),
-            sys::DMA_BUF_SYNC_READ as u32,
-            fence.as_fd(),
-        )
-        .context("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+        let reader = ForeignFence::import(self.cap.fd.as_fd(), sys::DMA_BUF_SYNC_READ)?;
         let (media, dev) = (&self.visl.media, &self.visl.dev);
         let (oq, cq) = (dev.out_q(), dev.cap_q());
         dev.qbuf_mmap(cq, 0, 0)?;
@@ -215,7 +198,7 @@ impl HeldFrame {
                 t0.elapsed().as_millis()
             )));
         }
-        sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+        reader.signal()?;
         for (q, which) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
             let d = dev.dqbuf_wait(q, env.job_timeout()).with_context(|| {
                 format!("the frame after the held one did not return its {which} buffer")
