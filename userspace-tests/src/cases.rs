@@ -337,6 +337,18 @@ pub fn cases() -> Vec<Case> {
 "an exported buffer that no job uses carries no fence"),
         // Encoded, then decoded again by vicodec's decoder.
         check(
+            "vicodec/capability_at_commit_only",
+            vec![
+                Device(Driver::VicodecEnc),
+                Device(Driver::VicodecDec),
+                VividCapture,
+                Bufinfo,
+            ],
+            NoFence,
+            |_, _| capability::flag_only_where_published_at_commit(),
+        ).about(
+"V4L2_BUF_CAP_PUBLISHES_FENCES is reported by vicodec's encoder, whose jobs publish at commit, and not by its stateful decoder or vivid's capture, which add their fences when a job starts"),
+        check(
             "vicodec/readback_fwht",
             vec![Device(Driver::VicodecEnc), Device(Driver::VicodecDec)],
             Pass,
