@@ -5,7 +5,11 @@
 # series head, each from scratch; fails if the build fails or the series
 # adds a Sphinx warning. Warnings are compared with the tree's path and
 # line numbers dropped; the base's own (undefined labels outside this
-# subtree, no graphviz) are counted, not judged. About a minute per build.
+# subtree, no graphviz) are counted, not judged. About a minute per build
+# alone, four beside the guests: the base's warnings are kept in
+# $FRESNEL_CONTENT/sphinx-base, named by what they derive from (the base's
+# tree, this script, Sphinx, docutils and Python), and the base's build is
+# skipped when they are there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -54,6 +58,20 @@ build() {
 		sed -E "s#$wt/##g; s#:[0-9]+([:; ]|\$)#\1#g" | sort >"$work/$name.txt"
 }
 
-build base "$base"
+key=$({
+	git -C "$src" rev-parse "$base^{tree}"
+	sha256sum <"$0"
+	sphinx-build --version
+	python3 -c 'import sys, docutils; print(sys.version, docutils.__version__)'
+} 2>&1 | sha256sum | cut -c1-32)
+kept=$FRESNEL_CONTENT/sphinx-base/$key.txt
+if [ -f "$kept" ]; then
+	ok "Sphinx: the base's warnings from $kept (built there before)"
+	cp "$kept" "$work/base.txt"
+else
+	build base "$base"
+	mkdir -p "${kept%/*}"
+	cp "$work/base.txt" "$kept.tmp.$$" && mv "$kept.tmp.$$" "$kept"
+fi
 build series "$head"
 added_warnings "Sphinx $sphinx_dirs" "$work/base.txt" "$work/series.txt"

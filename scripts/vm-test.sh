@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # vm-test.sh [--patched-only]: build the control and the patched VM kernels,
 # the Rust module and the suite, boot each kernel under QEMU, and judge the
-# results (fresnel-rig judge). Then the canary: the series plus
+# results (fresnel-rig judge). Once the control guest is done, beside the
+# patched one (the longer of the two): the canary, the series plus
 # vm/canary/ (a fence-contract breach put back on purpose), booted with its
-# stages of vm/stages.list; the judge requires lockdep to report it. Last, the
-# arm64 package: makepkg cross-builds it (scripts/package-arm64.sh), its
-# kernel boots under qemu-system-aarch64 with the aarch64 suite and its
+# stages of vm/stages.list, where the judge requires lockdep to report it;
+# then the arm64 package: makepkg cross-builds it (scripts/package-arm64.sh),
+# its kernel boots under qemu-system-aarch64 with the aarch64 suite and its
 # stages of vm/stages.list, judged as its own section (arm64-package/...).
 # The arm64 lane's builds (scripts/build-arm64-lane.sh) run at nice 19
 # alongside the x86_64 VM runs, which run at once: the guests mostly wait
@@ -115,15 +116,19 @@ for kind in "${kinds[@]}"; do
 		> >(sed -u "s/^/[$kind] /") 2>&1 &
 	vm_pids+=("$!")
 done
-for i in "${!kinds[@]}"; do
-	kind=${kinds[$i]}
-	rc=0
-	wait "${vm_pids[$i]}" || rc=$?
+# wait_guest I: wait for guest I (of kinds) and record its time.
+wait_guest() {
+	local kind=${kinds[$1]} rc=0
+	wait "${vm_pids[$1]}" || rc=$?
 	# The judge fails a guest that left no results; this says why.
 	[ "$rc" -eq 0 ] || echo "scripts/run-vm.sh $kind failed (exit $rc): its output is above" >&2
 	printf '%-28s %5s s\n' "VM run $kind" "$(cat "$runs/$kind/seconds" 2>/dev/null || echo '?')" >>"$FRESNEL_TIMINGS"
-done
-vm_pids=()
+}
+# The first guest (the control kernel's) ends minutes before the patched
+# one: the canary and the arm64 guest run in its place, beside the patched
+# guest, so that at most two guests run at once and neither waits for the
+# other's end (the patched guest is the longest step of a warm run).
+wait_guest 0
 if [ -n "$checks_pid" ]; then
 	step "joining the host checks (their log so far, then as it goes)"
 	if ! timed "host checks: waited for" join_lane "$checks_pid" "$checks_log" host-checks; then
@@ -132,16 +137,17 @@ if [ -n "$checks_pid" ]; then
 	checks_pid=""
 fi
 if [ -n "$canary" ]; then
-	# Last: it moves the shared build tree off the patched commit, which the
-	# next build of either kernel moves back (ccache keeps that cheap).
+	# It moves the shared build tree off the patched commit (after the host
+	# checks, which run its scripts), which the next build of either kernel
+	# moves back (ccache keeps that cheap); the patched guest boots from
+	# its own copy (artifacts/patched).
 	timed "build canary kernel" "$here/build-kernel.sh" canary
 	timed "initramfs canary" env FRESNEL_STAGES="$REPO_ROOT/vm/stages.list" \
 		"$here/build-initramfs.sh" canary "$runs/canary.cpio.gz"
-	timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary"
+	timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary" \
+		> >(sed -u "s/^/[canary] /") 2>&1
 	judge_args+=(--run "canary=$runs/canary")
-fi
 
-if [ -n "$canary" ]; then
 	# A lane that cannot build or boot is a failed check, not the end of the
 	# run: the x86_64 verdict still comes out.
 	lane_built=""
@@ -151,7 +157,8 @@ if [ -n "$canary" ]; then
 		lane_pid=""
 	fi
 	if [ -n "$lane_built" ] &&
-		timed "VM run package-arm64" "$here/run-vm.sh" package-arm64 "$runs/package-arm64.cpio.gz" "$runs/package-arm64"; then
+		timed "VM run package-arm64" "$here/run-vm.sh" package-arm64 "$runs/package-arm64.cpio.gz" \
+			"$runs/package-arm64" > >(sed -u "s/^/[package-arm64] /") 2>&1; then
 		judge_args+=(--run "package-arm64=$runs/package-arm64")
 	else
 		lane_fail="FAIL arm64-package/build-and-boot: a step of the arm64 package lane failed (its error is above)"
@@ -159,6 +166,10 @@ if [ -n "$canary" ]; then
 		if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then echo "$lane_fail" >>"$FRESNEL_HOST_CHECKS"; else exit 1; fi
 	fi
 fi
+for ((i = 1; i < ${#kinds[@]}; i++)); do
+	wait_guest "$i"
+done
+vm_pids=()
 
 if [ -n "$each_pid" ]; then
 	step "joining the per-patch builds (their log so far, then as it goes)"
