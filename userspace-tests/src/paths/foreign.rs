@@ -18,6 +18,7 @@ use crate::observe::Watch;
 use crate::oracle;
 use crate::parse::Usage;
 use crate::sys;
+use crate::v4l2::VideoDev;
 use crate::verdict::ran_early;
 
 /// sw_sync's debugfs file: each open is a timeline.
@@ -55,6 +56,43 @@ impl ForeignFence {
     }
 }
 
+/// Runs `commit`, the ioctl named `ioctl` that makes a job runnable while
+/// `what` is pending on one of its buffers: it must return within `HOLD`,
+/// as the job waits by callback, not in the ioctl. When it was called.
+pub fn commit_returns_at_once(
+    ioctl: &str,
+    what: &str,
+    commit: impl FnOnce() -> Result<()>,
+) -> Result<Instant> {
+    let t0 = Instant::now();
+    commit()?;
+    let took = t0.elapsed();
+    if took >= HOLD {
+        bail!(
+            "{ioctl} took {} ms with {what} pending: the job must wait by callback, not in the ioctl",
+            took.as_millis()
+        );
+    }
+    Ok(t0)
+}
+
+/// `job`, committed at `t0` while `what` is pending, must not return its
+/// OUTPUT buffer within `HOLD`: it has not run.
+pub fn output_not_back_within_hold(
+    dev: &VideoDev,
+    job: &str,
+    what: &str,
+    t0: Instant,
+) -> Result<()> {
+    if dev.dqbuf_wait(dev.out_q(), HOLD).is_ok() {
+        return Err(ran_early(format!(
+            "{job} returned its OUTPUT buffer {} ms after it was committed while {what} was pending",
+            t0.elapsed().as_millis()
+        )));
+    }
+    Ok(())
+}
+
 /// Whose fence, on which buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Foreign {
@@ -79,7 +117,6 @@ pub fn foreign_fence_holds_job(
     foreign: Foreign,
     end: WaitEnd,
 ) -> Result<()> {
-    let timeline = open_node(SW_SYNC, false, SW_SYNC_FIX)?;
     let mut run = M2mRun::open(env, driver, BufSource::Mmap)?;
     let cap = run.export_cap("fs:foreign:cap")?;
     let (target, flags, what) = match foreign {
@@ -94,20 +131,9 @@ pub fn foreign_fence_holds_job(
             "a reader's fence on the CAPTURE buffer",
         ),
     };
-    let fence = sys::sw_sync_create_fence(timeline.as_fd(), 1, "fresnel-foreign")
-        .context("SW_SYNC_IOC_CREATE_FENCE")?;
-    sys::dma_buf_import_sync_file(target.as_fd(), flags as u32, fence.as_fd())
-        .context("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+    let fence = ForeignFence::import(target.as_fd(), flags)?;
 
-    let t0 = Instant::now();
-    run.start()?;
-    let queued_in = t0.elapsed();
-    if queued_in >= HOLD {
-        bail!(
-            "QBUF took {} ms with {what} pending: the job must wait by callback, not in the ioctl",
-            queued_in.as_millis()
-        );
-    }
+    commit_returns_at_once("QBUF", what, || run.start())?;
     hold(&run, what)?;
     // Published at commit although the job waits: a consumer handed the
     // CAPTURE buffer now waits for this job.
@@ -119,7 +145,7 @@ pub fn foreign_fence_holds_job(
 
     match end {
         WaitEnd::Signal => {
-            sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+            fence.signal()?;
             if run.wait_done(env)? {
                 bail!("CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR");
             }
@@ -157,11 +183,11 @@ pub fn foreign_fence_holds_job(
             }
             // The foreign fence is still pending: the job was canceled, not
             // run. Let it go now.
-            sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+            fence.signal()?;
         }
     }
     // Held to here: closing the timeline signals its fences.
-    drop((timeline, fence, target));
+    drop((fence, target));
     Ok(())
 }
 

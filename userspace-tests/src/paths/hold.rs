@@ -23,7 +23,6 @@
 //! (`no-fence`).
 
 use std::os::fd::AsFd;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use v4l2r::ioctl::Request;
@@ -35,7 +34,6 @@ use crate::parse::Usage;
 use crate::paths::foreign::{self, Foreign, ForeignFence, WaitEnd};
 use crate::sys;
 use crate::v4l2::Mem;
-use crate::verdict::ran_early;
 
 /// The frame's timestamp (µs): both slices carry it.
 const FRAME_TS_US: i64 = 1_000_000;
@@ -121,21 +119,10 @@ impl HeldFrame {
         let oq = dev.out_q();
         let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
         dev.qbuf_slice_request(oq, 0, self.visl.out_size, &req, FRAME_TS_US, false)?;
-        let t0 = Instant::now();
-        req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
-        let queued_in = t0.elapsed();
-        if queued_in >= foreign::HOLD {
-            bail!(
-                "MEDIA_REQUEST_IOC_QUEUE took {} ms with {what} pending: the job must wait by callback, not in the ioctl",
-                queued_in.as_millis()
-            );
-        }
-        if dev.dqbuf_wait(oq, foreign::HOLD).is_ok() {
-            return Err(ran_early(format!(
-                "the held job returned its OUTPUT buffer {} ms after MEDIA_REQUEST_IOC_QUEUE while {what} was pending",
-                t0.elapsed().as_millis()
-            )));
-        }
+        let t0 = foreign::commit_returns_at_once("MEDIA_REQUEST_IOC_QUEUE", what, || {
+            req.queue().context("MEDIA_REQUEST_IOC_QUEUE")
+        })?;
+        foreign::output_not_back_within_hold(dev, "the held job", what, t0)?;
         writer.signal()?;
         let d = dev
             .dqbuf_wait(oq, env.job_timeout())
@@ -177,14 +164,9 @@ impl HeldFrame {
         dev.qbuf_mmap(cq, 0, 0)?;
         let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
         dev.qbuf_slice_request(oq, 0, self.visl.out_size, &req, FRAME_TS_US, false)?;
-        let t0 = Instant::now();
-        req.queue().context("MEDIA_REQUEST_IOC_QUEUE")?;
-        if t0.elapsed() >= foreign::HOLD {
-            bail!(
-                "MEDIA_REQUEST_IOC_QUEUE took {} ms with {what} pending: the job must wait by callback, not in the ioctl",
-                t0.elapsed().as_millis()
-            );
-        }
+        let t0 = foreign::commit_returns_at_once("MEDIA_REQUEST_IOC_QUEUE", what, || {
+            req.queue().context("MEDIA_REQUEST_IOC_QUEUE")
+        })?;
         let (obs, _) = self.cap.observe(env)?;
         obs.expect_pending(Usage::Write).with_context(|| {
             format!(
@@ -192,12 +174,7 @@ impl HeldFrame {
                 self.cap.label
             )
         })?;
-        if dev.dqbuf_wait(oq, foreign::HOLD).is_ok() {
-            return Err(ran_early(format!(
-                "the job after the held frame ended {} ms after MEDIA_REQUEST_IOC_QUEUE while {what} was pending",
-                t0.elapsed().as_millis()
-            )));
-        }
+        foreign::output_not_back_within_hold(dev, "the job after the held frame", what, t0)?;
         reader.signal()?;
         for (q, which) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
             let d = dev.dqbuf_wait(q, env.job_timeout()).with_context(|| {

@@ -11,7 +11,6 @@ use std::os::fd::AsFd;
 use anyhow::{bail, Context, Result};
 use v4l2r::ioctl::{PlaneMapping, Request};
 
-use crate::access::open_node;
 use crate::env::Env;
 use crate::landing::{self, LandingRow};
 use crate::m2m::{label_buf, open_visl};
@@ -20,7 +19,7 @@ use crate::observe::{
 };
 use crate::parse::Usage;
 use crate::paths::commit::dequeue_jobs;
-use crate::paths::foreign::{SW_SYNC, SW_SYNC_FIX};
+use crate::paths::foreign::ForeignFence;
 use crate::sys;
 use crate::v4l2::{Mem, VideoDev};
 
@@ -32,7 +31,6 @@ pub fn fences_at_request_queue(env: &Env, name: &str) -> (LandingRow, Result<()>
 }
 
 fn at_request_queue(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
-    let timeline = open_node(SW_SYNC, false, SW_SYNC_FIX)?;
     let visl = open_visl()?;
     let (media, dev, out_size) = (&visl.media, &visl.dev, visl.out_size);
     let (oq, cq) = (dev.out_q(), dev.cap_q());
@@ -52,10 +50,7 @@ fn at_request_queue(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
 
     // A display still reading job 1's CAPTURE buffer holds job 1.
     let held = dev.expbuf(cq, 0).context("EXPBUF CAPTURE 0")?;
-    let fence = sys::sw_sync_create_fence(timeline.as_fd(), 1, "fresnel-foreign")
-        .context("SW_SYNC_IOC_CREATE_FENCE")?;
-    sys::dma_buf_import_sync_file(held.as_fd(), sys::DMA_BUF_SYNC_READ as u32, fence.as_fd())
-        .context("DMA_BUF_IOCTL_IMPORT_SYNC_FILE")?;
+    let reader = ForeignFence::import(held.as_fd(), sys::DMA_BUF_SYNC_READ)?;
 
     // Job 2's buffers, exported before anything is queued.
     let cap_fd = dev.expbuf(cq, 1).context("EXPBUF CAPTURE 1")?;
@@ -106,7 +101,7 @@ fn at_request_queue(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     }
     usages_separate(&watched, &seen)?;
 
-    sys::sw_sync_inc(timeline.as_fd(), 1).context("SW_SYNC_IOC_INC")?;
+    reader.signal()?;
     dequeue_jobs(dev, JOBS, env).context("after the foreign fence signalled")?;
     expect_each_signalled(
         env,
@@ -124,7 +119,7 @@ fn at_request_queue(env: &Env, name: &str, row: &mut LandingRow) -> Result<()> {
     }
     drop(requests);
     // Held to here: closing the timeline signals what is left on it.
-    drop((timeline, fence, held));
+    drop((reader, held));
     Ok(())
 }
 
