@@ -8,8 +8,8 @@
 # subtree, no graphviz) are counted, not judged. About a minute per build
 # alone, four beside the guests: the base's warnings are kept in
 # $FRESNEL_CONTENT/sphinx-base, named by what they derive from (the base's
-# tree, this script, Sphinx, docutils and Python), and the base's build is
-# skipped when they are there.
+# tree, this script, Sphinx, the Python packages it imports and graphviz),
+# and the base's build is skipped when they are there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -60,10 +60,15 @@ build() {
 
 key=$({
 	git -C "$src" rev-parse "$base^{tree}"
-	sha256sum <"$0"
+	sha256sum <"${BASH_SOURCE[0]}"
 	sphinx-build --version
-	python3 -c 'import sys, docutils; print(sys.version, docutils.__version__)'
-} 2>&1 | sha256sum | cut -c1-32)
+	# What Sphinx imports (Sphinx, docutils, its extensions and themes), and
+	# graphviz, whose absence is one of the base's warnings.
+	sphinx_python=$(sed -n '1s/^#! *//p' "$(command -v sphinx-build)")
+	${sphinx_python:-python3} -c 'import sys, importlib.metadata as m
+print(sys.version, sorted((d.metadata["Name"] or "", d.version) for d in m.distributions()))'
+	if command -v dot >/dev/null; then dot -V 2>&1; else echo "no graphviz"; fi
+} | sha256sum | cut -c1-32)
 kept=$FRESNEL_CONTENT/sphinx-base/$key.txt
 if [ -f "$kept" ]; then
 	ok "Sphinx: the base's warnings from $kept (built there before)"
@@ -71,7 +76,10 @@ if [ -f "$kept" ]; then
 else
 	build base "$base"
 	mkdir -p "${kept%/*}"
-	cp "$work/base.txt" "$kept.tmp.$$" && mv "$kept.tmp.$$" "$kept"
+	if ! { cp "$work/base.txt" "$kept.tmp.$$" && mv "$kept.tmp.$$" "$kept"; }; then
+		rm -f "$kept.tmp.$$"
+		die "could not keep the base's Sphinx warnings in $kept"
+	fi
 fi
 build series "$head"
 added_warnings "Sphinx $sphinx_dirs" "$work/base.txt" "$work/series.txt"

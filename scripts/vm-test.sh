@@ -124,11 +124,15 @@ wait_guest() {
 	[ "$rc" -eq 0 ] || echo "scripts/run-vm.sh $kind failed (exit $rc): its output is above" >&2
 	printf '%-28s %5s s\n' "VM run $kind" "$(cat "$runs/$kind/seconds" 2>/dev/null || echo '?')" >>"$FRESNEL_TIMINGS"
 }
-# The first guest (the control kernel's) ends minutes before the patched
-# one: the canary and the arm64 guest run in its place, beside the patched
-# guest, so that at most two guests run at once and neither waits for the
-# other's end (the patched guest is the longest step of a warm run).
+# The first guest (the control kernel's; the patched one's alone with
+# --patched-only) ends minutes before the patched one: the canary and the
+# arm64 guest run in its place, beside the patched guest, so that at most
+# two guests run at once and neither waits for the other's end (the
+# patched guest is the longest step of a warm run). Until the patched guest
+# is waited for, a failure is recorded, not the end of the run, which would
+# kill that guest.
 wait_guest 0
+unset 'vm_pids[0]'
 if [ -n "$checks_pid" ]; then
 	step "joining the host checks (their log so far, then as it goes)"
 	if ! timed "host checks: waited for" join_lane "$checks_pid" "$checks_log" host-checks; then
@@ -141,11 +145,16 @@ if [ -n "$canary" ]; then
 	# checks, which run its scripts), which the next build of either kernel
 	# moves back (ccache keeps that cheap); the patched guest boots from
 	# its own copy (artifacts/patched).
-	timed "build canary kernel" "$here/build-kernel.sh" canary
-	timed "initramfs canary" env FRESNEL_STAGES="$REPO_ROOT/vm/stages.list" \
-		"$here/build-initramfs.sh" canary "$runs/canary.cpio.gz"
-	timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary" \
-		> >(sed -u "s/^/[canary] /") 2>&1
+	# At nice 10, below the patched guest, whose stage limits are wall time.
+	# The judge fails the canary if it left no results.
+	if timed "build canary kernel" nice -n 10 "$here/build-kernel.sh" canary &&
+		timed "initramfs canary" nice -n 10 env FRESNEL_STAGES="$REPO_ROOT/vm/stages.list" \
+			"$here/build-initramfs.sh" canary "$runs/canary.cpio.gz"; then
+		timed "VM run canary" "$here/run-vm.sh" canary "$runs/canary.cpio.gz" "$runs/canary" 2>&1 |
+			sed -u "s/^/[canary] /" || echo "scripts/run-vm.sh canary failed: its output is above" >&2
+	else
+		echo "the canary guest could not be built: its error is above" >&2
+	fi
 	judge_args+=(--run "canary=$runs/canary")
 
 	# A lane that cannot build or boot is a failed check, not the end of the
@@ -158,18 +167,19 @@ if [ -n "$canary" ]; then
 	fi
 	if [ -n "$lane_built" ] &&
 		timed "VM run package-arm64" "$here/run-vm.sh" package-arm64 "$runs/package-arm64.cpio.gz" \
-			"$runs/package-arm64" > >(sed -u "s/^/[package-arm64] /") 2>&1; then
+			"$runs/package-arm64" 2>&1 | sed -u "s/^/[package-arm64] /"; then
 		judge_args+=(--run "package-arm64=$runs/package-arm64")
 	else
 		lane_fail="FAIL arm64-package/build-and-boot: a step of the arm64 package lane failed (its error is above)"
 		echo "$lane_fail" >&2
-		if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then echo "$lane_fail" >>"$FRESNEL_HOST_CHECKS"; else exit 1; fi
+		if [ -n "${FRESNEL_HOST_CHECKS:-}" ]; then echo "$lane_fail" >>"$FRESNEL_HOST_CHECKS"; else lane_failed=1; fi
 	fi
 fi
 for ((i = 1; i < ${#kinds[@]}; i++)); do
 	wait_guest "$i"
 done
 vm_pids=()
+[ -z "${lane_failed:-}" ] || exit 1
 
 if [ -n "$each_pid" ]; then
 	step "joining the per-patch builds (their log so far, then as it goes)"

@@ -335,7 +335,6 @@ pub fn cases() -> Vec<Case> {
             idle::no_fence_without_job(e, n, Driver::VicodecEnc)
         }).about(
 "an exported buffer that no job uses carries no fence"),
-        // Encoded, then decoded again by vicodec's decoder.
         check(
             "vicodec/capability_at_commit_only",
             vec![
@@ -348,6 +347,7 @@ pub fn cases() -> Vec<Case> {
             |_, _| capability::flag_only_where_published_at_commit(),
         ).about(
 "V4L2_BUF_CAP_PUBLISHES_FENCES is reported by vicodec's encoder, whose jobs publish at commit, and not by its stateful decoder or vivid's capture, which add their fences when a job starts"),
+        // Encoded, then decoded again by vicodec's decoder.
         check(
             "vicodec/readback_fwht",
             vec![Device(Driver::VicodecEnc), Device(Driver::VicodecDec)],

@@ -42,7 +42,7 @@ fn vim2m_flags() -> Result<Vec<(String, u32)>> {
     m2m_flags(&open_vim2m()?)
 }
 
-/// `device`'s queue `q` must report the flag.
+/// Every queue in `flags` of `device` must report the flag.
 fn require_flag(device: &str, flags: &[(String, u32)]) -> Result<()> {
     for (q, caps) in flags {
         if caps & V4L2_BUF_CAP_PUBLISHES_FENCES == 0 {
@@ -55,7 +55,7 @@ fn require_flag(device: &str, flags: &[(String, u32)]) -> Result<()> {
     Ok(())
 }
 
-/// `device`'s queue `q` must not report the flag, because `why`.
+/// No queue in `flags` of `device` may report the flag, because `why`.
 fn refuse_flag(device: &str, why: &str, flags: &[(String, u32)]) -> Result<()> {
     for (q, caps) in flags {
         if caps & V4L2_BUF_CAP_PUBLISHES_FENCES != 0 {
@@ -71,7 +71,8 @@ fn refuse_flag(device: &str, why: &str, flags: &[(String, u32)]) -> Result<()> {
 /// The flag promises fences at commit and waits: vicodec's encoder, whose
 /// jobs are committed, reports it; its stateful decoder, which consumes an
 /// OUTPUT buffer over several jobs, and vivid's capture, which adds its
-/// fence when it starts filling a buffer, do not (both still add fences).
+/// fence when it starts filling a buffer, do not. That those two still add
+/// fences is for vicodec/error_completion and the vivid/* cases to show.
 pub fn flag_only_where_published_at_commit() -> Result<()> {
     require_flag(
         "vicodec stateful-encoder",

@@ -76,17 +76,18 @@ pub fn commit_returns_at_once(
     Ok(t0)
 }
 
-/// `job`, committed at `t0` while `what` is pending, must not return its
-/// OUTPUT buffer within `HOLD`: it has not run.
+/// `job`, committed at `t0` by `ioctl` while `what` is pending, must not
+/// return its OUTPUT buffer within `HOLD`: it has not run.
 pub fn output_not_back_within_hold(
     dev: &VideoDev,
     job: &str,
+    ioctl: &str,
     what: &str,
     t0: Instant,
 ) -> Result<()> {
     if dev.dqbuf_wait(dev.out_q(), HOLD).is_ok() {
         return Err(ran_early(format!(
-            "{job} returned its OUTPUT buffer {} ms after it was committed while {what} was pending",
+            "{job} returned its OUTPUT buffer {} ms after {ioctl} while {what} was pending",
             t0.elapsed().as_millis()
         )));
     }

@@ -122,7 +122,13 @@ impl HeldFrame {
         let t0 = foreign::commit_returns_at_once("MEDIA_REQUEST_IOC_QUEUE", what, || {
             req.queue().context("MEDIA_REQUEST_IOC_QUEUE")
         })?;
-        foreign::output_not_back_within_hold(dev, "the held job", what, t0)?;
+        foreign::output_not_back_within_hold(
+            dev,
+            "the held job",
+            "MEDIA_REQUEST_IOC_QUEUE",
+            what,
+            t0,
+        )?;
         writer.signal()?;
         let d = dev
             .dqbuf_wait(oq, env.job_timeout())
@@ -174,7 +180,13 @@ impl HeldFrame {
                 self.cap.label
             )
         })?;
-        foreign::output_not_back_within_hold(dev, "the job after the held frame", what, t0)?;
+        foreign::output_not_back_within_hold(
+            dev,
+            "the job after the held frame",
+            "MEDIA_REQUEST_IOC_QUEUE",
+            what,
+            t0,
+        )?;
         reader.signal()?;
         for (q, which) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
             let d = dev.dqbuf_wait(q, env.job_timeout()).with_context(|| {
