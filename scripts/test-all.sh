@@ -16,6 +16,15 @@ FRESNEL_HOST_CHECKS=$(mktemp)
 export FRESNEL_HOST_CHECKS
 t_all=$SECONDS
 
+# A run that fills the disk fails an hour in, in whichever lane writes
+# next; say so before anything starts. The figure is the peak a full run
+# from an empty state directory added to its filesystem (README, "Disk").
+need_gib=${FRESNEL_MIN_FREE_GIB:-24}
+mkdir -p "$FRESNEL_CACHE"
+free_gib=$(df --output=avail -BG "$FRESNEL_CACHE" | tail -n1 | tr -dc 0-9)
+((free_gib >= need_gib)) ||
+	die "$FRESNEL_CACHE's filesystem has ${free_gib} GiB free; a full run needs ${need_gib} GiB there (state, the clone's cargo targets, TMPDIR and the ccache all on one disk). Free space, or point FRESNEL_CACHE elsewhere; FRESNEL_MIN_FREE_GIB overrides the figure"
+
 timed "install host tools" "$here/install-host-deps.sh"
 timed "kernel source" "$here/fetch-kernel-source.sh"
 # The series applied once, before the lanes that each ask for it start at
