@@ -190,10 +190,10 @@ fn with_limit(mut c: Case, limit: Duration) -> Case {
 
 /// Every test, in run order.
 pub fn cases() -> Vec<Case> {
-    use Control::{NoFence, Pass, Skip};
+    use Control::{NoFence, NoWait, Pass, Skip};
     use Need::{
-        Bufinfo, Device, DmaHeap, Kmod, Udmabuf, Vim2mReloadable, VislTranstime, VividCapture,
-        VividMplane, Vkms,
+        Bufinfo, Device, DmaHeap, Kmod, SwSync, Udmabuf, Vim2mReloadable, VislTranstime,
+        VividCapture, VividMplane, Vkms,
     };
     let vim2m = || vec![Device(Driver::Vim2m), Bufinfo];
     let slow = scaled_limit();
@@ -493,6 +493,27 @@ pub fn cases() -> Vec<Case> {
             vivid::start_streaming_error,
         ).about(
 "a failing start_streaming() leaves no fence on the buffer it returns; the next STREAMON captures it with one fence per plane"),
+        // A reader's fence on the buffer holds vivid's capture thread.
+        with_limit(
+            check(
+                "vivid/foreign_reader_holds_frame",
+                vec![VividMplane, SwSync],
+                NoWait,
+                |_, _| vivid::foreign_reader_holds_frame(foreign::WaitEnd::Signal),
+            ).about(
+"a sw_sync reader fence on a capture buffer keeps vivid from writing it until it signals; STREAMON returns at once"),
+            slow,
+        ),
+        with_limit(
+            check(
+                "vivid/streamoff_while_waiting",
+                vec![VividMplane, SwSync],
+                NoWait,
+                |_, _| vivid::foreign_reader_holds_frame(foreign::WaitEnd::StreamOff),
+            ).about(
+"STREAMOFF while a capture buffer waits for a sw_sync reader fence leaves it unwritten, and the next STREAMON captures it"),
+            slow,
+        ),
         // The importer that reads vivid's export back is vim2m.
         with_limit(
             check(

@@ -6,7 +6,9 @@
 //! per frame period, arms its fence, fills it and completes it in the same
 //! tick, so userspace only ever sees the fence signalled and left on the
 //! reservation (as with vicodec and visl); only bufinfo (required) and the
-//! rust-kmod list signalled fences.
+//! rust-kmod list signalled fences. Since patch 0041 the thread takes a
+//! buffer only once the fences its readers had on it at QBUF (or STREAMON)
+//! have signalled, and drops frames until then.
 
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -20,9 +22,10 @@ use crate::m2m::{open_dma_heap, open_vim2m, read_via_export, VIVID_MODPROBE};
 use crate::observe::{ids_of, look, observe_each, one_fence, Expect, FenceId, Watch};
 use crate::oracle::{kmod_records, FENCE_EIO};
 use crate::parse::{KmodEvent, KmodRecord, Usage};
+use crate::paths::foreign::{commit_returns_at_once, ForeignFence, WaitEnd};
 use crate::sys;
 use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
-use crate::verdict::wrong;
+use crate::verdict::{ran_early, wrong};
 
 /// VIVID_CID_DQBUF_ERROR (vivid-ctrls.c: VIVID_CID_VIVID_BASE + 66), the
 /// "Inject V4L2_BUF_FLAG_ERROR" button: the next captured buffer completes
@@ -451,4 +454,86 @@ fn expect_duplicate_skipped(seq0: u64, ino: u64) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// How long the frame must stay uncaptured while a reader's fence is on its
+/// buffer. vivid captures at 30 fps, so a kernel that does not wait returns
+/// the buffer well within it, even under TCG.
+const READER_HOLD: Duration = Duration::from_secs(2);
+
+/// A reader's fence (a display still scanning the buffer out) keeps vivid's
+/// capture thread from writing the buffer (series patch 0041): NV12M MMAP
+/// buffer 0 with a sw_sync fence imported as a reader's on plane 0's
+/// export, queued and STREAMON. STREAMON returns at once, and no frame
+/// comes back for `READER_HOLD`. Then, by `end`: the fence signals and
+/// the frame is captured into the buffer; or STREAMOFF while it waits
+/// leaves the buffer unwritten, and once the fence signals the next
+/// STREAMON captures it.
+pub fn foreign_reader_holds_frame(end: WaitEnd) -> Result<()> {
+    let cap = Capture::open(Mem::Mmap)?;
+    let plane0 = cap
+        .dev
+        .expbuf_plane(cap.q, 0, 0)
+        .context("EXPBUF plane 0")?;
+    let _ = sys::dma_buf_set_name(plane0.as_fd(), "fs:vivid-foreign:p0");
+    let luma = cap.sizes[0] as usize;
+    let what = "a reader's fence on plane 0";
+    let fence = ForeignFence::import(plane0.as_fd(), sys::DMA_BUF_SYNC_READ)?;
+    cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
+    let t0 = commit_returns_at_once("STREAMON", what, || Ok(cap.dev.streamon(cap.q)?))?;
+    let checked = (|| {
+        if cap.dev.dqbuf_wait(cap.q, READER_HOLD).is_ok() {
+            return Err(ran_early(format!(
+                "vivid captured into the buffer {} ms after STREAMON while {what} was pending",
+                t0.elapsed().as_millis()
+            )));
+        }
+        if written(&plane0, luma)? {
+            return Err(ran_early(format!(
+                "vivid wrote the buffer while {what} was pending"
+            )));
+        }
+        match end {
+            WaitEnd::Signal => {
+                fence.signal()?;
+                let d = cap.dev.dqbuf_wait(cap.q, FRAME_TIMEOUT).context(
+                    "vivid did not capture into the buffer once the reader's fence signalled",
+                )?;
+                if d.error {
+                    bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+                }
+                if !written(&plane0, luma)? {
+                    bail!(
+                        "the frame vivid returned after the reader's fence signalled is all zero"
+                    );
+                }
+                Ok(())
+            }
+            WaitEnd::StreamOff => {
+                cap.dev.streamoff(cap.q)?;
+                if written(&plane0, luma)? {
+                    bail!("STREAMOFF while the frame waited: vivid wrote the buffer");
+                }
+                fence.signal()?;
+                if cap.capture_one()? {
+                    bail!("the capture after the canceled wait came back with V4L2_BUF_FLAG_ERROR");
+                }
+                if !written(&plane0, luma)? {
+                    bail!("the capture after the canceled wait left the buffer all zero");
+                }
+                Ok(())
+            }
+        }
+    })();
+    let off = cap.dev.streamoff(cap.q).map_err(anyhow::Error::from);
+    // Held to here: closing the timeline signals its fence.
+    drop(fence);
+    checked.and(off)
+}
+
+/// Whether any byte of the first `len` bytes behind `export` is non-zero:
+/// vb2-vmalloc hands out zeroed memory, and every frame vivid draws has
+/// non-zero luma.
+fn written(export: &std::os::fd::OwnedFd, len: usize) -> Result<bool> {
+    Ok(read_via_export(export, len)?.iter().any(|&b| b != 0))
 }
