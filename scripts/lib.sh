@@ -65,6 +65,16 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 # runs: hash paths relative to it, and not the working directory, so a new
 # state directory still hits the cache.
 export CCACHE_BASEDIR=$FRESNEL_CACHE CCACHE_NOHASHDIR=true
+# cargo's Rust builds go through sccache once install-host-deps.sh has put
+# it in the state directory (FRESNEL_SCCACHE=0: not at all). Its cache is
+# named by content, like ccache's; test-all.sh stops its server at the end.
+if [ "${FRESNEL_SCCACHE:-1}" != 0 ] && [ -x "$FRESNEL_CACHE/host-tools/sccache" ]; then
+	export RUSTC_WRAPPER=$FRESNEL_CACHE/host-tools/sccache
+	export SCCACHE_DIR=${SCCACHE_DIR:-$FRESNEL_CONTENT/sccache}
+	export SCCACHE_CACHE_SIZE=${SCCACHE_CACHE_SIZE:-6G} SCCACHE_IDLE_TIMEOUT=${SCCACHE_IDLE_TIMEOUT:-300}
+	# Paths relative to the state directory and the checkout, as ccache's.
+	export SCCACHE_BASEDIRS=${SCCACHE_BASEDIRS:-$FRESNEL_CACHE:$REPO_ROOT}
+fi
 
 # fetch_verified WANT_SHA256 OUT_VAR CMD...: make sure the download whose
 # sha256 is WANT_SHA256 is in the downloads cache (as sha256/<hex>), running

