@@ -31,8 +31,13 @@ timed "install host tools" "$here/install-host-deps.sh"
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 if [ -n "${RUSTC_WRAPPER:-}" ]; then
+	# A server of an earlier run or shell would keep its own settings.
+	"$RUSTC_WRAPPER" --stop-server </dev/null >/dev/null 2>&1 || true
 	"$RUSTC_WRAPPER" --start-server </dev/null >/dev/null 2>&1 ||
 		die "sccache ($RUSTC_WRAPPER) does not start its server; FRESNEL_SCCACHE=0 builds without it"
+	# However the run ends, the server goes with it, quietly (one that a
+	# later cargo restarted holds that cargo's output open).
+	trap '"$RUSTC_WRAPPER" --stop-server </dev/null >/dev/null 2>&1 || true' EXIT
 fi
 timed "kernel source" "$here/fetch-kernel-source.sh"
 # The series applied once, before the lanes that each ask for it start at
@@ -43,11 +48,6 @@ timed "apply the series" "$here/apply-series.sh" "$(kernel_dir)/src" >/dev/null 
 # package) each ask for it.
 ensure_build_user "${FRESNEL_BUILD_USER:-fresnel-build}"
 
-# vm-test.sh ends with the verdict; its summary line must stay the last line.
-# The sccache server the cargo builds started goes with the run, quietly.
-rc=0
-FRESNEL_T0=$((t_all - SECONDS)) "$here/vm-test.sh" || rc=$?
-if [ -n "${RUSTC_WRAPPER:-}" ]; then
-	"$RUSTC_WRAPPER" --stop-server >/dev/null 2>&1 || true
-fi
-exit "$rc"
+# vm-test.sh ends with the verdict; its summary line must stay the last
+# line (not exec'd: the trap above stops the sccache server afterwards).
+FRESNEL_T0=$((t_all - SECONDS)) "$here/vm-test.sh"

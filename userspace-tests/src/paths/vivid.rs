@@ -515,6 +515,7 @@ pub fn foreign_reader_holds_frame(end: WaitEnd) -> Result<()> {
                     bail!("STREAMOFF while the frame waited: vivid wrote the buffer");
                 }
                 fence.signal()?;
+                cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
                 if cap.capture_one()? {
                     bail!("the capture after the canceled wait came back with V4L2_BUF_FLAG_ERROR");
                 }
