@@ -493,27 +493,6 @@ pub fn cases() -> Vec<Case> {
             vivid::start_streaming_error,
         ).about(
 "a failing start_streaming() leaves no fence on the buffer it returns; the next STREAMON captures it with one fence per plane"),
-        // A reader's fence on the buffer holds vivid's capture thread.
-        with_limit(
-            check(
-                "vivid/foreign_reader_holds_frame",
-                vec![VividMplane, SwSync],
-                NoWait,
-                |_, _| vivid::foreign_reader_holds_frame(foreign::WaitEnd::Signal),
-            ).about(
-"a sw_sync reader fence on a capture buffer keeps vivid from writing it until it signals; STREAMON returns at once"),
-            slow,
-        ),
-        with_limit(
-            check(
-                "vivid/streamoff_while_waiting",
-                vec![VividMplane, SwSync],
-                NoWait,
-                |_, _| vivid::foreign_reader_holds_frame(foreign::WaitEnd::StreamOff),
-            ).about(
-"STREAMOFF while a capture buffer waits for a sw_sync reader fence leaves it unwritten, and the next STREAMON captures it"),
-            slow,
-        ),
         // The importer that reads vivid's export back is vim2m.
         with_limit(
             check(
@@ -526,6 +505,27 @@ pub fn cases() -> Vec<Case> {
             slow,
         ),
     ]);
+    // A reader's fence on the buffer holds vivid's capture thread.
+    for (name, about, end) in [
+        (
+            "vivid/foreign_reader_holds_frame",
+            "a sw_sync reader fence on a capture buffer keeps vivid from writing it until it signals; STREAMON returns at once",
+            foreign::WaitEnd::Signal,
+        ),
+        (
+            "vivid/streamoff_while_waiting",
+            "STREAMOFF while a capture buffer waits for a sw_sync reader fence leaves it unwritten, and the next STREAMON captures it",
+            foreign::WaitEnd::StreamOff,
+        ),
+    ] {
+        t.push(with_limit(
+            check(name, vec![VividMplane, SwSync], NoWait, move |_, _| {
+                vivid::foreign_reader_holds_frame(end)
+            })
+            .about(about),
+            slow,
+        ));
+    }
     // Hardware, on the board only (fresnel-ontarget): the RGA runs the
     // sw_sync family vim2m runs in the rig, the same code.
     t.extend(foreign_paths(
