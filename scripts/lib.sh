@@ -67,9 +67,13 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 export CCACHE_BASEDIR=$FRESNEL_CACHE CCACHE_NOHASHDIR=true
 # cargo's Rust builds go through sccache once install-host-deps.sh has put
 # it in the state directory (FRESNEL_SCCACHE=0: not at all). Its cache is
-# named by content, like ccache's; test-all.sh stops its server at the end.
+# named by content, like ccache's. The server listens on a socket in the
+# state directory, so that runs of other state directories (and other
+# users) keep theirs; it ends 5 minutes after its last compile, or with
+# vm-test.sh.
 if [ "${FRESNEL_SCCACHE:-1}" != 0 ] && [ -x "$FRESNEL_CACHE/host-tools/sccache" ]; then
 	export RUSTC_WRAPPER=$FRESNEL_CACHE/host-tools/sccache
+	export SCCACHE_SERVER_UDS=$FRESNEL_CACHE/host-tools/sccache.sock
 	export SCCACHE_DIR=${SCCACHE_DIR:-$FRESNEL_CONTENT/sccache}
 	export SCCACHE_CACHE_SIZE=${SCCACHE_CACHE_SIZE:-6G} SCCACHE_IDLE_TIMEOUT=${SCCACHE_IDLE_TIMEOUT:-300}
 	# Paths relative to the state directory and the checkout, as ccache's.

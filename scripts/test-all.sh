@@ -21,23 +21,22 @@ t_all=$SECONDS
 # from an empty state directory added to its filesystem (README, "Disk").
 need_gib=${FRESNEL_MIN_FREE_GIB:-24}
 mkdir -p "$FRESNEL_CACHE"
-free_gib=$(df --output=avail -BG "$FRESNEL_CACHE" | tail -n1 | tr -dc 0-9)
-((free_gib >= need_gib)) ||
-	die "$FRESNEL_CACHE's filesystem has ${free_gib} GiB free; a full run needs ${need_gib} GiB there (state, the clone's cargo targets, TMPDIR and the ccache all on one disk). Free space, or point FRESNEL_CACHE elsewhere; FRESNEL_MIN_FREE_GIB overrides the figure"
+free_mib=$(df --output=avail -BM "$FRESNEL_CACHE" | tail -n1 | tr -dc 0-9) ||
+	die "df cannot tell the free space of $FRESNEL_CACHE's filesystem"
+((free_mib >= need_gib * 1024)) ||
+	die "$FRESNEL_CACHE's filesystem has $((free_mib / 1024)) GiB free; a full run needs ${need_gib} GiB there (state, the clone's cargo targets, TMPDIR, ccache and sccache all on one disk). Free space, or point FRESNEL_CACHE elsewhere; FRESNEL_MIN_FREE_GIB overrides the figure"
 
 timed "install host tools" "$here/install-host-deps.sh"
 # lib.sh again: RUSTC_WRAPPER is set once install-host-deps.sh put sccache
-# in place. Its server starts here, detached from this run's output.
+# in place. Its server (on this state directory's socket) starts here;
+# vm-test.sh stops it when the run ends. A cache that does not start is
+# not worth failing the run for: the builds then run without it.
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
-if [ -n "${RUSTC_WRAPPER:-}" ]; then
-	# A server of an earlier run or shell would keep its own settings.
-	"$RUSTC_WRAPPER" --stop-server </dev/null >/dev/null 2>&1 || true
-	"$RUSTC_WRAPPER" --start-server </dev/null >/dev/null 2>&1 ||
-		die "sccache ($RUSTC_WRAPPER) does not start its server; FRESNEL_SCCACHE=0 builds without it"
-	# However the run ends, the server goes with it, quietly (one that a
-	# later cargo restarted holds that cargo's output open).
-	trap '"$RUSTC_WRAPPER" --stop-server </dev/null >/dev/null 2>&1 || true' EXIT
+if [ -n "${RUSTC_WRAPPER:-}" ] && ! "$RUSTC_WRAPPER" --start-server </dev/null >/dev/null 2>&1; then
+	echo "warning: sccache ($RUSTC_WRAPPER) does not start its server on $SCCACHE_SERVER_UDS; building without it" >&2
+	export FRESNEL_SCCACHE=0
+	unset RUSTC_WRAPPER
 fi
 timed "kernel source" "$here/fetch-kernel-source.sh"
 # The series applied once, before the lanes that each ask for it start at
@@ -48,6 +47,5 @@ timed "apply the series" "$here/apply-series.sh" "$(kernel_dir)/src" >/dev/null 
 # package) each ask for it.
 ensure_build_user "${FRESNEL_BUILD_USER:-fresnel-build}"
 
-# vm-test.sh ends with the verdict; its summary line must stay the last
-# line (not exec'd: the trap above stops the sccache server afterwards).
-FRESNEL_T0=$((t_all - SECONDS)) "$here/vm-test.sh"
+# vm-test.sh ends with the verdict; its summary line must stay the last line.
+FRESNEL_T0=$((t_all - SECONDS)) exec "$here/vm-test.sh"

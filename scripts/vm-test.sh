@@ -61,6 +61,10 @@ stop_background() {
 	for pid in "$lane_pid" "$each_pid" "$checks_pid" "${vm_pids[@]}"; do
 		[ -z "$pid" ] || pkill -TERM -s "$pid" 2>/dev/null || true
 	done
+	# The cargo builds' sccache server (lib.sh) goes with the run.
+	if [ -n "${RUSTC_WRAPPER:-}" ]; then
+		"$RUSTC_WRAPPER" --stop-server </dev/null >/dev/null 2>&1 || true
+	fi
 }
 trap stop_background EXIT
 timed "guest userspace (sid debs)" "$here/fetch-sid-debs.sh" vm_userspace >/dev/null

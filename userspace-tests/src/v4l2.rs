@@ -85,6 +85,9 @@ pub struct Dequeued {
     /// change stops the queue.
     pub last: bool,
     pub bytesused: u32,
+    /// The frame's sequence number (a capture device counts dropped
+    /// frames too).
+    pub sequence: u32,
 }
 
 pub struct VideoDev {
@@ -605,6 +608,7 @@ impl VideoDev {
                         error: b.has_error(),
                         last: b.is_last(),
                         bytesused: *b.get_first_plane().bytesused,
+                        sequence: b.sequence(),
                     })
                 }
                 // poll() on an m2m fd reports both queues; retry until ours.

@@ -24,7 +24,7 @@ use crate::oracle::{kmod_records, FENCE_EIO};
 use crate::parse::{KmodEvent, KmodRecord, Usage};
 use crate::paths::foreign::{commit_returns_at_once, ForeignFence, WaitEnd};
 use crate::sys;
-use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
+use crate::v4l2::{find_device, DmaBufPlane, Mem, V4l2Error, VideoDev};
 use crate::verdict::{ran_early, wrong};
 
 /// VIVID_CID_DQBUF_ERROR (vivid-ctrls.c: VIVID_CID_VIVID_BASE + 66), the
@@ -461,7 +461,8 @@ fn expect_duplicate_skipped(seq0: u64, ino: u64) -> Result<()> {
 /// the buffer well within it, even under TCG.
 const READER_HOLD: Duration = Duration::from_secs(2);
 
-/// A reader's fence (a display still scanning the buffer out) keeps vivid's
+/// A reader's fence (a GPU still sampling the buffer, or a display
+/// commit's out-fence imported on it) keeps vivid's
 /// capture thread from writing the buffer (series patch 0041): NV12M MMAP
 /// buffer 0 with a sw_sync fence imported as a reader's on plane 0's
 /// export, queued and STREAMON. STREAMON returns at once, and no frame
@@ -482,11 +483,17 @@ pub fn foreign_reader_holds_frame(end: WaitEnd) -> Result<()> {
     cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
     let t0 = commit_returns_at_once("STREAMON", what, || Ok(cap.dev.streamon(cap.q)?))?;
     let checked = (|| {
-        if cap.dev.dqbuf_wait(cap.q, READER_HOLD).is_ok() {
-            return Err(ran_early(format!(
-                "vivid captured into the buffer {} ms after STREAMON while {what} was pending",
-                t0.elapsed().as_millis()
-            )));
+        match cap.dev.dqbuf_wait(cap.q, READER_HOLD) {
+            Ok(_) => {
+                return Err(ran_early(format!(
+                    "vivid captured into the buffer {} ms after STREAMON while {what} was pending",
+                    t0.elapsed().as_millis()
+                )))
+            }
+            Err(V4l2Error::Timeout { .. }) => {}
+            Err(e) => {
+                return Err(e).context(format!("DQBUF while {what} was pending"));
+            }
         }
         if written(&plane0, luma)? {
             return Err(ran_early(format!(
@@ -501,6 +508,13 @@ pub fn foreign_reader_holds_frame(end: WaitEnd) -> Result<()> {
                 )?;
                 if d.error {
                     bail!("the frame came back with V4L2_BUF_FLAG_ERROR, nothing was injected");
+                }
+                // The thread dropped the frames of the wait, not stalled.
+                if d.sequence == 0 {
+                    bail!(
+                        "the frame after the wait has sequence 0: vivid stalled instead of \
+                         dropping the frames while the buffer waited"
+                    );
                 }
                 if !written(&plane0, luma)? {
                     bail!(
