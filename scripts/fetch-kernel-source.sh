@@ -55,6 +55,12 @@ with_timeout 900 "untar kernel source" tar -xJf "$tmp/usr/src/$tarball" -C "$tmp
 rm -rf "${tmp:?}/usr"
 step "committing the pristine tree (git, tag ci-base)"
 git -C "$tmp/tree" init -q -b base
+# No automatic gc: the first commit leaves some 80k loose objects, and the
+# gc it triggers runs detached for minutes holding HEAD.lock, which the
+# patched tree's checkout then finds (CI, 7 Dec 2026). Nothing here needs
+# the objects packed.
+git -C "$tmp/tree" config gc.auto 0
+git -C "$tmp/tree" config maintenance.auto false
 # Debian's top-level .gitignore ignores everything at the top level: -f.
 git -C "$tmp/tree" add -f .
 git -C "$tmp/tree" -c user.name=fresnel-rig -c user.email=rig@fresnel-fourier.invalid \
