@@ -1,8 +1,9 @@
 //! `V4L2_BUF_CAP_PUBLISHES_FENCES` (patch 0018): REQBUFS and CREATE_BUFS
 //! report it on both queues of an opted-in device, only while the queues
-//! publish fences (vim2m's `publish_fences` off must clear it), and only
-//! where the jobs publish when they are committed and wait: not on the
-//! queues that add their fences when the job starts.
+//! publish fences (vim2m's `publish_fences` off must clear it), not for
+//! USERPTR buffers, which get no fence, and only where the jobs publish
+//! when they are committed and wait: not on the queues that add their
+//! fences when the job starts.
 
 use anyhow::Result;
 
@@ -18,24 +19,26 @@ use crate::verdict::{missing, wrong};
 /// include/uapi/linux/videodev2.h with the series.
 pub const V4L2_BUF_CAP_PUBLISHES_FENCES: u32 = 1 << 9;
 
-/// The capabilities each of `queues` of `dev` reports, by ioctl:
-/// `("REQBUFS on OUTPUT", caps)`, ... for CREATE_BUFS and REQBUFS.
-fn queue_flags(dev: &VideoDev, queues: &[QueueType]) -> Result<Vec<(String, u32)>> {
+/// The capabilities each of `queues` of `dev` reports for buffers of
+/// `mem`, by ioctl: `("REQBUFS on OUTPUT", caps)`, ... for CREATE_BUFS and
+/// REQBUFS.
+fn queue_flags(dev: &VideoDev, queues: &[QueueType], mem: Mem) -> Result<Vec<(String, u32)>> {
     let mut out = Vec::new();
     for &q in queues {
         out.push((
-            format!("CREATE_BUFS on {q:?}"),
-            dev.create_bufs_caps(q, Mem::Mmap)?,
+            format!("CREATE_BUFS {mem:?} on {q:?}"),
+            dev.create_bufs_caps(q, mem)?,
         ));
-        let (_, caps) = dev.reqbufs_caps(q, Mem::Mmap, 1)?;
-        out.push((format!("REQBUFS on {q:?}"), caps));
+        let (_, caps) = dev.reqbufs_caps(q, mem, 1)?;
+        out.push((format!("REQBUFS {mem:?} on {q:?}"), caps));
     }
     Ok(out)
 }
 
-/// What each queue of a new mem2mem context of `dev` reports.
+/// What each queue of a new mem2mem context of `dev` reports for MMAP
+/// buffers.
 fn m2m_flags(dev: &VideoDev) -> Result<Vec<(String, u32)>> {
-    queue_flags(dev, &[dev.out_q(), dev.cap_q()])
+    queue_flags(dev, &[dev.out_q(), dev.cap_q()], Mem::Mmap)
 }
 
 fn vim2m_flags() -> Result<Vec<(String, u32)>> {
@@ -87,12 +90,18 @@ pub fn flag_only_where_published_at_commit() -> Result<()> {
     refuse_flag(
         "vivid capture",
         "it publishes when it starts filling a buffer, not at QBUF",
-        &queue_flags(&vivid, &[vivid.cap_q()])?,
+        &queue_flags(&vivid, &[vivid.cap_q()], Mem::Mmap)?,
     )
 }
 
 pub fn vim2m_capability_flag() -> Result<()> {
     require_flag("vim2m", &vim2m_flags()?)?;
+    let dev = open_vim2m()?;
+    refuse_flag(
+        "vim2m",
+        "USERPTR planes have no reservation object and get no fence",
+        &queue_flags(&dev, &[dev.out_q(), dev.cap_q()], Mem::UserPtr)?,
+    )?;
     if !vim2m_fences_switchable() {
         return Err(wrong(
             "vim2m reports V4L2_BUF_CAP_PUBLISHES_FENCES but has no publish_fences parameter",

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use v4l2r::QueueType;
 
 use crate::access::open_node;
 use crate::env::Env;
@@ -18,7 +19,7 @@ use crate::observe::Watch;
 use crate::oracle;
 use crate::parse::Usage;
 use crate::sys;
-use crate::v4l2::VideoDev;
+use crate::v4l2::{V4l2Error, VideoDev};
 use crate::verdict::ran_early;
 
 /// sw_sync's debugfs file: each open is a timeline.
@@ -56,14 +57,22 @@ impl ForeignFence {
     }
 }
 
-/// Runs `commit`, the ioctl named `ioctl` that makes a job runnable while
-/// `what` is pending on one of its buffers: it must return within `HOLD`,
-/// as the job waits by callback, not in the ioctl. When it was called.
-pub fn commit_returns_at_once(
-    ioctl: &str,
-    what: &str,
+/// A job committed while a foreign fence is pending on one of its buffers:
+/// by which ioctl, behind what, and when.
+pub struct Committed<'a> {
+    ioctl: &'a str,
+    what: &'a str,
+    t0: Instant,
+}
+
+/// Run `commit`, the `ioctl` that commits a job while `what` is pending on
+/// one of its buffers: it must return within `HOLD`, as the job waits by
+/// callback, not in the ioctl.
+pub fn commit_returns_at_once<'a>(
+    ioctl: &'a str,
+    what: &'a str,
     commit: impl FnOnce() -> Result<()>,
-) -> Result<Instant> {
+) -> Result<Committed<'a>> {
     let t0 = Instant::now();
     commit()?;
     let took = t0.elapsed();
@@ -73,25 +82,40 @@ pub fn commit_returns_at_once(
             took.as_millis()
         );
     }
-    Ok(t0)
+    Ok(Committed { ioctl, what, t0 })
 }
 
-/// `job`, committed at `t0` by `ioctl` while `what` is pending, must not
-/// return its OUTPUT buffer within `HOLD`: it has not run.
-pub fn output_not_back_within_hold(
-    dev: &VideoDev,
-    job: &str,
-    ioctl: &str,
-    what: &str,
-    t0: Instant,
-) -> Result<()> {
-    if dev.dqbuf_wait(dev.out_q(), HOLD).is_ok() {
-        return Err(ran_early(format!(
-            "{job} returned its OUTPUT buffer {} ms after {ioctl} while {what} was pending",
-            t0.elapsed().as_millis()
-        )));
+impl Committed<'_> {
+    /// `job` must not return its buffer of `q` within `hold`: it has not
+    /// run. Only DQBUF's timeout shows that; any other error fails the
+    /// check, as it could hide a job that ran.
+    pub fn not_back_within(
+        &self,
+        dev: &VideoDev,
+        q: QueueType,
+        hold: Duration,
+        job: &str,
+    ) -> Result<()> {
+        let (ioctl, what) = (self.ioctl, self.what);
+        match dev.dqbuf_wait(q, hold) {
+            Ok(_) => Err(ran_early(format!(
+                "{job} returned its {} buffer {} ms after {ioctl} while {what} was pending",
+                queue_name(q),
+                self.t0.elapsed().as_millis()
+            ))),
+            Err(V4l2Error::Timeout { .. }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("DQBUF while {what} was pending")),
+        }
     }
-    Ok(())
+}
+
+/// The name V4L2's documentation gives `q`'s direction.
+fn queue_name(q: QueueType) -> &'static str {
+    if matches!(q, QueueType::VideoOutput | QueueType::VideoOutputMplane) {
+        "OUTPUT"
+    } else {
+        "CAPTURE"
+    }
 }
 
 /// Whose fence, on which buffer.

@@ -119,16 +119,10 @@ impl HeldFrame {
         let oq = dev.out_q();
         let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
         dev.qbuf_slice_request(oq, 0, self.visl.out_size, &req, FRAME_TS_US, false)?;
-        let t0 = foreign::commit_returns_at_once("MEDIA_REQUEST_IOC_QUEUE", what, || {
+        let committed = foreign::commit_returns_at_once("MEDIA_REQUEST_IOC_QUEUE", what, || {
             req.queue().context("MEDIA_REQUEST_IOC_QUEUE")
         })?;
-        foreign::output_not_back_within_hold(
-            dev,
-            "the held job",
-            "MEDIA_REQUEST_IOC_QUEUE",
-            what,
-            t0,
-        )?;
+        committed.not_back_within(dev, oq, foreign::HOLD, "the held job")?;
         writer.signal()?;
         let d = dev
             .dqbuf_wait(oq, env.job_timeout())
@@ -170,7 +164,7 @@ impl HeldFrame {
         dev.qbuf_mmap(cq, 0, 0)?;
         let req = Request::alloc(media).context("MEDIA_IOC_REQUEST_ALLOC")?;
         dev.qbuf_slice_request(oq, 0, self.visl.out_size, &req, FRAME_TS_US, false)?;
-        let t0 = foreign::commit_returns_at_once("MEDIA_REQUEST_IOC_QUEUE", what, || {
+        let committed = foreign::commit_returns_at_once("MEDIA_REQUEST_IOC_QUEUE", what, || {
             req.queue().context("MEDIA_REQUEST_IOC_QUEUE")
         })?;
         let (obs, _) = self.cap.observe(env)?;
@@ -180,13 +174,7 @@ impl HeldFrame {
                 self.cap.label
             )
         })?;
-        foreign::output_not_back_within_hold(
-            dev,
-            "the job after the held frame",
-            "MEDIA_REQUEST_IOC_QUEUE",
-            what,
-            t0,
-        )?;
+        committed.not_back_within(dev, oq, foreign::HOLD, "the job after the held frame")?;
         reader.signal()?;
         for (q, which) in [(oq, "OUTPUT"), (cq, "CAPTURE")] {
             let d = dev.dqbuf_wait(q, env.job_timeout()).with_context(|| {

@@ -24,7 +24,7 @@ use crate::oracle::{kmod_records, FENCE_EIO};
 use crate::parse::{KmodEvent, KmodRecord, Usage};
 use crate::paths::foreign::{commit_returns_at_once, ForeignFence, WaitEnd};
 use crate::sys;
-use crate::v4l2::{find_device, DmaBufPlane, Mem, V4l2Error, VideoDev};
+use crate::v4l2::{find_device, DmaBufPlane, Mem, VideoDev};
 use crate::verdict::{ran_early, wrong};
 
 /// VIVID_CID_DQBUF_ERROR (vivid-ctrls.c: VIVID_CID_VIVID_BASE + 66), the
@@ -481,20 +481,9 @@ pub fn foreign_reader_holds_frame(end: WaitEnd) -> Result<()> {
     let what = "a reader's fence on plane 0";
     let fence = ForeignFence::import(plane0.as_fd(), sys::DMA_BUF_SYNC_READ)?;
     cap.dev.qbuf_mmap_planes(cap.q, 0, cap.sizes.len())?;
-    let t0 = commit_returns_at_once("STREAMON", what, || Ok(cap.dev.streamon(cap.q)?))?;
+    let committed = commit_returns_at_once("STREAMON", what, || Ok(cap.dev.streamon(cap.q)?))?;
     let checked = (|| {
-        match cap.dev.dqbuf_wait(cap.q, READER_HOLD) {
-            Ok(_) => {
-                return Err(ran_early(format!(
-                    "vivid captured into the buffer {} ms after STREAMON while {what} was pending",
-                    t0.elapsed().as_millis()
-                )))
-            }
-            Err(V4l2Error::Timeout { .. }) => {}
-            Err(e) => {
-                return Err(e).context(format!("DQBUF while {what} was pending"));
-            }
-        }
+        committed.not_back_within(&cap.dev, cap.q, READER_HOLD, "vivid's capture")?;
         if written(&plane0, luma)? {
             return Err(ran_early(format!(
                 "vivid wrote the buffer while {what} was pending"
