@@ -1,6 +1,7 @@
 //! Finds kernel reports that fail a run however the tests went: WARN, BUG,
-//! Oops, panic, lockdep and kmemleak reports, hung tasks. Each finding carries
-//! the excerpt a developer needs to start reading.
+//! Oops, panic, lockdep and kmemleak reports, hung tasks, RCU stalls and
+//! hard lockups. Each finding carries the excerpt a developer needs to start
+//! reading.
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Finding {
@@ -33,6 +34,15 @@ const PATTERNS: &[(&str, &str)] = &[
     ("*** DEADLOCK ***", "lockdep"),
     ("unreferenced object 0x", "kmemleak"),
     ("blocked for more than", "hung-task"),
+    // kernel/rcu/tree_stall.h and tree_exp.h: a CPU or task that stayed in
+    // an RCU read-side section (or with interrupts off) past
+    // rcu_cpu_stall_timeout, e.g. a fence callback that spins.
+    ("detected stalls on CPUs/tasks", "rcu-stall"),
+    ("detected expedited stalls", "rcu-stall"),
+    ("self-detected stall on CPU", "rcu-stall"),
+    // kernel/watchdog.c, where a hard-lockup detector is configured (soft
+    // lockups are "BUG: soft lockup").
+    ("Watchdog detected hard LOCKUP", "hard-lockup"),
     // With a stack dump, from kernel/workqueue.c.
     ("Flushing system-wide workqueues", "WARN"),
     ("UBSAN:", "UBSAN"),
@@ -58,6 +68,8 @@ pub const KINDS: &[&str] = &[
     "lockdep",
     "kmemleak",
     "hung-task",
+    "rcu-stall",
+    "hard-lockup",
     "UBSAN",
 ];
 
@@ -158,5 +170,42 @@ mod tests {
         // Not reports: boot-time notes that share the prefix.
         assert!(scan("Speculative Return Stack Overflow: WARNING: kernel not compiled with MITIGATION_SRSO.\n").is_empty());
         assert!(scan("mtrr: WARNING: BIOS bug: VAR MTRR 0 contains strange UC entry\n").is_empty());
+    }
+
+    /// The lines kernel/rcu/tree_stall.h, tree_exp.h and kernel/watchdog.c
+    /// print (7.2); the stall timeout note at boot is not a report.
+    #[test]
+    fn rcu_stalls_and_hard_lockups_are_found() {
+        for (line, what) in [
+            (
+                "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
+                "rcu-stall",
+            ),
+            (
+                "rcu: INFO: rcu_preempt self-detected stall on CPU",
+                "rcu-stall",
+            ),
+            (
+                "rcu: INFO: rcu_preempt detected expedited stalls on CPUs/tasks: {",
+                "rcu-stall",
+            ),
+            (
+                "CPU1: Watchdog detected hard LOCKUP on cpu 0",
+                "hard-lockup",
+            ),
+            (
+                "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [fence-suite:131]",
+                "BUG",
+            ),
+        ] {
+            let f = scan(&format!("[ 9.1] {line}\n"));
+            assert_eq!(f.len(), 1, "{line}");
+            assert_eq!(f[0].what, what, "{line}");
+            assert!(KINDS.contains(&what), "{what} is not in KINDS");
+        }
+        assert!(
+            scan("rcu: \tRCU CPU stall warnings timeout set to 60 (rcu_cpu_stall_timeout).\n")
+                .is_empty()
+        );
     }
 }

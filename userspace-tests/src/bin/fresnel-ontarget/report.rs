@@ -35,6 +35,13 @@ use landing_model::ontarget::count;
 pub const CHECKERS: &[(&str, &str)] = &[
     ("lockdep", "/proc/lockdep"),
     ("kmemleak", "/sys/kernel/debug/kmemleak"),
+    // CONFIG_RCU_STALL_COMMON's module parameter.
+    (
+        "rcu-stall",
+        "/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout",
+    ),
+    // Only with CONFIG_HARDLOCKUP_DETECTOR (kernel/watchdog.c).
+    ("hard-lockup", "/proc/sys/kernel/hardlockup_panic"),
 ];
 
 fn check_of((name, outcome): &Ran) -> Check {
