@@ -34,12 +34,11 @@ const PATTERNS: &[(&str, &str)] = &[
     ("*** DEADLOCK ***", "lockdep"),
     ("unreferenced object 0x", "kmemleak"),
     ("blocked for more than", "hung-task"),
-    // kernel/rcu/tree_stall.h and tree_exp.h: a CPU or task that stayed in
+    // kernel/rcu/tree_stall.h, tree_exp.h and tasks.h: a CPU or task that stayed in
     // an RCU read-side section (or with interrupts off) past
     // rcu_cpu_stall_timeout, e.g. a fence callback that spins.
-    ("detected stalls on CPUs/tasks", "rcu-stall"),
+    ("detected stall", "rcu-stall"),
     ("detected expedited stalls", "rcu-stall"),
-    ("self-detected stall on CPU", "rcu-stall"),
     // kernel/watchdog.c, where a hard-lockup detector is configured (soft
     // lockups are "BUG: soft lockup").
     ("Watchdog detected hard LOCKUP", "hard-lockup"),
@@ -172,8 +171,9 @@ mod tests {
         assert!(scan("mtrr: WARNING: BIOS bug: VAR MTRR 0 contains strange UC entry\n").is_empty());
     }
 
-    /// The lines kernel/rcu/tree_stall.h, tree_exp.h and kernel/watchdog.c
-    /// print (7.2); the stall timeout note at boot is not a report.
+    /// The lines kernel/rcu/tree_stall.h, tree_exp.h, tasks.h and
+    /// kernel/watchdog.c print (7.2); the stall timeout note at boot is not
+    /// a report.
     #[test]
     fn rcu_stalls_and_hard_lockups_are_found() {
         for (line, what) in [
@@ -189,6 +189,11 @@ mod tests {
                 "rcu: INFO: rcu_preempt detected expedited stalls on CPUs/tasks: {",
                 "rcu-stall",
             ),
+            (
+                "rcu: INFO: rcu_preempt detected stall, but suppressed full report due to a stuck CSD-lock.",
+                "rcu-stall",
+            ),
+            ("INFO: rcu_tasks detected stalls on tasks:", "rcu-stall"),
             (
                 "CPU1: Watchdog detected hard LOCKUP on cpu 0",
                 "hard-lockup",

@@ -96,9 +96,9 @@ pub struct Report {
     pub kernel_wide: Vec<Check>,
     pub optins: Vec<Switched>,
     /// The report kinds of `kernel_log` this kernel can produce beyond
-    /// those every kernel can: the fresnel-ontarget's `CHECKERS` whose file
-    /// exists (`lockdep`, `kmemleak`, `rcu-stall`, `hard-lockup`). A clean
-    /// log says nothing of the others.
+    /// those every kernel can: fresnel-ontarget's `CHECKERS` whose file
+    /// shows the checker runs (`lockdep`, `kmemleak`, `rcu-stall`,
+    /// `hard-lockup`). A clean log says nothing of the others.
     pub kernel_checkers: Vec<String>,
     /// What the kernel logged during the run that fails it; `log-lost`
     /// when records were overwritten before they were read.

@@ -291,7 +291,7 @@ pub fn cases() -> Vec<Case> {
         check("vim2m/capability_flag", vim2m(), NoFence, |_, _| {
             capability::vim2m_capability_flag()
         }).about(
-"V4L2_BUF_CAP_PUBLISHES_FENCES is reported by REQBUFS and CREATE_BUFS on both queues for MMAP buffers, not for USERPTR ones, and cleared with publish_fences off"),
+"V4L2_BUF_CAP_PUBLISHES_FENCES is reported by REQBUFS and CREATE_BUFS on both queues for MMAP and DMABUF buffers, not for USERPTR ones, and cleared with publish_fences off"),
         check("vim2m/unfenced_exports_separate", vim2m(), Pass, |_, _| {
             exports::vim2m_unfenced_exports_separate()
         }).about(

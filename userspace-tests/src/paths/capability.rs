@@ -20,8 +20,8 @@ use crate::verdict::{missing, wrong};
 pub const V4L2_BUF_CAP_PUBLISHES_FENCES: u32 = 1 << 9;
 
 /// The capabilities each of `queues` of `dev` reports for buffers of
-/// `mem`, by ioctl: `("REQBUFS on OUTPUT", caps)`, ... for CREATE_BUFS and
-/// REQBUFS.
+/// `mem`, by ioctl: `("REQBUFS Mmap on VideoOutput", caps)`, ... for
+/// CREATE_BUFS and REQBUFS.
 fn queue_flags(dev: &VideoDev, queues: &[QueueType], mem: Mem) -> Result<Vec<(String, u32)>> {
     let mut out = Vec::new();
     for &q in queues {
@@ -96,6 +96,11 @@ pub fn flag_only_where_published_at_commit() -> Result<()> {
 
 pub fn vim2m_capability_flag() -> Result<()> {
     require_flag("vim2m", &vim2m_flags()?)?;
+    let dev = open_vim2m()?;
+    require_flag(
+        "vim2m",
+        &queue_flags(&dev, &[dev.out_q(), dev.cap_q()], Mem::DmaBuf)?,
+    )?;
     let dev = open_vim2m()?;
     refuse_flag(
         "vim2m",

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use v4l2r::QueueType;
+use v4l2r::{QueueDirection, QueueType};
 
 use crate::access::open_node;
 use crate::env::Env;
@@ -104,17 +104,21 @@ impl Committed<'_> {
                 self.t0.elapsed().as_millis()
             ))),
             Err(V4l2Error::Timeout { .. }) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("DQBUF while {what} was pending")),
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "DQBUF of {job}'s {} buffer while {what} was pending",
+                    queue_name(q)
+                )
+            }),
         }
     }
 }
 
 /// The name V4L2's documentation gives `q`'s direction.
 fn queue_name(q: QueueType) -> &'static str {
-    if matches!(q, QueueType::VideoOutput | QueueType::VideoOutputMplane) {
-        "OUTPUT"
-    } else {
-        "CAPTURE"
+    match q.direction() {
+        QueueDirection::Output => "OUTPUT",
+        QueueDirection::Capture => "CAPTURE",
     }
 }
 

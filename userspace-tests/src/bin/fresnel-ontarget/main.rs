@@ -143,8 +143,11 @@ fn kernel_release() -> Result<String> {
 fn kernel_checkers() -> Vec<String> {
     report::CHECKERS
         .iter()
-        .filter(|(_, p)| Path::new(p).exists())
-        .map(|(k, _)| k.to_string())
+        .filter(|(_, path, reads)| match reads {
+            None => Path::new(path).exists(),
+            Some(want) => std::fs::read_to_string(path).is_ok_and(|s| s.trim() == *want),
+        })
+        .map(|(k, _, _)| k.to_string())
         .collect()
 }
 

@@ -31,17 +31,20 @@ pub struct Context {
 use landing_model::ontarget::count;
 
 /// The `kernel_log` kinds a kernel reports only when built with their
-/// checker, and the file that shows the checker is there.
-pub const CHECKERS: &[(&str, &str)] = &[
-    ("lockdep", "/proc/lockdep"),
-    ("kmemleak", "/sys/kernel/debug/kmemleak"),
-    // CONFIG_RCU_STALL_COMMON's module parameter.
+/// checker: the kind, the file that shows the checker runs, and what that
+/// file must read (`None`: that it exists is enough).
+pub const CHECKERS: &[(&str, &str, Option<&str>)] = &[
+    ("lockdep", "/proc/lockdep", None),
+    ("kmemleak", "/sys/kernel/debug/kmemleak", None),
+    // CONFIG_RCU_STALL_COMMON's module parameter; 1 silences every report.
     (
         "rcu-stall",
-        "/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout",
+        "/sys/module/rcupdate/parameters/rcu_cpu_stall_suppress",
+        Some("0"),
     ),
-    // Only with CONFIG_HARDLOCKUP_DETECTOR (kernel/watchdog.c).
-    ("hard-lockup", "/proc/sys/kernel/hardlockup_panic"),
+    // 1 only where kernel/watchdog.c's hard-lockup detector is built in,
+    // could start (an NMI or a buddy CPU) and is not turned off.
+    ("hard-lockup", "/proc/sys/kernel/nmi_watchdog", Some("1")),
 ];
 
 fn check_of((name, outcome): &Ran) -> Check {
@@ -245,7 +248,7 @@ pub fn text(report: &Report) -> String {
             .iter()
             .copied()
             .filter(|k| {
-                !CHECKERS.iter().any(|(c, _)| c == k)
+                !CHECKERS.iter().any(|(c, _, _)| c == k)
                     || report.kernel_checkers.iter().any(|c| c == k)
             })
             .collect();
