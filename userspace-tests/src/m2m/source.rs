@@ -137,4 +137,26 @@ mod tests {
             "vm/stages/load-drivers.sh has no line `{want}`"
         );
     }
+
+    /// README.md's commands for the laptop load vivid so too.
+    #[test]
+    fn readme_loads_vivid_as_the_suite_needs_it() {
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let want = format!("sudo {}", words(VIVID_MODPROBE));
+        let lines: Vec<String> = include_str!("../../../README.md")
+            .lines()
+            .map(words)
+            .filter(|l| l.starts_with("sudo modprobe vivid"))
+            .collect();
+        assert!(
+            !lines.is_empty(),
+            "README.md has no `sudo modprobe vivid` line"
+        );
+        for l in lines {
+            assert_eq!(
+                l, want,
+                "README.md loads vivid otherwise than the suite needs"
+            );
+        }
+    }
 }
