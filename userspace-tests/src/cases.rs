@@ -655,6 +655,17 @@ pub fn main(mode: Mode) -> ExitCode {
         Err(e) => e.exit(),
     };
     let opted_in = mode == Mode::Suite || std::env::var(DEVICE_TESTS_ENV).is_ok_and(|v| v == "1");
+    // As a normal user every fence test would SKIP (bufinfo is root-only)
+    // and cargo would report success: say so and fail instead.
+    let device_tests = opted_in || args.ignored || args.include_ignored;
+    if mode == Mode::CargoTest && device_tests && !args.list && !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "error: the device tests need root (the bufinfo oracle, sw_sync and the probe \
+             module are root-only): build as yourself (`./build.sh`), then run the same \
+             table as root with `sudo target/debug/fence-suite`"
+        );
+        return ExitCode::from(2);
+    }
     let tests: Vec<Test<Env>> = cases()
         .into_iter()
         .map(|c| c.into_test(!opted_in))
