@@ -35,14 +35,15 @@ fn queue_flags(dev: &VideoDev, queues: &[QueueType], mem: Mem) -> Result<Vec<(St
     Ok(out)
 }
 
-/// What each queue of a new mem2mem context of `dev` reports for MMAP
-/// buffers.
-fn m2m_flags(dev: &VideoDev) -> Result<Vec<(String, u32)>> {
-    queue_flags(dev, &[dev.out_q(), dev.cap_q()], Mem::Mmap)
+/// What each queue of a new mem2mem context of `dev` reports for buffers
+/// of `mem`.
+fn m2m_flags(dev: &VideoDev, mem: Mem) -> Result<Vec<(String, u32)>> {
+    queue_flags(dev, &[dev.out_q(), dev.cap_q()], mem)
 }
 
-fn vim2m_flags() -> Result<Vec<(String, u32)>> {
-    m2m_flags(&open_vim2m()?)
+/// What each queue of a new vim2m context reports for buffers of `mem`.
+fn vim2m_flags(mem: Mem) -> Result<Vec<(String, u32)>> {
+    m2m_flags(&open_vim2m()?, mem)
 }
 
 /// Every queue in `flags` of `device` must report the flag.
@@ -79,12 +80,12 @@ fn refuse_flag(device: &str, why: &str, flags: &[(String, u32)]) -> Result<()> {
 pub fn flag_only_where_published_at_commit() -> Result<()> {
     require_flag(
         "vicodec stateful-encoder",
-        &m2m_flags(&open_vicodec_enc()?)?,
+        &m2m_flags(&open_vicodec_enc()?, Mem::Mmap)?,
     )?;
     refuse_flag(
         "vicodec stateful-decoder",
         "its jobs publish when they start, not when they are committed",
-        &m2m_flags(&open_vicodec_dec()?)?,
+        &m2m_flags(&open_vicodec_dec()?, Mem::Mmap)?,
     )?;
     let vivid = open_vivid_capture()?;
     refuse_flag(
@@ -95,17 +96,12 @@ pub fn flag_only_where_published_at_commit() -> Result<()> {
 }
 
 pub fn vim2m_capability_flag() -> Result<()> {
-    require_flag("vim2m", &vim2m_flags()?)?;
-    let dev = open_vim2m()?;
-    require_flag(
-        "vim2m",
-        &queue_flags(&dev, &[dev.out_q(), dev.cap_q()], Mem::DmaBuf)?,
-    )?;
-    let dev = open_vim2m()?;
+    require_flag("vim2m", &vim2m_flags(Mem::Mmap)?)?;
+    require_flag("vim2m", &vim2m_flags(Mem::DmaBuf)?)?;
     refuse_flag(
         "vim2m",
         "USERPTR planes have no reservation object and get no fence",
-        &queue_flags(&dev, &[dev.out_q(), dev.cap_q()], Mem::UserPtr)?,
+        &vim2m_flags(Mem::UserPtr)?,
     )?;
     if !vim2m_fences_switchable() {
         return Err(wrong(
@@ -114,5 +110,5 @@ pub fn vim2m_capability_flag() -> Result<()> {
     }
     let _restore = FencesBackOn;
     vim2m_set_publish_fences(false)?;
-    refuse_flag("vim2m", "publish_fences is N", &vim2m_flags()?)
+    refuse_flag("vim2m", "publish_fences is N", &vim2m_flags(Mem::Mmap)?)
 }
